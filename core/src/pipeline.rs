@@ -1,0 +1,495 @@
+//! The export pipeline: a bounded queue drained by a worker thread that owns
+//! its own tokio runtime, batches events by count and time, encodes them
+//! once, and delivers each batch with retry, backoff, jitter and deadlines.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::thread;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout_at};
+
+use crate::batch::{LogBatch, OtlpEncoder};
+use crate::event::Event;
+use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+use crate::resource::TelemetryOptions;
+use crate::stats::{DropReason, PipelineStats, StatsCounters};
+
+/// Exponential backoff with jitter, bounded by a per-batch retry budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay before the first retry (default 100 ms).
+    pub initial_backoff: Duration,
+    /// Largest delay between two attempts (default 5 s).
+    pub max_backoff: Duration,
+    /// Total time one batch may spend being retried (default 30 s).
+    /// A server-given delay that would end past it drops the batch at once.
+    pub budget: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+            budget: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries: the first failure drops the batch.
+    pub fn disabled() -> Self {
+        Self {
+            budget: Duration::ZERO,
+            ..Self::default()
+        }
+    }
+
+    /// The delay before retry number `retry` (0-based): the backoff doubles
+    /// from `initial_backoff` up to `max_backoff`, then a random value in
+    /// its upper half is taken ("equal jitter") so clients spread out.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
+        let full = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        let half = full / 2;
+        let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(fastrand::u64(0..=jitter_nanos))
+    }
+}
+
+/// Queueing, batching and delivery settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Events the queue holds before new ones are dropped (default 2048).
+    pub queue_capacity: usize,
+    /// Events per export request at most (default 512).
+    pub max_batch_size: usize,
+    /// How long the first event of a batch waits for more (default 1 s).
+    pub batch_timeout: Duration,
+    /// Timeout of one export attempt (default 10 s, as OTLP specifies).
+    pub request_timeout: Duration,
+    /// Retry policy for retryable failures.
+    pub retry: RetryPolicy,
+    /// Largest encoded request (default 4 MiB, a collector's default gRPC
+    /// limit). Bigger batches are split; a single string value longer than a
+    /// quarter of it is truncated with a visible marker.
+    pub max_request_bytes: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 2048,
+            max_batch_size: 512,
+            batch_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            max_request_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A setting is out of range.
+    #[error("invalid pipeline option `{option}`: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        option: &'static str,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// The worker thread or its runtime could not be created.
+    #[error("cannot start the export worker: {0}")]
+    Worker(#[from] std::io::Error),
+}
+
+/// `force_flush` or `shutdown` did not complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FlushError {
+    /// The deadline passed first. On flush, delivery goes on in the
+    /// background; on shutdown, what was left is counted as dropped.
+    #[error("timed out before every queued event was delivered")]
+    Timeout,
+    /// `shutdown` was already called.
+    #[error("the pipeline is shut down")]
+    ShutDown,
+}
+
+enum Control {
+    Flush(std_mpsc::SyncSender<()>),
+    Shutdown {
+        deadline: Instant,
+        /// Answered with `true` when everything queued was delivered.
+        done: std_mpsc::SyncSender<bool>,
+    },
+}
+
+/// Extra time the host waits past a shutdown deadline for the worker's
+/// answer, covering thread scheduling only.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(25);
+
+/// Host side of a running pipeline.
+pub(crate) struct Pipeline {
+    events: mpsc::Sender<Event>,
+    control: mpsc::UnboundedSender<Control>,
+    stats: Arc<StatsCounters>,
+    shut_down: AtomicBool,
+}
+
+impl Pipeline {
+    pub(crate) fn start(
+        telemetry: &TelemetryOptions,
+        exporter: Box<dyn Exporter>,
+        options: PipelineOptions,
+    ) -> Result<Self, PipelineError> {
+        validate(&options)?;
+        let (events, event_rx) = mpsc::channel(options.queue_capacity);
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(StatsCounters::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("agent-otel-export")
+            .build()?;
+        let worker = Worker {
+            encoder: OtlpEncoder::new(telemetry, options.max_request_bytes),
+            exporter,
+            options,
+            stats: Arc::clone(&stats),
+            events: event_rx,
+            control: ControlInbox {
+                rx: control_rx,
+                pending: VecDeque::new(),
+                deadline: None,
+            },
+        };
+        thread::Builder::new()
+            .name("agent-otel-export".to_owned())
+            .spawn(move || {
+                runtime.block_on(worker.run());
+                // Never wait long for stray blocking tasks (DNS lookups).
+                runtime.shutdown_timeout(Duration::from_millis(50));
+            })?;
+        Ok(Self {
+            events,
+            control,
+            stats,
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// Enqueues without blocking; a full or closed queue drops and counts.
+    #[inline]
+    pub(crate) fn emit(&self, event: Event) {
+        self.stats.emitted();
+        if self.shut_down.load(Ordering::Relaxed) {
+            self.stats.dropped(DropReason::AfterShutdown, 1);
+            return;
+        }
+        match self.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.stats.dropped(DropReason::QueueFull, 1);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.stats.dropped(DropReason::AfterShutdown, 1);
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> PipelineStats {
+        self.stats.snapshot()
+    }
+
+    pub(crate) fn force_flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.shut_down.load(Ordering::Acquire) {
+            return Err(FlushError::ShutDown);
+        }
+        let (done, wait) = std_mpsc::sync_channel(1);
+        self.control
+            .send(Control::Flush(done))
+            .map_err(|_| FlushError::ShutDown)?;
+        match wait.recv_timeout(timeout) {
+            Ok(()) => Ok(()),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => Err(FlushError::Timeout),
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => Err(FlushError::ShutDown),
+        }
+    }
+
+    pub(crate) fn shutdown(&self, timeout: Duration) -> Result<(), FlushError> {
+        if self.shut_down.swap(true, Ordering::AcqRel) {
+            return Err(FlushError::ShutDown);
+        }
+        let deadline = Instant::now() + timeout;
+        let (done, wait) = std_mpsc::sync_channel(1);
+        self.control
+            .send(Control::Shutdown { deadline, done })
+            .map_err(|_| FlushError::ShutDown)?;
+        match wait.recv_timeout(timeout + SHUTDOWN_GRACE) {
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => Err(FlushError::Timeout),
+        }
+    }
+
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shut_down.load(Ordering::Acquire)
+    }
+}
+
+fn validate(options: &PipelineOptions) -> Result<(), PipelineError> {
+    let invalid = |option, reason| Err(PipelineError::InvalidOption { option, reason });
+    if options.queue_capacity == 0 {
+        return invalid("queue_capacity", "must be at least 1");
+    }
+    if options.max_batch_size == 0 {
+        return invalid("max_batch_size", "must be at least 1");
+    }
+    if options.request_timeout.is_zero() {
+        return invalid("request_timeout", "must be longer than zero");
+    }
+    Ok(())
+}
+
+/// Control messages seen by the worker, and the hard deadline set by
+/// `shutdown`, which cuts any attempt or backoff short.
+struct ControlInbox {
+    rx: mpsc::UnboundedReceiver<Control>,
+    pending: VecDeque<Control>,
+    deadline: Option<Instant>,
+}
+
+impl ControlInbox {
+    fn accept(&mut self, control: Control) {
+        if let Control::Shutdown { deadline, .. } = &control {
+            self.deadline = Some(self.deadline.map_or(*deadline, |d| d.min(*deadline)));
+        }
+        self.pending.push_back(control);
+    }
+
+    /// Resolves when the shutdown deadline passes; keeps reading control
+    /// messages meanwhile so a shutdown during a long retry is noticed.
+    async fn deadline_passed(&mut self) {
+        loop {
+            if let Some(deadline) = self.deadline {
+                sleep_until(deadline).await;
+                return;
+            }
+            match self.rx.recv().await {
+                Some(control) => self.accept(control),
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    fn next(&mut self) -> Option<Control> {
+        if let Some(control) = self.pending.pop_front() {
+            return Some(control);
+        }
+        let control = self.rx.try_recv().ok()?;
+        self.accept(control);
+        self.pending.pop_front()
+    }
+}
+
+struct Worker {
+    encoder: OtlpEncoder,
+    exporter: Box<dyn Exporter>,
+    options: PipelineOptions,
+    stats: Arc<StatsCounters>,
+    events: mpsc::Receiver<Event>,
+    control: ControlInbox,
+}
+
+enum Delivery {
+    Done,
+    DeadlinePassed,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size);
+        let mut batch_due: Option<Instant> = None;
+        loop {
+            if let Some(control) = self.control.next() {
+                match control {
+                    Control::Flush(done) => {
+                        self.drain_queue(&mut buffer);
+                        self.deliver_all(&mut buffer).await;
+                        batch_due = None;
+                        // The host may have stopped waiting: ignore a closed channel.
+                        let _ = done.send(());
+                    }
+                    Control::Shutdown { done, .. } => {
+                        self.events.close();
+                        self.drain_queue(&mut buffer);
+                        self.deliver_all(&mut buffer).await;
+                        self.close_exporter().await;
+                        let delivered =
+                            self.stats.snapshot().dropped(DropReason::ShutdownDeadline) == 0;
+                        let _ = done.send(delivered);
+                        return;
+                    }
+                }
+                continue;
+            }
+            let timer = async move {
+                match batch_due {
+                    Some(due) => sleep_until(due).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                control = self.control.rx.recv() => match control {
+                    Some(control) => self.control.accept(control),
+                    // Every host handle is gone without a shutdown: deliver
+                    // what is queued within the default deadline, then stop.
+                    None => {
+                        let deadline = Instant::now() + crate::DEFAULT_SHUTDOWN_TIMEOUT;
+                        self.control.deadline = Some(deadline);
+                        self.events.close();
+                        self.drain_queue(&mut buffer);
+                        self.deliver_all(&mut buffer).await;
+                        self.close_exporter().await;
+                        return;
+                    }
+                },
+                event = self.events.recv() => match event {
+                    Some(event) => {
+                        if buffer.is_empty() {
+                            batch_due = Some(Instant::now() + self.options.batch_timeout);
+                        }
+                        buffer.push(event);
+                        if buffer.len() >= self.options.max_batch_size {
+                            self.deliver_all(&mut buffer).await;
+                            batch_due = None;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                },
+                () = timer => {
+                    self.deliver_all(&mut buffer).await;
+                    batch_due = None;
+                }
+            }
+        }
+    }
+
+    fn drain_queue(&mut self, buffer: &mut Vec<Event>) {
+        while let Ok(event) = self.events.try_recv() {
+            buffer.push(event);
+        }
+    }
+
+    /// Delivers `buffer` in batches of at most `max_batch_size`; once the
+    /// shutdown deadline has passed, what is left is counted as dropped.
+    async fn deliver_all(&mut self, buffer: &mut Vec<Event>) {
+        let mut deadline_passed = false;
+        for chunk in buffer.chunks(self.options.max_batch_size) {
+            if deadline_passed || self.control.deadline.is_some_and(|d| Instant::now() >= d) {
+                deadline_passed = true;
+                self.stats
+                    .dropped(DropReason::ShutdownDeadline, chunk.len() as u64);
+                continue;
+            }
+            for batch in self.encoder.encode(chunk) {
+                if deadline_passed {
+                    self.stats
+                        .dropped(DropReason::ShutdownDeadline, batch.len() as u64);
+                    continue;
+                }
+                if let Delivery::DeadlinePassed = self.deliver(&batch).await {
+                    deadline_passed = true;
+                }
+            }
+        }
+        buffer.clear();
+    }
+
+    /// Sends one batch until it is accepted, permanently refused, out of
+    /// retry budget, or cut by the shutdown deadline. Every record of the
+    /// batch is counted exactly once.
+    async fn deliver(&mut self, batch: &LogBatch) -> Delivery {
+        let records = batch.len() as u64;
+        let budget_end = Instant::now() + self.options.retry.budget;
+        let mut retry = 0u32;
+        loop {
+            self.stats.request();
+            let attempt_end = Instant::now() + self.options.request_timeout;
+            let outcome = tokio::select! {
+                biased;
+                outcome = timeout_at(attempt_end, self.exporter.export(batch)) => {
+                    outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
+                        FailureKind::Timeout,
+                        format!("no answer within {:?}", self.options.request_timeout),
+                    )))
+                }
+                () = self.control.deadline_passed() => {
+                    self.stats.failure(&ExportError::new(
+                        FailureKind::Timeout,
+                        "shutdown deadline passed during export",
+                    ));
+                    self.stats.dropped(DropReason::ShutdownDeadline, records);
+                    return Delivery::DeadlinePassed;
+                }
+            };
+            match outcome {
+                ExportOutcome::Accepted => {
+                    self.stats.exported(records);
+                    return Delivery::Done;
+                }
+                ExportOutcome::PartiallyRejected { rejected, .. } => {
+                    let rejected = rejected.min(records);
+                    self.stats.rejected(rejected);
+                    self.stats.exported(records - rejected);
+                    return Delivery::Done;
+                }
+                ExportOutcome::Permanent { error } => {
+                    self.stats.failure(&error);
+                    self.stats.dropped(DropReason::PermanentFailure, records);
+                    return Delivery::Done;
+                }
+                ExportOutcome::Retryable { error, retry_after } => {
+                    self.stats.failure(&error);
+                    let delay = retry_after.unwrap_or_else(|| self.options.retry.backoff(retry));
+                    let resume = Instant::now() + delay;
+                    if resume > budget_end {
+                        self.stats.dropped(DropReason::RetriesExhausted, records);
+                        return Delivery::Done;
+                    }
+                    if self.control.deadline.is_some_and(|d| resume >= d) {
+                        self.stats.dropped(DropReason::ShutdownDeadline, records);
+                        return Delivery::DeadlinePassed;
+                    }
+                    tokio::select! {
+                        biased;
+                        () = sleep_until(resume) => {}
+                        () = self.control.deadline_passed() => {
+                            self.stats.dropped(DropReason::ShutdownDeadline, records);
+                            return Delivery::DeadlinePassed;
+                        }
+                    }
+                    self.stats.retry();
+                    retry = retry.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    async fn close_exporter(&mut self) {
+        let deadline = self
+            .control
+            .deadline
+            .unwrap_or_else(|| Instant::now() + crate::DEFAULT_SHUTDOWN_TIMEOUT);
+        // A transport that will not close in time is abandoned.
+        let _ = timeout_at(deadline, self.exporter.shutdown()).await;
+    }
+}

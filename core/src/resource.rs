@@ -1,0 +1,54 @@
+//! What describes the emitting process: the OTLP resource, the event-name
+//! prefix and the instrumentation scope.
+
+/// The OTLP resource sent with every export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// `service.name` (default `codex-cli`).
+    pub service_name: String,
+    /// `service.version`: the host CLI's version.
+    pub service_version: String,
+    /// `env` (default `dev`).
+    pub environment: String,
+    /// Extra attributes (`[otel.resource_attributes]`, `OTEL_RESOURCE_ATTRIBUTES`),
+    /// in order. A key here overrides the three above.
+    pub attributes: Vec<(String, String)>,
+}
+
+impl Default for Resource {
+    fn default() -> Self {
+        Self {
+            service_name: "codex-cli".to_owned(),
+            service_version: String::new(),
+            environment: "dev".to_owned(),
+            attributes: Vec::new(),
+        }
+    }
+}
+
+/// How events are named and scoped, and whether prompts are logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryOptions {
+    /// The resource of every export.
+    pub resource: Resource,
+    /// Event names are `<prefix>.<kind>` (default `codex`).
+    pub event_prefix: String,
+    /// Instrumentation scope name (default `codex_otel`).
+    pub scope_name: String,
+    /// Instrumentation scope version (default: this crate's version).
+    pub scope_version: String,
+    /// Export the prompt text of `user_prompt` events; otherwise `[REDACTED]`.
+    pub log_user_prompt: bool,
+}
+
+impl Default for TelemetryOptions {
+    fn default() -> Self {
+        Self {
+            resource: Resource::default(),
+            event_prefix: "codex".to_owned(),
+            scope_name: "codex_otel".to_owned(),
+            scope_version: env!("CARGO_PKG_VERSION").to_owned(),
+            log_user_prompt: false,
+        }
+    }
+}

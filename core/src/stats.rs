@@ -1,0 +1,188 @@
+//! Pipeline accounting: every emitted event ends up exported, rejected or
+//! dropped (with a reason), and the counts are readable at any time.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::exporter::{ExportError, FailureKind};
+
+/// Why events were dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The queue was full when the event was emitted.
+    QueueFull,
+    /// Every retry failed within the retry budget.
+    RetriesExhausted,
+    /// The collector answered with a non-retryable failure.
+    PermanentFailure,
+    /// Emitted after shutdown started.
+    AfterShutdown,
+    /// Still queued or in flight when the shutdown deadline passed.
+    ShutdownDeadline,
+}
+
+impl DropReason {
+    /// Every reason, in a stable order.
+    pub const ALL: [DropReason; 5] = [
+        DropReason::QueueFull,
+        DropReason::RetriesExhausted,
+        DropReason::PermanentFailure,
+        DropReason::AfterShutdown,
+        DropReason::ShutdownDeadline,
+    ];
+
+    /// Stable snake_case label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::QueueFull => "queue_full",
+            DropReason::RetriesExhausted => "retries_exhausted",
+            DropReason::PermanentFailure => "permanent_failure",
+            DropReason::AfterShutdown => "after_shutdown",
+            DropReason::ShutdownDeadline => "shutdown_deadline",
+        }
+    }
+}
+
+/// Live counters shared by the emitting threads and the worker.
+#[derive(Debug, Default)]
+pub(crate) struct StatsCounters {
+    emitted: AtomicU64,
+    exported: AtomicU64,
+    rejected: AtomicU64,
+    dropped: [AtomicU64; 5],
+    failures: [AtomicU64; 7],
+    retries: AtomicU64,
+    requests: AtomicU64,
+    last_error: Mutex<Option<ExportError>>,
+}
+
+impl StatsCounters {
+    pub(crate) fn emitted(&self) {
+        self.emitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn exported(&self, n: u64) {
+        self.exported.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn rejected(&self, n: u64) {
+        self.rejected.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn dropped(&self, reason: DropReason, n: u64) {
+        self.dropped[reason as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn failure(&self, error: &ExportError) {
+        self.failures[error.kind.index()].fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.last_error.lock() {
+            *last = Some(error.clone());
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> PipelineStats {
+        // Read outcomes before `emitted` so a concurrent emit can only make
+        // `in_flight` larger, never negative.
+        let exported = self.exported.load(Ordering::Acquire);
+        let rejected = self.rejected.load(Ordering::Acquire);
+        let dropped = std::array::from_fn(|i| self.dropped[i].load(Ordering::Acquire));
+        let failures = std::array::from_fn(|i| self.failures[i].load(Ordering::Acquire));
+        let emitted = self.emitted.load(Ordering::Acquire);
+        PipelineStats {
+            emitted,
+            exported,
+            rejected,
+            dropped,
+            failures,
+            retries: self.retries.load(Ordering::Acquire),
+            requests: self.requests.load(Ordering::Acquire),
+            last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+}
+
+/// A snapshot of the pipeline's counters.
+///
+/// Invariant: `emitted == exported + rejected + dropped_total() + in_flight()`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PipelineStats {
+    /// Events handed to the pipeline (including those dropped at once).
+    pub emitted: u64,
+    /// Records the collector accepted.
+    pub exported: u64,
+    /// Records the collector rejected in a partial success.
+    pub rejected: u64,
+    dropped: [u64; 5],
+    failures: [u64; 7],
+    /// Export attempts that were retried.
+    pub retries: u64,
+    /// Export requests sent (every attempt counts).
+    pub requests: u64,
+    /// The most recent export failure.
+    pub last_error: Option<ExportError>,
+}
+
+impl PipelineStats {
+    /// Events dropped for `reason`.
+    pub fn dropped(&self, reason: DropReason) -> u64 {
+        self.dropped[reason as usize]
+    }
+
+    /// Events dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    /// Failed export attempts of `kind` (retried or not).
+    pub fn failures(&self, kind: FailureKind) -> u64 {
+        self.failures[kind.index()]
+    }
+
+    /// Failed export attempts of every kind.
+    pub fn failures_total(&self) -> u64 {
+        self.failures.iter().sum()
+    }
+
+    /// Events queued or being exported right now.
+    pub fn in_flight(&self) -> u64 {
+        self.emitted
+            .saturating_sub(self.exported + self.rejected + self.dropped_total())
+    }
+}
+
+impl std::fmt::Display for PipelineStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "emitted {} exported {} rejected {} dropped {} in_flight {} requests {} retries {}",
+            self.emitted,
+            self.exported,
+            self.rejected,
+            self.dropped_total(),
+            self.in_flight(),
+            self.requests,
+            self.retries
+        )?;
+        for reason in DropReason::ALL {
+            let n = self.dropped(reason);
+            if n > 0 {
+                write!(f, " dropped.{}={n}", reason.as_str())?;
+            }
+        }
+        for kind in FailureKind::ALL {
+            let n = self.failures(kind);
+            if n > 0 {
+                write!(f, " failures.{kind}={n}")?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,171 @@
+//! Test doubles (feature `testing`): [`ScriptedExporter`] answers each
+//! export with the next scripted outcome and records what it was sent,
+//! decoded back from the batch's protobuf bytes.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use prost::Message;
+
+use crate::batch::LogBatch;
+use crate::exporter::{ExportOutcome, Exporter};
+
+/// What the [`ScriptedExporter`] does with one call.
+#[derive(Debug, Clone)]
+pub enum ScriptedAnswer {
+    /// Answer at once.
+    Outcome(ExportOutcome),
+    /// Answer after a delay (runs on the pipeline's runtime timer).
+    Delayed(Duration, ExportOutcome),
+    /// Never answer (the pipeline's timeout or deadline must cut it).
+    Hang,
+}
+
+/// One export call as the exporter saw it.
+#[derive(Debug, Clone)]
+pub struct ExportCall {
+    /// When the call started.
+    pub at: Instant,
+    /// The request, decoded from the protobuf bytes the batch produced.
+    pub request: ExportLogsServiceRequest,
+    /// The outcome returned (`None` for a hang).
+    pub outcome: Option<ExportOutcome>,
+}
+
+impl ExportCall {
+    /// The log records of the request, in order.
+    pub fn records(&self) -> impl Iterator<Item = &LogRecord> {
+        self.request
+            .resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .flat_map(|s| &s.log_records)
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    script: VecDeque<ScriptedAnswer>,
+    calls: Vec<ExportCall>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+/// An in-memory [`Exporter`] that follows a script, then accepts everything.
+/// Clone it before boxing to keep a handle for assertions.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptedExporter {
+    shared: Arc<Shared>,
+}
+
+impl ScriptedExporter {
+    /// An exporter that accepts every batch until told otherwise.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Answers the next `times` calls with `answer`.
+    pub fn then(&self, answer: ScriptedAnswer, times: usize) -> &Self {
+        let mut state = self.state();
+        for _ in 0..times {
+            state.script.push_back(answer.clone());
+        }
+        self
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<ExportCall> {
+        self.state().calls.clone()
+    }
+
+    /// Number of calls so far.
+    pub fn call_count(&self) -> usize {
+        self.state().calls.len()
+    }
+
+    /// Records of every call answered `Accepted` or `PartiallyRejected`.
+    pub fn delivered(&self) -> Vec<LogRecord> {
+        self.state()
+            .calls
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.outcome,
+                    Some(ExportOutcome::Accepted | ExportOutcome::PartiallyRejected { .. })
+                )
+            })
+            .flat_map(|c| c.records().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Blocks until at least `n` calls were made or `timeout` passes;
+    /// returns the call count.
+    pub fn wait_for_calls(&self, n: usize, timeout: Duration) -> usize {
+        let end = Instant::now() + timeout;
+        let mut state = self.state();
+        while state.calls.len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = match self.shared.changed.wait_timeout(state, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        state.calls.len()
+    }
+}
+
+#[async_trait]
+impl Exporter for ScriptedExporter {
+    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+        let request =
+            ExportLogsServiceRequest::decode(batch.protobuf().clone()).unwrap_or_default();
+        let answer = {
+            let mut state = self.state();
+            let answer = state
+                .script
+                .pop_front()
+                .unwrap_or(ScriptedAnswer::Outcome(ExportOutcome::Accepted));
+            let outcome = match &answer {
+                ScriptedAnswer::Outcome(o) | ScriptedAnswer::Delayed(_, o) => Some(o.clone()),
+                ScriptedAnswer::Hang => None,
+            };
+            state.calls.push(ExportCall {
+                at: Instant::now(),
+                request,
+                outcome,
+            });
+            self.shared.changed.notify_all();
+            answer
+        };
+        match answer {
+            ScriptedAnswer::Outcome(outcome) => outcome,
+            ScriptedAnswer::Delayed(delay, outcome) => {
+                tokio::time::sleep(delay).await;
+                outcome
+            }
+            ScriptedAnswer::Hang => std::future::pending().await,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+}

@@ -1,0 +1,259 @@
+//! Settings shared by the OTLP transports: headers with secret values,
+//! compression, TLS material. They live in core so `config` and every
+//! exporter agree on one definition.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+/// A string that never shows up in `Debug` or `Display` output.
+///
+/// Used for header values (API keys, tokens). Read it with [`SecretString::expose`]
+/// only where it goes on the wire.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only to put it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Extra request headers (HTTP) or metadata (gRPC), values masked in `Debug`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Headers(Vec<(String, SecretString)>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces `name` (compared case-insensitively; stored lowercase).
+    pub fn insert(&mut self, name: impl Into<String>, value: SecretString) {
+        let name = name.into().to_ascii_lowercase();
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((name, value)),
+        }
+    }
+
+    /// The value for `name`, if set.
+    pub fn get(&self, name: &str) -> Option<&SecretString> {
+        let name = name.to_ascii_lowercase();
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// Iterates `(lowercase name, value)` pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &SecretString)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    /// Number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Request body compression.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Send bodies as they are.
+    #[default]
+    None,
+    /// gzip (`Content-Encoding: gzip`, gRPC `grpc-encoding: gzip`).
+    Gzip,
+}
+
+/// OTLP/HTTP body encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpProtocol {
+    /// `application/x-protobuf`.
+    #[default]
+    Binary,
+    /// `application/json`, OTLP JSON mapping.
+    Json,
+}
+
+/// TLS files for an OTLP transport. Paths are absolute (the config resolver
+/// resolves them against the config file's folder).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsConfig {
+    /// PEM file with the CA certificate(s) to trust instead of the system roots.
+    pub ca_certificate: Option<PathBuf>,
+    /// PEM file with the client certificate chain, for mTLS.
+    pub client_certificate: Option<PathBuf>,
+    /// PEM file with the client private key, for mTLS.
+    pub client_private_key: Option<PathBuf>,
+    /// Accept plaintext `http://` endpoints for gRPC (`OTEL_EXPORTER_OTLP_INSECURE`).
+    pub insecure: bool,
+}
+
+/// TLS material read from the files of a [`TlsConfig`] and checked to parse.
+#[derive(Clone, Default)]
+pub struct TlsMaterial {
+    /// PEM bytes of the trusted CA certificate(s).
+    pub ca_pem: Option<Vec<u8>>,
+    /// PEM bytes of the client certificate chain and private key.
+    pub identity: Option<ClientIdentityPem>,
+}
+
+impl fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("identity", &self.identity.is_some())
+            .finish()
+    }
+}
+
+/// PEM bytes of a client certificate chain and its private key.
+#[derive(Clone)]
+pub struct ClientIdentityPem {
+    /// Certificate chain, PEM.
+    pub certificate_pem: Vec<u8>,
+    /// Private key, PEM. Never printed.
+    pub private_key_pem: Vec<u8>,
+}
+
+/// Why TLS files could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The file could not be read.
+    #[error("cannot read {what} file {path}: {source}")]
+    Read {
+        /// Which setting named the file (`ca-certificate`, ...).
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The io error.
+        source: std::io::Error,
+    },
+    /// The file holds no usable PEM item of the expected type.
+    #[error("{what} file {path} holds no PEM {expected}; fix: point it at a PEM file")]
+    Parse {
+        /// Which setting named the file.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What was expected (`certificate`, `private key`).
+        expected: &'static str,
+    },
+    /// Only one half of the client identity was given.
+    #[error("client-certificate and client-private-key go together; set both for mTLS or neither")]
+    IncompleteIdentity,
+}
+
+impl TlsConfig {
+    /// True when no TLS file is configured.
+    pub fn is_empty(&self) -> bool {
+        self.ca_certificate.is_none()
+            && self.client_certificate.is_none()
+            && self.client_private_key.is_none()
+    }
+
+    /// Reads every configured file and checks it parses as PEM of the right
+    /// type, so a bad file fails when the exporter is built, not at first use.
+    pub fn load(&self) -> Result<TlsMaterial, TlsError> {
+        let ca_pem = match &self.ca_certificate {
+            Some(path) => Some(read_certificates("ca-certificate", path)?),
+            None => None,
+        };
+        let identity = match (&self.client_certificate, &self.client_private_key) {
+            (Some(cert), Some(key)) => Some(ClientIdentityPem {
+                certificate_pem: read_certificates("client-certificate", cert)?,
+                private_key_pem: read_private_key(key)?,
+            }),
+            (None, None) => None,
+            _ => return Err(TlsError::IncompleteIdentity),
+        };
+        Ok(TlsMaterial { ca_pem, identity })
+    }
+}
+
+fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    std::fs::read(path).map_err(|source| TlsError::Read {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn read_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+    let pem = read_file(what, path)?;
+    let parsed = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .filter(|certs| !certs.is_empty());
+    match parsed {
+        Some(_) => Ok(pem),
+        None => Err(TlsError::Parse {
+            what,
+            path: path.to_path_buf(),
+            expected: "certificate",
+        }),
+    }
+}
+
+fn read_private_key(path: &Path) -> Result<Vec<u8>, TlsError> {
+    let what = "client-private-key";
+    let pem = read_file(what, path)?;
+    match PrivateKeyDer::from_pem_slice(&pem) {
+        Ok(_) => Ok(pem),
+        Err(_) => Err(TlsError::Parse {
+            what,
+            path: path.to_path_buf(),
+            expected: "private key",
+        }),
+    }
+}
+
+/// Settings every OTLP exporter takes besides its endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportOptions {
+    /// Extra headers / metadata; values are secrets.
+    pub headers: Headers,
+    /// Body compression.
+    pub compression: Compression,
+    /// Per-request timeout (OTLP default 10 s).
+    pub timeout: Duration,
+    /// TLS files.
+    pub tls: TlsConfig,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        Self {
+            headers: Headers::new(),
+            compression: Compression::None,
+            timeout: Duration::from_secs(10),
+            tls: TlsConfig::default(),
+        }
+    }
+}
