@@ -247,6 +247,30 @@ pub(crate) enum EventBody {
 }
 
 impl Event {
+    /// An owned event from borrowed data, as the pipeline would queue it
+    /// (prompt redacted unless `log_user_prompt`). For tools that encode
+    /// without a pipeline: probes, replays, benchmarks.
+    pub fn new(
+        time: SystemTime,
+        session: Arc<SessionMetadata>,
+        data: crate::EventData<'_>,
+        log_user_prompt: bool,
+    ) -> Self {
+        use crate::EventData;
+        let body = match data {
+            EventData::ApiRequest(e) => EventBody::api_request(&e),
+            EventData::SseEvent(e) => EventBody::sse_event(&e),
+            EventData::UserPrompt(prompt) => EventBody::user_prompt(prompt, log_user_prompt),
+            EventData::ToolDecision(e) => EventBody::tool_decision(&e),
+            EventData::ToolResult(e) => EventBody::tool_result(&e),
+        };
+        Self {
+            time,
+            session,
+            body,
+        }
+    }
+
     /// The event's kind.
     pub fn kind(&self) -> EventKind {
         match self.body {

@@ -37,8 +37,8 @@ pub use resource::{Resource, TelemetryOptions};
 pub use stats::{DropReason, PipelineStats};
 pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, Telemetry};
 pub use transport::{
-    Compression, Headers, HttpProtocol, SecretString, TlsConfig, TlsError, TlsMaterial,
-    TransportOptions,
+    ClientIdentityPem, Compression, Headers, HttpProtocol, SecretString, TlsConfig, TlsError,
+    TlsMaterial, TransportOptions,
 };
 
 /// Re-export of the OTLP wire types this crate encodes to.

@@ -459,7 +459,12 @@ impl Worker {
                 }
                 ExportOutcome::Retryable { error, retry_after } => {
                     self.stats.failure(&error);
-                    let delay = retry_after.unwrap_or_else(|| self.options.retry.backoff(retry));
+                    // A server delay wins, but never below the first backoff
+                    // step, so "Retry-After: 0" cannot spin.
+                    let delay = match retry_after {
+                        Some(delay) => delay.max(self.options.retry.initial_backoff),
+                        None => self.options.retry.backoff(retry),
+                    };
                     let resume = Instant::now() + delay;
                     if resume > budget_end {
                         self.stats.dropped(DropReason::RetriesExhausted, records);

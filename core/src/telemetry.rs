@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::event::{
-    ApiRequest, Event, EventBody, SessionMetadata, SseEvent, ToolDecisionEvent, ToolResult,
-};
+use crate::event::{ApiRequest, Event, SessionMetadata, SseEvent, ToolDecisionEvent, ToolResult};
 use crate::exporter::Exporter;
 use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions};
 use crate::resource::TelemetryOptions;
@@ -171,18 +169,12 @@ impl Session {
     }
 
     fn enqueue(&self, inner: &Inner, time: SystemTime, event: EventData<'_>) {
-        let body = match event {
-            EventData::ApiRequest(e) => EventBody::api_request(&e),
-            EventData::SseEvent(e) => EventBody::sse_event(&e),
-            EventData::UserPrompt(prompt) => EventBody::user_prompt(prompt, inner.log_user_prompt),
-            EventData::ToolDecision(e) => EventBody::tool_decision(&e),
-            EventData::ToolResult(e) => EventBody::tool_result(&e),
-        };
-        inner.pipeline.emit(Event {
+        inner.pipeline.emit(Event::new(
             time,
-            session: Arc::clone(&self.metadata),
-            body,
-        });
+            Arc::clone(&self.metadata),
+            event,
+            inner.log_user_prompt,
+        ));
     }
 
     /// `<prefix>.api_request`.

@@ -1,0 +1,387 @@
+//! OTLP/HTTP exporter for agent-otel: protobuf or JSON bodies over reqwest + rustls.
+//!
+//! [`HttpExporter`] POSTs each [`LogBatch`] to the configured endpoint, as
+//! given (`https://collector:4318/v1/logs`), and classifies the answer per
+//! the OTLP/HTTP specification. It never retries or sleeps: the core
+//! pipeline does that with the [`ExportOutcome`] it returns.
+//!
+//! | answer | outcome |
+//! | --- | --- |
+//! | 2xx, no/empty `partial_success` | `Accepted` |
+//! | 2xx, `partial_success` with rejected records or a message | `PartiallyRejected` |
+//! | 429, 502, 503, 504 | `Retryable` (`HttpStatus`), `Retry-After` honoured |
+//! | any other status (3xx included: redirects are not followed) | `Permanent` (`HttpStatus`) |
+//! | connection refused/reset, DNS failure, closed early | `Retryable` (`Connection`) |
+//! | no answer within `transport.timeout` | `Retryable` (`Timeout`) |
+//! | TLS handshake or certificate error | `Permanent` (`Tls`) |
+//!
+//! TLS errors are permanent on purpose: a wrong CA, an expired certificate
+//! or a missing client certificate does not fix itself between retries, and
+//! retrying would only hold the queue for the whole retry budget.
+//!
+//! ## TLS
+//!
+//! rustls with the ring provider, configured here (no process-wide provider
+//! is needed or installed). Without `tls.ca-certificate` the system roots are
+//! trusted; with it, **only** that CA is trusted, as the OTLP collector's
+//! `ca_file` and the OTel SDKs' `OTEL_EXPORTER_OTLP_CERTIFICATE` do: pinning
+//! a private CA should not silently keep trusting every public CA.
+//! `tls.client-certificate` + `tls.client-private-key` enable mTLS. `http://`
+//! endpoints use no TLS. HTTP proxies from the standard environment variables
+//! (`HTTPS_PROXY`, `NO_PROXY`, ...) are honoured.
+
+use std::fmt;
+use std::io::Write;
+use std::time::Duration;
+
+use agent_otel_core::{
+    Compression, ExportError, ExportOutcome, Exporter, FailureKind, HttpProtocol, LogBatch,
+    TlsError, TransportOptions,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use reqwest::header::{
+    CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
+};
+
+mod response;
+mod tls;
+
+use response::BodyFormat;
+pub use response::MAX_RESPONSE_BYTES;
+
+/// `User-Agent` sent with every request.
+pub const USER_AGENT: &str = concat!("agent-otel/", env!("CARGO_PKG_VERSION"));
+
+/// Headers the exporter sets itself; configuring them is an error.
+const RESERVED_HEADERS: [&str; 4] = [
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+];
+
+/// Settings of an [`HttpExporter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExporterConfig {
+    /// Full URL requests are POSTed to, used as given (e.g. `https://host:4318/v1/logs`).
+    pub endpoint: String,
+    /// Body encoding.
+    pub protocol: HttpProtocol,
+    /// Headers, compression, timeout, TLS. A zero timeout means no
+    /// exporter-level timeout (the pipeline's request timeout still applies).
+    pub transport: TransportOptions,
+}
+
+/// Why an [`HttpExporter`] could not be built.
+///
+/// Messages name endpoints, header names and files, never header values
+/// or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpExporterError {
+    /// The endpoint is not a valid absolute URL.
+    #[error("invalid otlp-http endpoint `{endpoint}`: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as configured.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The endpoint's scheme is neither `http` nor `https`.
+    #[error(
+        "unsupported scheme `{scheme}` in otlp-http endpoint `{endpoint}`; \
+         fix: use an http:// or https:// URL such as https://collector:4318/v1/logs"
+    )]
+    UnsupportedScheme {
+        /// The endpoint as configured.
+        endpoint: String,
+        /// The scheme found.
+        scheme: String,
+    },
+    /// A TLS file could not be read or holds no PEM item of the right type.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// TLS material parsed as PEM but rustls cannot use it (not a valid
+    /// certificate, key does not match, unsupported key type).
+    #[error("{what} is not usable for TLS: {reason}")]
+    TlsMaterial {
+        /// Which setting (`ca-certificate`, `client-certificate`, ...).
+        what: &'static str,
+        /// rustls' explanation.
+        reason: String,
+    },
+    /// An `https://` endpoint without `tls.ca-certificate`, on a system whose
+    /// certificate store holds no usable root.
+    #[error(
+        "no trusted root certificate found on this system for `{endpoint}`; \
+         fix: install the system CA bundle or set tls ca-certificate"
+    )]
+    NoRootCertificates {
+        /// The endpoint as configured.
+        endpoint: String,
+    },
+    /// A configured header name is not a valid HTTP header name or is set
+    /// by the exporter itself.
+    #[error("invalid header name `{name}`: {reason}")]
+    InvalidHeaderName {
+        /// The name as configured.
+        name: String,
+        /// Why it cannot be used.
+        reason: &'static str,
+    },
+    /// A configured header value is not a valid HTTP header value. The value
+    /// is a secret and is not shown.
+    #[error(
+        "invalid value for header `{name}`: header values must be visible ASCII \
+         without line breaks (value not shown)"
+    )]
+    InvalidHeaderValue {
+        /// The header's name.
+        name: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the otlp-http client: {source}")]
+    Client {
+        /// The client library's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+}
+
+/// Sends batches as OTLP/HTTP requests.
+///
+/// Building it needs no tokio runtime; connections are made on the first
+/// export, on the runtime that calls it (the pipeline's worker).
+pub struct HttpExporter {
+    client: reqwest::Client,
+    endpoint: reqwest::Url,
+    protocol: HttpProtocol,
+    compression: Compression,
+    timeout: Option<Duration>,
+    header_names: Vec<String>,
+}
+
+impl fmt::Debug for HttpExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpExporter")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("protocol", &self.protocol)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("headers", &self.header_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpExporter {
+    /// Builds the client: checks the endpoint and headers, loads and checks
+    /// the TLS files, so every configuration error surfaces here.
+    pub fn new(config: HttpExporterConfig) -> Result<Self, HttpExporterError> {
+        let HttpExporterConfig {
+            endpoint: raw_endpoint,
+            protocol,
+            transport,
+        } = config;
+        let endpoint = parse_endpoint(&raw_endpoint)?;
+        let headers = build_headers(&transport)?;
+        let material = transport.tls.load()?;
+        let https = endpoint.scheme() == "https";
+        let tls = tls::client_config(&material, &raw_endpoint, https)?;
+        let timeout = (!transport.timeout.is_zero()).then_some(transport.timeout);
+        let header_names = transport
+            .headers
+            .iter()
+            .map(|(name, _)| name.to_owned())
+            .collect();
+
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .user_agent(USER_AGENT)
+            .default_headers(headers)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| HttpExporterError::Client {
+                source: Box::new(e.without_url()),
+            })?;
+        Ok(Self {
+            client,
+            endpoint,
+            protocol,
+            compression: transport.compression,
+            timeout,
+            header_names,
+        })
+    }
+
+    /// The endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        self.endpoint.as_str()
+    }
+
+    /// The request body for `batch`: the batch's cached encoding, gzipped
+    /// when configured.
+    fn body(&self, batch: &LogBatch) -> Result<Bytes, std::io::Error> {
+        let encoded = match self.protocol {
+            HttpProtocol::Binary => batch.protobuf(),
+            HttpProtocol::Json => batch.json(),
+        };
+        match self.compression {
+            Compression::None => Ok(encoded.clone()),
+            Compression::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(encoded.len() / 4 + 64),
+                    flate2::Compression::default(),
+                );
+                encoder.write_all(encoded)?;
+                Ok(Bytes::from(encoder.finish()?))
+            }
+        }
+    }
+
+    fn request_format(&self) -> BodyFormat {
+        match self.protocol {
+            HttpProtocol::Binary => BodyFormat::Protobuf,
+            HttpProtocol::Json => BodyFormat::Json,
+        }
+    }
+}
+
+fn parse_endpoint(raw: &str) -> Result<reqwest::Url, HttpExporterError> {
+    let invalid = |reason: String| HttpExporterError::InvalidEndpoint {
+        endpoint: raw.to_owned(),
+        reason,
+    };
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
+        let hint = if raw.contains("://") {
+            String::new()
+        } else {
+            " (expected an absolute URL such as http://localhost:4318/v1/logs)".to_owned()
+        };
+        invalid(format!("{e}{hint}"))
+    })?;
+    match url.scheme() {
+        "http" | "https" => {}
+        scheme => {
+            return Err(HttpExporterError::UnsupportedScheme {
+                endpoint: raw.to_owned(),
+                scheme: scheme.to_owned(),
+            });
+        }
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("the URL has no host".to_owned()));
+    }
+    Ok(url)
+}
+
+fn build_headers(transport: &TransportOptions) -> Result<HeaderMap, HttpExporterError> {
+    let mut headers = HeaderMap::with_capacity(transport.headers.len());
+    for (name, value) in transport.headers.iter() {
+        let header = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            HttpExporterError::InvalidHeaderName {
+                name: name.to_owned(),
+                reason: "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)",
+            }
+        })?;
+        if RESERVED_HEADERS.contains(&header.as_str()) {
+            return Err(HttpExporterError::InvalidHeaderName {
+                name: name.to_owned(),
+                reason: "set by the exporter itself; remove it from headers",
+            });
+        }
+        let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+            HttpExporterError::InvalidHeaderValue {
+                name: name.to_owned(),
+            }
+        })?;
+        value.set_sensitive(true);
+        headers.insert(header, value);
+    }
+    Ok(headers)
+}
+
+#[async_trait]
+impl Exporter for HttpExporter {
+    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+        let body = match self.body(batch) {
+            Ok(body) => body,
+            Err(e) => {
+                return ExportOutcome::permanent(ExportError::new(
+                    FailureKind::Protocol,
+                    format!("cannot compress the request body: {e}"),
+                ));
+            }
+        };
+        let content_type = match self.protocol {
+            HttpProtocol::Binary => HeaderValue::from_static("application/x-protobuf"),
+            HttpProtocol::Json => HeaderValue::from_static("application/json"),
+        };
+        let mut request = self
+            .client
+            .post(self.endpoint.clone())
+            .header(CONTENT_TYPE, content_type)
+            .body(body);
+        if self.compression == Compression::Gzip {
+            request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
+        }
+
+        let mut response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return response::transport_outcome(&e, self.timeout),
+        };
+        let status = response.status();
+        let headers = response.headers();
+        let format = BodyFormat::from_content_type(
+            headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+            self.request_format(),
+        );
+        let retry_after = headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| response::parse_retry_after(v, std::time::SystemTime::now()));
+        let location = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+
+        // The status decides the outcome; a body that cannot be read in
+        // full only loses the detail it would have added.
+        let (body, truncated) = read_capped(&mut response, MAX_RESPONSE_BYTES).await;
+        if status.is_success() {
+            response::success_outcome(&body, format, truncated)
+        } else {
+            response::failure_outcome(status, retry_after, location.as_deref(), &body, format)
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "otlp-http"
+    }
+}
+
+/// Reads at most `cap` bytes of the response body; returns them and whether
+/// the body was longer (or could not be read to its end).
+async fn read_capped(response: &mut reqwest::Response, cap: usize) -> (Vec<u8>, bool) {
+    let expected = response
+        .content_length()
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let mut body = Vec::with_capacity(expected.min(cap));
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    return (body, true);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return (body, false),
+            Err(_) => return (body, true),
+        }
+    }
+}

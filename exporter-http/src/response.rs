@@ -1,0 +1,434 @@
+//! Classification of OTLP/HTTP answers and transport errors into
+//! [`ExportOutcome`]s, following the OTLP/HTTP specification.
+
+use std::error::Error as StdError;
+use std::time::{Duration, SystemTime};
+
+use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use agent_otel_core::{ExportError, ExportOutcome, FailureKind};
+use prost::Message;
+use reqwest::StatusCode;
+
+/// Largest response body the exporter reads; the rest is never read.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Longest server message quoted in an [`ExportError`].
+const MAX_EXCERPT_CHARS: usize = 256;
+
+/// How a response body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFormat {
+    Protobuf,
+    Json,
+    Other,
+}
+
+impl BodyFormat {
+    /// From the response `Content-Type`; `None` (no header) is the caller's
+    /// choice, usually the request's own encoding.
+    pub(crate) fn from_content_type(content_type: Option<&str>, fallback: BodyFormat) -> Self {
+        let Some(content_type) = content_type else {
+            return fallback;
+        };
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if essence.contains("protobuf") {
+            BodyFormat::Protobuf
+        } else if essence.contains("json") {
+            BodyFormat::Json
+        } else {
+            BodyFormat::Other
+        }
+    }
+}
+
+/// Statuses the OTLP/HTTP spec marks retryable.
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 502 | 503 | 504)
+}
+
+/// The outcome of a 2xx answer: `Accepted` unless the body carries a
+/// `partial_success` with rejected records or a message.
+///
+/// A body that cannot be decoded (or was cut at [`MAX_RESPONSE_BYTES`]) still
+/// means the collector took the request: it is `Accepted`, never retried.
+pub(crate) fn success_outcome(body: &[u8], format: BodyFormat, truncated: bool) -> ExportOutcome {
+    if body.is_empty() || truncated {
+        return ExportOutcome::Accepted;
+    }
+    let partial = match format {
+        BodyFormat::Protobuf => ExportLogsServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_log_records, p.error_message)),
+        BodyFormat::Json => json_partial_success(body),
+        BodyFormat::Other => None,
+    };
+    match partial {
+        Some((rejected, message)) if rejected > 0 || !message.is_empty() => {
+            ExportOutcome::PartiallyRejected {
+                rejected: u64::try_from(rejected).unwrap_or(0),
+                message: excerpt(&message),
+            }
+        }
+        _ => ExportOutcome::Accepted,
+    }
+}
+
+/// `partialSuccess` of an OTLP JSON response. Parsed by hand rather than
+/// with the generated serde impl because OTLP JSON sends int64 either as a
+/// number or as a string (the collector sends strings), and receivers must
+/// accept both, as well as the original snake_case field names.
+fn json_partial_success(body: &[u8]) -> Option<(i64, String)> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let partial = field(&value, "partialSuccess", "partial_success")?;
+    let rejected = match field(partial, "rejectedLogRecords", "rejected_log_records") {
+        Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(0),
+        _ => 0,
+    };
+    let message = field(partial, "errorMessage", "error_message")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Some((rejected, message))
+}
+
+fn field<'a>(
+    value: &'a serde_json::Value,
+    camel: &str,
+    snake: &str,
+) -> Option<&'a serde_json::Value> {
+    value.get(camel).or_else(|| value.get(snake))
+}
+
+/// `google.rpc.Status`, the body of an OTLP/HTTP error answer. Only the
+/// fields the exporter reads; prost skips `details`.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
+
+/// The outcome of a non-2xx answer.
+pub(crate) fn failure_outcome(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    location: Option<&str>,
+    body: &[u8],
+    format: BodyFormat,
+) -> ExportOutcome {
+    let mut message = format!("HTTP {status}");
+    let detail = error_detail(body, format);
+    if status.is_redirection() {
+        message.push_str(": redirects are not followed; set the endpoint to the final URL");
+        if let Some(location) = location {
+            message.push_str(&format!(" (Location: {})", excerpt(location)));
+        }
+    }
+    if !detail.is_empty() {
+        message.push_str(": ");
+        message.push_str(&detail);
+    }
+    let error =
+        ExportError::with_status(FailureKind::HttpStatus, i32::from(status.as_u16()), message);
+    if is_retryable_status(status) {
+        ExportOutcome::Retryable { error, retry_after }
+    } else {
+        ExportOutcome::permanent(error)
+    }
+}
+
+/// The server's explanation: `google.rpc.Status.message` for protobuf,
+/// the JSON `message` field for JSON, else the text itself; shortened.
+fn error_detail(body: &[u8], format: BodyFormat) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let decoded = match format {
+        BodyFormat::Protobuf => RpcStatus::decode(body)
+            .ok()
+            .map(|s| s.message)
+            .filter(|m| !m.is_empty()),
+        BodyFormat::Json => serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_owned))
+            .filter(|m| !m.is_empty()),
+        BodyFormat::Other => None,
+    };
+    match decoded {
+        Some(message) => excerpt(&message),
+        // Binary protobuf that did not decode is not worth quoting.
+        None if format == BodyFormat::Protobuf => String::new(),
+        None => excerpt(&String::from_utf8_lossy(body)),
+    }
+}
+
+/// `text` on one line, control characters replaced, at most
+/// [`MAX_EXCERPT_CHARS`] characters (an ellipsis marks a cut).
+pub(crate) fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut last_space = true;
+    for c in text.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' && last_space {
+            continue;
+        }
+        last_space = c == ' ';
+        if chars == MAX_EXCERPT_CHARS {
+            out.push('…');
+            return out.trim_end().to_owned();
+        }
+        out.push(c);
+        chars += 1;
+    }
+    out.trim_end().to_owned()
+}
+
+/// Parses `Retry-After`: delta-seconds or an HTTP-date (all three formats
+/// of RFC 9110). A zero delay or a date in the past gives `None`, so the
+/// pipeline falls back to its own backoff instead of retrying in a loop.
+pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let delay = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits to fit u64: far beyond any retry budget anyway.
+        Duration::from_secs(value.parse::<u64>().unwrap_or(u64::MAX))
+    } else {
+        let at = httpdate::parse_http_date(value).ok()?;
+        at.duration_since(now).ok()?
+    };
+    (!delay.is_zero()).then_some(delay)
+}
+
+/// Classifies an error of sending the request or reading the answer.
+///
+/// | cause | outcome |
+/// | --- | --- |
+/// | TLS handshake/certificate error | `Permanent`, `Tls` (a wrong CA or missing client cert stays wrong) |
+/// | request timeout | `Retryable`, `Timeout` |
+/// | request could not be built | `Permanent`, `Exporter` |
+/// | anything else (refused, reset, DNS, closed early) | `Retryable`, `Connection` |
+pub(crate) fn transport_outcome(err: &reqwest::Error, timeout: Option<Duration>) -> ExportOutcome {
+    if let Some(tls) = find_tls_error(err) {
+        return ExportOutcome::permanent(ExportError::new(
+            FailureKind::Tls,
+            format!("TLS error: {tls}{}", tls_hint(tls)),
+        ));
+    }
+    if err.is_timeout() {
+        let message = match timeout {
+            Some(t) => format!("no response within {t:?}"),
+            None => "the request timed out".to_owned(),
+        };
+        return ExportOutcome::retryable(ExportError::new(FailureKind::Timeout, message));
+    }
+    let message = chain_message(err);
+    if err.is_builder() {
+        return ExportOutcome::permanent(ExportError::new(FailureKind::Exporter, message));
+    }
+    ExportOutcome::retryable(ExportError::new(FailureKind::Connection, message))
+}
+
+/// What to check for the common TLS failures.
+fn tls_hint(error: &rustls::Error) -> &'static str {
+    use rustls::AlertDescription as Alert;
+    match error {
+        rustls::Error::InvalidCertificate(_) => {
+            " (the server's certificate is not trusted: check tls ca-certificate and the endpoint host)"
+        }
+        rustls::Error::AlertReceived(Alert::CertificateRequired | Alert::BadCertificate)
+        | rustls::Error::AlertReceived(Alert::UnknownCA | Alert::HandshakeFailure) => {
+            " (the server refused the client: check tls client-certificate and client-private-key)"
+        }
+        _ => "",
+    }
+}
+
+/// The rustls error somewhere in `err`'s source chain. `io::Error` hides
+/// its inner error from `source()`, so look inside it explicitly.
+fn find_tls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut current: Option<&'a (dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && let Some(tls) = find_tls_error(inner)
+        {
+            return Some(tls);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// `err` and its sources joined by `: `, without the request URL and
+/// without repeating a message its source already says.
+fn chain_message(err: &reqwest::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = err.source();
+    let top = format!("{err}");
+    // reqwest's own text ends with "for url (...)"; drop that part.
+    let top = top
+        .split(" for url (")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    parts.push(top);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p == &text) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    excerpt(&parts.join(": "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_parses_seconds_and_dates() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT")
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("0", now), None);
+        assert_eq!(parse_retry_after("-1", now), None);
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("", now), None);
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:47 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        // RFC 850 and asctime forms are accepted too.
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  6 08:49:40 1994", now),
+            Some(Duration::from_secs(3))
+        );
+        // In the past: let the pipeline back off.
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            None
+        );
+        assert!(parse_retry_after("99999999999999999999999", now).is_some());
+    }
+
+    #[test]
+    fn json_partial_success_accepts_numbers_strings_and_snake_case() {
+        let ok = |body: &str| success_outcome(body.as_bytes(), BodyFormat::Json, false);
+        assert_eq!(
+            ok(r#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad"}}"#),
+            ExportOutcome::PartiallyRejected {
+                rejected: 2,
+                message: "bad".into()
+            }
+        );
+        assert_eq!(
+            ok(r#"{"partial_success":{"rejected_log_records":3}}"#),
+            ExportOutcome::PartiallyRejected {
+                rejected: 3,
+                message: String::new()
+            }
+        );
+        assert_eq!(
+            ok(r#"{"partialSuccess":{"errorMessage":"deprecated field"}}"#),
+            ExportOutcome::PartiallyRejected {
+                rejected: 0,
+                message: "deprecated field".into()
+            }
+        );
+        assert_eq!(ok(r#"{"partialSuccess":{}}"#), ExportOutcome::Accepted);
+        assert_eq!(ok("{}"), ExportOutcome::Accepted);
+        assert_eq!(ok("not json"), ExportOutcome::Accepted);
+    }
+
+    #[test]
+    fn content_type_picks_the_decoder() {
+        let f = BodyFormat::from_content_type;
+        assert_eq!(
+            f(Some("application/x-protobuf"), BodyFormat::Json),
+            BodyFormat::Protobuf
+        );
+        assert_eq!(
+            f(
+                Some("Application/JSON; charset=utf-8"),
+                BodyFormat::Protobuf
+            ),
+            BodyFormat::Json
+        );
+        assert_eq!(
+            f(Some("text/plain"), BodyFormat::Protobuf),
+            BodyFormat::Other
+        );
+        assert_eq!(f(None, BodyFormat::Json), BodyFormat::Json);
+    }
+
+    #[test]
+    fn excerpt_is_one_short_line() {
+        assert_eq!(excerpt("  a\n\tb  "), "a b");
+        let long = "x".repeat(1000);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), MAX_EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn error_bodies_are_decoded() {
+        let status = RpcStatus {
+            code: 3,
+            message: "invalid resource".into(),
+        }
+        .encode_to_vec();
+        let outcome = failure_outcome(
+            StatusCode::BAD_REQUEST,
+            None,
+            None,
+            &status,
+            BodyFormat::Protobuf,
+        );
+        let ExportOutcome::Permanent { error } = outcome else {
+            panic!("expected permanent, got {outcome:?}");
+        };
+        assert_eq!(error.status, Some(400));
+        assert!(
+            error.message.contains("invalid resource"),
+            "{}",
+            error.message
+        );
+
+        let outcome = failure_outcome(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(Duration::from_secs(1)),
+            None,
+            br#"{"code":14,"message":"overloaded"}"#,
+            BodyFormat::Json,
+        );
+        let ExportOutcome::Retryable { error, retry_after } = outcome else {
+            panic!("expected retryable, got {outcome:?}");
+        };
+        assert_eq!(retry_after, Some(Duration::from_secs(1)));
+        assert!(error.message.contains("overloaded"), "{}", error.message);
+    }
+}
