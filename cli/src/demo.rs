@@ -1,0 +1,160 @@
+//! `agent-otel demo`: a simulated agent session sent through a real OTLP
+//! exporter to the embedded collector (or the one a config names), then a
+//! table of what arrived, a summary and the pipeline's stats.
+
+use std::path::Path;
+use std::time::Duration;
+
+use agent_otel_collector::{Collector, CollectorConfig};
+use agent_otel_config::Environment;
+
+use crate::style::Style;
+use crate::summary::{Summary, event_table, render_stats};
+use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, simulate};
+
+/// How long the demo waits for delivery; the embedded collector answers in
+/// milliseconds, so this only matters when something is broken.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub fn run(transport: DemoTransport, config: Option<&Path>) -> u8 {
+    match config {
+        Some(path) => run_against_config(path),
+        None => run_embedded(transport),
+    }
+}
+
+fn demo_toml(transport: DemoTransport, collector: &Collector) -> Option<String> {
+    let exporter = match transport {
+        DemoTransport::OtlpHttp => format!(
+            "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"binary\" }} }}",
+            collector.http_logs_endpoint()?
+        ),
+        DemoTransport::OtlpHttpJson => format!(
+            "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"json\" }} }}",
+            collector.http_logs_endpoint()?
+        ),
+        DemoTransport::OtlpGrpc => format!(
+            "{{ otlp-grpc = {{ endpoint = \"{}\" }} }}",
+            collector.grpc_endpoint()?
+        ),
+    };
+    Some(format!(
+        "[otel]\nenvironment = \"demo\"\nexporter = {exporter}\nbatch_timeout_ms = 200\n"
+    ))
+}
+
+fn transport_label(transport: DemoTransport) -> &'static str {
+    match transport {
+        DemoTransport::OtlpHttp => "OTLP/HTTP (protobuf)",
+        DemoTransport::OtlpHttpJson => "OTLP/HTTP (JSON)",
+        DemoTransport::OtlpGrpc => "OTLP/gRPC",
+    }
+}
+
+fn run_embedded(transport: DemoTransport) -> u8 {
+    let out = Style::stdout();
+    let err = Style::stderr();
+    let collector = match Collector::start(CollectorConfig::default()) {
+        Ok(collector) => collector,
+        Err(e) => {
+            eprintln!(
+                "{} cannot start the embedded collector: {e}",
+                err.bad("error:")
+            );
+            return EXIT_INCOMPLETE;
+        }
+    };
+    let Some(toml) = demo_toml(transport, &collector) else {
+        eprintln!(
+            "{} the embedded collector has no such receiver",
+            err.bad("error:")
+        );
+        return EXIT_INCOMPLETE;
+    };
+    // The demo's own config: OTEL_* variables of the caller must not redirect it.
+    let resolved = match crate::emit::resolve_text(&toml, Environment::empty(), None) {
+        Ok(resolved) => resolved,
+        Err(code) => return code,
+    };
+    let telemetry = match resolved.start() {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("{} {e}", err.bad("error:"));
+            return EXIT_USAGE;
+        }
+    };
+    println!(
+        "{}",
+        out.bold(&format!(
+            "agent-otel demo: simulated session -> {} -> embedded collector",
+            transport_label(transport)
+        ))
+    );
+    let session = telemetry.session(simulate::metadata());
+    let emitted = simulate::run(&session);
+    let shutdown = telemetry.shutdown(DELIVERY_TIMEOUT);
+    let stats = telemetry.stats();
+    let records = collector.records();
+    println!();
+    print!("{}", event_table(&records, &out));
+    println!();
+    print!("{}", Summary::of(&records).render(&out));
+    print!("{}", render_stats(&stats, &out));
+    let complete = shutdown.is_ok() && stats.exported == emitted && records.len() as u64 == emitted;
+    if complete {
+        println!(
+            "{}",
+            out.ok(&format!("all {emitted} events reached the collector"))
+        );
+        EXIT_OK
+    } else {
+        eprintln!(
+            "{} {} of {emitted} events reached the collector",
+            err.bad("incomplete:"),
+            records.len()
+        );
+        EXIT_INCOMPLETE
+    }
+}
+
+fn run_against_config(path: &Path) -> u8 {
+    let out = Style::stdout();
+    let err = Style::stderr();
+    let resolved = match crate::emit::resolve_file(path, None) {
+        Ok(resolved) => resolved,
+        Err(code) => return code,
+    };
+    let telemetry = match resolved.start() {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("{} {e}", err.bad("error:"));
+            return EXIT_USAGE;
+        }
+    };
+    if !telemetry.is_enabled() {
+        println!("exporter is none: the simulated session was not sent anywhere");
+        return EXIT_OK;
+    }
+    let session = telemetry.session(simulate::metadata());
+    let emitted = simulate::run(&session);
+    let shutdown = telemetry.shutdown(DELIVERY_TIMEOUT);
+    let stats = telemetry.stats();
+    print!("{}", render_stats(&stats, &out));
+    if shutdown.is_ok() && stats.exported == emitted {
+        println!(
+            "{}",
+            out.ok(&format!(
+                "all {emitted} events accepted by the collector {} configures",
+                path.display()
+            ))
+        );
+        EXIT_OK
+    } else {
+        eprintln!(
+            "{} {} of {emitted} events accepted",
+            err.bad("incomplete:"),
+            stats.exported
+        );
+        EXIT_INCOMPLETE
+    }
+}

@@ -1,0 +1,206 @@
+//! `agent-otel emit`: ship JSON-lines events through the configured exporter.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use agent_otel_config::{ConfigError, Environment, HostInfo, ResolvedConfig};
+use agent_otel_core::{SessionMetadata, Telemetry};
+
+use crate::input;
+use crate::style::Style;
+use crate::summary::render_stats;
+use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
+
+/// Host defaults for everything the CLI sends: the library's resource.
+fn host(service_name: Option<String>) -> HostInfo {
+    let mut host = HostInfo::default();
+    host.service_version = env!("CARGO_PKG_VERSION").to_owned();
+    if let Some(name) = service_name {
+        host.service_name = name;
+    }
+    host
+}
+
+fn report(error: &ConfigError) -> u8 {
+    eprintln!("{} {error}", Style::stderr().bad("error:"));
+    EXIT_USAGE
+}
+
+/// Loads and resolves a config file, reporting errors on stderr.
+pub fn resolve_file(path: &Path, service_name: Option<String>) -> Result<ResolvedConfig, u8> {
+    let override_name = service_name.clone();
+    let mut resolved =
+        agent_otel_config::load_file(path, &Environment::from_process(), &host(service_name))
+            .map_err(|e| report(&e))?;
+    if let Some(name) = override_name {
+        resolved.telemetry.resource.service_name = name;
+    }
+    Ok(resolved)
+}
+
+/// Resolves config text (the demo's own), reporting errors on stderr.
+pub fn resolve_text(
+    text: &str,
+    env: Environment,
+    service_name: Option<String>,
+) -> Result<ResolvedConfig, u8> {
+    agent_otel_config::from_str(text, &env, &host(service_name)).map_err(|e| report(&e))
+}
+
+fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), std::io::Error> {
+    if path == Path::new("-") {
+        let stdin = std::io::stdin();
+        let interactive = stdin.is_terminal();
+        Ok((Box::new(stdin), interactive))
+    } else {
+        Ok((Box::new(File::open(path)?), false))
+    }
+}
+
+/// Counts of one run.
+#[derive(Debug, Default)]
+struct Tally {
+    sent: u64,
+    bad: u64,
+}
+
+pub fn run(
+    config: &Path,
+    input_path: &Path,
+    service_name: Option<String>,
+    shutdown_timeout: Duration,
+) -> u8 {
+    let err = Style::stderr();
+    let resolved = match resolve_file(config, service_name) {
+        Ok(resolved) => resolved,
+        Err(code) => return code,
+    };
+    let telemetry = match resolved.start() {
+        Ok(telemetry) => telemetry,
+        Err(e) => return report(&e),
+    };
+    let (reader, _) = match open_input(input_path) {
+        Ok(opened) => opened,
+        Err(e) => {
+            eprintln!(
+                "{} cannot read --input {}: {e}",
+                err.bad("error:"),
+                input_path.display()
+            );
+            return EXIT_USAGE;
+        }
+    };
+    let flush_every = (resolved.pipeline.queue_capacity / 2).max(1) as u64;
+    let tally = send_lines(
+        BufReader::new(reader),
+        &telemetry,
+        flush_every,
+        shutdown_timeout,
+    );
+    if !telemetry.is_enabled() {
+        println!(
+            "dry run: exporter is none; {} events validated, nothing sent",
+            tally.sent
+        );
+        return if tally.bad == 0 {
+            EXIT_OK
+        } else {
+            EXIT_INCOMPLETE
+        };
+    }
+    let shutdown = telemetry.shutdown(shutdown_timeout);
+    let stats = telemetry.stats();
+    eprint!("{}", render_stats(&stats, &err));
+    let delivered = shutdown.is_ok() && stats.exported == tally.sent;
+    if delivered && tally.bad == 0 {
+        eprintln!("{}", err.ok(&format!("sent {} events", tally.sent)));
+        EXIT_OK
+    } else {
+        if !delivered {
+            eprintln!(
+                "{} {} of {} events were exported",
+                err.bad("incomplete:"),
+                stats.exported,
+                tally.sent
+            );
+        }
+        if tally.bad > 0 {
+            eprintln!(
+                "{} {} bad line(s) were not sent",
+                err.bad("incomplete:"),
+                tally.bad
+            );
+        }
+        EXIT_INCOMPLETE
+    }
+}
+
+/// Sends every line; a bad line is reported with its number and skipped.
+/// Every `flush_every` events the pipeline is flushed, so a long input
+/// waits for the collector instead of overflowing the queue.
+fn send_lines(
+    reader: impl BufRead,
+    telemetry: &Telemetry,
+    flush_every: u64,
+    flush_timeout: Duration,
+) -> Tally {
+    let err = Style::stderr();
+    let progress = std::io::stderr().is_terminal();
+    let mut tally = Tally::default();
+    let mut session = telemetry.session(SessionMetadata::default());
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let number = index + 1;
+        let line = match line {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                eprintln!(
+                    "{} line {number}: cannot read input: {e}",
+                    err.bad("error:")
+                );
+                tally.bad += 1;
+                break;
+            }
+        };
+        let Ok(text) = std::str::from_utf8(&line) else {
+            eprintln!("{} line {number}: not valid UTF-8", err.bad("error:"));
+            tally.bad += 1;
+            continue;
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            continue;
+        }
+        let parsed = match input::parse(text) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                eprintln!("{} line {number}: {e}", err.bad("error:"));
+                tally.bad += 1;
+                continue;
+            }
+        };
+        if let Some(metadata) = parsed.session() {
+            session = telemetry.session(metadata);
+            continue;
+        }
+        let time = parsed.time().unwrap_or_else(SystemTime::now);
+        if parsed
+            .with_event(|event| session.emit_at(time, event))
+            .is_some()
+        {
+            tally.sent += 1;
+            if telemetry.is_enabled() && tally.sent % flush_every == 0 {
+                // A flush that times out is reported by the final stats.
+                let _ = telemetry.force_flush(flush_timeout);
+            }
+            if progress && tally.sent % 10_000 == 0 {
+                eprint!("\rsent {} events", tally.sent);
+            }
+        }
+    }
+    if progress && tally.sent >= 10_000 {
+        eprintln!();
+    }
+    tally
+}

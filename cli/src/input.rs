@@ -1,0 +1,378 @@
+//! The JSON-lines input of `agent-otel emit`: one object per line, either a
+//! `session` line setting the metadata of the lines after it, or an event
+//! line with the catalog's attribute names as keys.
+
+use std::time::{Duration, SystemTime};
+
+use agent_otel_core::{
+    ApiRequest, DecisionSource, EventData, SessionMetadata, SseEvent, TokenCounts, ToolDecision,
+    ToolDecisionEvent, ToolResult,
+};
+use serde::Deserialize;
+
+/// One parsed input line.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputLine {
+    /// Sets the session metadata for the lines after it.
+    Session {
+        /// `conversation.id`.
+        #[serde(default)]
+        conversation_id: String,
+        /// `model`.
+        #[serde(default)]
+        model: String,
+        /// `slug`.
+        #[serde(default)]
+        slug: String,
+        /// `app.version`.
+        #[serde(default)]
+        app_version: String,
+        /// `terminal.type`.
+        #[serde(default)]
+        terminal_type: String,
+        /// `auth_mode`.
+        #[serde(default)]
+        auth_mode: Option<String>,
+        /// `user.account_id`.
+        #[serde(default)]
+        account_id: Option<String>,
+    },
+    /// `api_request`.
+    ApiRequest {
+        /// `attempt`.
+        attempt: u32,
+        /// `duration_ms`.
+        duration_ms: u64,
+        /// `http.response.status_code`.
+        #[serde(rename = "http.response.status_code", default)]
+        status_code: Option<u16>,
+        /// `cf_ray`.
+        #[serde(default)]
+        cf_ray: Option<String>,
+        /// `error.message`.
+        #[serde(rename = "error.message", default)]
+        error: Option<String>,
+        /// RFC 3339 time to backfill.
+        #[serde(default)]
+        timestamp: Option<String>,
+    },
+    /// `sse_event`.
+    SseEvent {
+        /// `event.kind`.
+        #[serde(rename = "event.kind")]
+        kind: String,
+        /// `duration_ms`.
+        duration_ms: u64,
+        /// `error.message`.
+        #[serde(rename = "error.message", default)]
+        error: Option<String>,
+        /// `input_token_count`.
+        #[serde(default)]
+        input_token_count: Option<u64>,
+        /// `output_token_count`.
+        #[serde(default)]
+        output_token_count: Option<u64>,
+        /// `cached_token_count`.
+        #[serde(default)]
+        cached_token_count: Option<u64>,
+        /// `reasoning_token_count`.
+        #[serde(default)]
+        reasoning_token_count: Option<u64>,
+        /// `tool_token_count`.
+        #[serde(default)]
+        tool_token_count: Option<u64>,
+        /// RFC 3339 time to backfill.
+        #[serde(default)]
+        timestamp: Option<String>,
+    },
+    /// `user_prompt`.
+    UserPrompt {
+        /// The prompt text (exported only with `log_user_prompt`).
+        prompt: String,
+        /// RFC 3339 time to backfill.
+        #[serde(default)]
+        timestamp: Option<String>,
+    },
+    /// `tool_decision`.
+    ToolDecision {
+        /// `tool_name`.
+        tool_name: String,
+        /// `call_id`.
+        call_id: String,
+        /// `approved`, `approved_for_session`, `denied` or `abort`.
+        decision: String,
+        /// `config` or `user`.
+        source: String,
+        /// RFC 3339 time to backfill.
+        #[serde(default)]
+        timestamp: Option<String>,
+    },
+    /// `tool_result`.
+    ToolResult {
+        /// `tool_name`.
+        tool_name: String,
+        /// `call_id`.
+        call_id: String,
+        /// `arguments`: a string, or any JSON value (sent as its JSON text).
+        #[serde(default)]
+        arguments: serde_json::Value,
+        /// `duration_ms`.
+        duration_ms: u64,
+        /// `success`.
+        success: bool,
+        /// `output`.
+        #[serde(default)]
+        output: String,
+        /// RFC 3339 time to backfill.
+        #[serde(default)]
+        timestamp: Option<String>,
+    },
+}
+
+/// Why a line was not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LineError {
+    /// Not a JSON object of a known shape.
+    #[error("{0}")]
+    Json(String),
+    /// A field has a value outside its choices.
+    #[error("`{field}` is {value:?}; expected one of {choices}")]
+    Choice {
+        /// The field.
+        field: &'static str,
+        /// What the line said.
+        value: String,
+        /// The valid values.
+        choices: &'static str,
+    },
+    /// `timestamp` is not RFC 3339.
+    #[error("`timestamp` {0:?} is not an RFC 3339 time (e.g. 2026-11-24T23:06:54.123Z)")]
+    Timestamp(String),
+}
+
+/// Parses one line (without its newline).
+pub fn parse(line: &str) -> Result<InputLine, LineError> {
+    let parsed: InputLine =
+        serde_json::from_str(line).map_err(|e| LineError::Json(json_message(&e)))?;
+    validate(&parsed)?;
+    Ok(parsed)
+}
+
+/// serde_json's message without its "at line 1 column N" tail (the caller
+/// reports the input line number).
+fn json_message(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+fn validate(line: &InputLine) -> Result<(), LineError> {
+    if let InputLine::ToolDecision {
+        decision, source, ..
+    } = line
+    {
+        if ToolDecision::parse(decision).is_none() {
+            return Err(LineError::Choice {
+                field: "decision",
+                value: decision.clone(),
+                choices: "\"approved\", \"approved_for_session\", \"denied\", \"abort\"",
+            });
+        }
+        if DecisionSource::parse(source).is_none() {
+            return Err(LineError::Choice {
+                field: "source",
+                value: source.clone(),
+                choices: "\"config\", \"user\"",
+            });
+        }
+    }
+    if let Some(text) = line.timestamp() {
+        parse_time(text)?;
+    }
+    Ok(())
+}
+
+fn parse_time(text: &str) -> Result<SystemTime, LineError> {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| LineError::Timestamp(text.to_owned()))?;
+    let nanos = parsed.unix_timestamp_nanos();
+    let since_epoch = u64::try_from(nanos).map_err(|_| LineError::Timestamp(text.to_owned()))?;
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(since_epoch))
+}
+
+impl InputLine {
+    fn timestamp(&self) -> Option<&str> {
+        match self {
+            InputLine::Session { .. } => None,
+            InputLine::ApiRequest { timestamp, .. }
+            | InputLine::SseEvent { timestamp, .. }
+            | InputLine::UserPrompt { timestamp, .. }
+            | InputLine::ToolDecision { timestamp, .. }
+            | InputLine::ToolResult { timestamp, .. } => timestamp.as_deref(),
+        }
+    }
+
+    /// The session metadata, for a `session` line.
+    pub fn session(&self) -> Option<SessionMetadata> {
+        match self {
+            InputLine::Session {
+                conversation_id,
+                model,
+                slug,
+                app_version,
+                terminal_type,
+                auth_mode,
+                account_id,
+            } => Some(SessionMetadata {
+                conversation_id: conversation_id.clone(),
+                app_version: app_version.clone(),
+                auth_mode: auth_mode.clone(),
+                account_id: account_id.clone(),
+                terminal_type: terminal_type.clone(),
+                model: model.clone(),
+                slug: slug.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The backfill time, if the line has one (validated by [`parse`]).
+    pub fn time(&self) -> Option<SystemTime> {
+        self.timestamp().and_then(|t| parse_time(t).ok())
+    }
+
+    /// Calls `f` with the event of an event line (not for `session` lines).
+    pub fn with_event<R>(&self, f: impl FnOnce(EventData<'_>) -> R) -> Option<R> {
+        let arguments_text;
+        let data = match self {
+            InputLine::Session { .. } => return None,
+            InputLine::ApiRequest {
+                attempt,
+                duration_ms,
+                status_code,
+                cf_ray,
+                error,
+                ..
+            } => EventData::ApiRequest(ApiRequest {
+                attempt: *attempt,
+                duration: Duration::from_millis(*duration_ms),
+                status_code: *status_code,
+                cf_ray: cf_ray.as_deref(),
+                error: error.as_deref(),
+            }),
+            InputLine::SseEvent {
+                kind,
+                duration_ms,
+                error,
+                input_token_count,
+                output_token_count,
+                cached_token_count,
+                reasoning_token_count,
+                tool_token_count,
+                ..
+            } => {
+                let completed = input_token_count.is_some() || output_token_count.is_some();
+                EventData::SseEvent(SseEvent {
+                    kind,
+                    duration: Duration::from_millis(*duration_ms),
+                    error: error.as_deref(),
+                    tokens: completed.then(|| TokenCounts {
+                        input: input_token_count.unwrap_or(0),
+                        output: output_token_count.unwrap_or(0),
+                        cached: *cached_token_count,
+                        reasoning: *reasoning_token_count,
+                        tool: tool_token_count.unwrap_or(0),
+                    }),
+                })
+            }
+            InputLine::UserPrompt { prompt, .. } => EventData::UserPrompt(prompt),
+            InputLine::ToolDecision {
+                tool_name,
+                call_id,
+                decision,
+                source,
+                ..
+            } => EventData::ToolDecision(ToolDecisionEvent {
+                tool_name,
+                call_id,
+                decision: ToolDecision::parse(decision)?,
+                source: DecisionSource::parse(source)?,
+            }),
+            InputLine::ToolResult {
+                tool_name,
+                call_id,
+                arguments,
+                duration_ms,
+                success,
+                output,
+                ..
+            } => {
+                arguments_text = match arguments {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                EventData::ToolResult(ToolResult {
+                    tool_name,
+                    call_id,
+                    arguments: &arguments_text,
+                    duration: Duration::from_millis(*duration_ms),
+                    success: *success,
+                    output,
+                })
+            }
+        };
+        Some(f(data))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_line_type_parses() {
+        let lines = [
+            r#"{"type":"session","conversation_id":"c","model":"m","slug":"s","app_version":"1","terminal_type":"t","auth_mode":"a","account_id":"x"}"#,
+            r#"{"type":"api_request","attempt":1,"duration_ms":5,"http.response.status_code":200,"cf_ray":"r","error.message":"e","timestamp":"2026-11-24T23:06:54.123+01:00"}"#,
+            r#"{"type":"sse_event","event.kind":"response.completed","duration_ms":3,"input_token_count":1,"output_token_count":2,"cached_token_count":3,"reasoning_token_count":4,"tool_token_count":5}"#,
+            r#"{"type":"user_prompt","prompt":"hi"}"#,
+            r#"{"type":"tool_decision","tool_name":"shell","call_id":"c1","decision":"abort","source":"config"}"#,
+            r#"{"type":"tool_result","tool_name":"shell","call_id":"c1","arguments":{"cmd":"ls"},"duration_ms":9,"success":true,"output":"ok"}"#,
+        ];
+        for line in lines {
+            parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        }
+        let with_time = parse(lines[1]).expect("parses");
+        let expected = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_558_014_123);
+        assert_eq!(with_time.time(), Some(expected));
+    }
+
+    #[test]
+    fn bad_lines_say_what_is_wrong() {
+        let cases = [
+            ("not json", "expected"),
+            (r#"{"type":"launch"}"#, "unknown variant `launch`"),
+            (r#"{"type":"user_prompt"}"#, "missing field `prompt`"),
+            (
+                r#"{"type":"user_prompt","prompt":"x","colour":1}"#,
+                "unknown field `colour`",
+            ),
+            (
+                r#"{"type":"tool_decision","tool_name":"t","call_id":"c","decision":"maybe","source":"user"}"#,
+                "`decision` is \"maybe\"; expected one of \"approved\"",
+            ),
+            (
+                r#"{"type":"user_prompt","prompt":"x","timestamp":"yesterday"}"#,
+                "not an RFC 3339 time",
+            ),
+        ];
+        for (line, expected) in cases {
+            let error = parse(line).expect_err(line).to_string();
+            assert!(error.contains(expected), "{line}: {error}");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! `agent-otel`: see the whole pipeline work in one command (`demo`),
+//! receive OTLP logs locally (`collect`), ship JSON-lines events from any
+//! agent (`emit`), and check an `[otel]` config (`check`).
+//!
+//! Exit codes: 0 success; 1 the work ran but not everything reached the
+//! collector (or some input lines were bad); 2 bad usage or configuration.
+
+mod check;
+mod collect;
+mod demo;
+mod emit;
+mod input;
+mod simulate;
+mod style;
+mod summary;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code: everything worked.
+const EXIT_OK: u8 = 0;
+/// Exit code: the command ran, but events were lost or lines were bad.
+const EXIT_INCOMPLETE: u8 = 1;
+/// Exit code: bad usage or configuration; nothing was attempted.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "agent-otel", version, about = "OpenTelemetry log events for AI coding agents", long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DemoTransport {
+    /// OTLP/HTTP with protobuf bodies.
+    OtlpHttp,
+    /// OTLP/HTTP with JSON bodies.
+    OtlpHttpJson,
+    /// OTLP/gRPC.
+    OtlpGrpc,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a simulated agent session against an embedded collector and show what arrived.
+    Demo {
+        /// Transport to the embedded collector.
+        #[arg(long, value_enum, default_value = "otlp-http")]
+        exporter: DemoTransport,
+        /// Send to the collector this `[otel]` config names instead of the embedded one.
+        #[arg(long, value_name = "FILE", conflicts_with = "exporter")]
+        config: Option<PathBuf>,
+    },
+    /// Run a local OTLP logs receiver until Ctrl-C, printing each event.
+    Collect {
+        /// OTLP/HTTP listen address.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+        http: SocketAddr,
+        /// OTLP/gRPC listen address.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+        grpc: SocketAddr,
+        /// Append every received request to FILE as one OTLP-JSON line.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print only the summary, not a line per event.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Send JSON-lines events through the exporter an `[otel]` config selects.
+    Emit {
+        /// TOML file with an `[otel]` table.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// JSON-lines input; `-` for standard input.
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        input: PathBuf,
+        /// `service.name` of the resource (default: OTEL_SERVICE_NAME, then codex-cli).
+        #[arg(long, value_name = "NAME")]
+        service_name: Option<String>,
+        /// How long to wait for delivery at end of input.
+        #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
+        shutdown_timeout: Duration,
+    },
+    /// Load and resolve an `[otel]` config; with --probe, send one event and say what happened.
+    Check {
+        /// TOML file with an `[otel]` table.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Send one probe event to the configured collector.
+        #[arg(long)]
+        probe: bool,
+    },
+}
+
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is not a valid duration"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Demo { exporter, config } => demo::run(exporter, config.as_deref()),
+        Command::Collect {
+            http,
+            grpc,
+            out,
+            quiet,
+        } => collect::run(http, grpc, out.as_deref(), quiet),
+        Command::Emit {
+            config,
+            input,
+            service_name,
+            shutdown_timeout,
+        } => emit::run(&config, &input, service_name, shutdown_timeout),
+        Command::Check { config, probe } => check::run(&config, probe),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,398 @@
+//! The `agent-otel` binary, run as a user would, against real collectors on
+//! loopback.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use agent_otel_collector::{Collector, CollectorConfig, Fault};
+use assert_cmd::cargo::cargo_bin;
+use predicates::prelude::*;
+use predicates::str::contains;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn agent_otel() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(cargo_bin("agent-otel"));
+    // The caller's OTEL_* variables must not leak into what is tested.
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("OTEL_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd.timeout(Duration::from_secs(120));
+    cmd
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
+
+fn http_config(dir: &Path, endpoint: &str) -> PathBuf {
+    write(
+        dir,
+        "config.toml",
+        &format!(
+            "[model]\nname = \"ignored by agent-otel\"\n\n[otel]\nenvironment = \"ci\"\nexporter = {{ otlp-http = {{ endpoint = \"{endpoint}\", headers = {{ \"x-api-key\" = \"${{CLI_TEST_TOKEN}}\" }}, timeout-ms = 2000 }} }}\nretry_budget_ms = 0\n"
+        ),
+    )
+}
+
+const GOOD_AND_BAD: &str = r#"{"type":"session","conversation_id":"conv-cli","model":"gpt-5-codex","slug":"openai","app_version":"1.2.3","terminal_type":"tmux","auth_mode":"ApiKey"}
+{"type":"user_prompt","prompt":"hello there","timestamp":"2026-11-24T10:00:00.000Z"}
+{"type":"api_request","attempt":1,"duration_ms":321,"http.response.status_code":200}
+this is not json
+{"type":"sse_event","event.kind":"response.completed","duration_ms":12,"input_token_count":100,"output_token_count":20,"tool_token_count":3}
+{"type":"tool_decision","tool_name":"shell","call_id":"c1","decision":"sometimes","source":"user"}
+{"type":"tool_decision","tool_name":"shell","call_id":"c1","decision":"approved","source":"user"}
+{"type":"tool_result","tool_name":"shell","call_id":"c1","arguments":{"cmd":"ls"},"duration_ms":40,"success":true,"output":"Cargo.toml"}
+"#;
+
+#[test]
+fn every_subcommand_has_help() {
+    for sub in ["demo", "collect", "emit", "check"] {
+        agent_otel()
+            .args([sub, "--help"])
+            .assert()
+            .success()
+            .stdout(contains("Usage: agent-otel"));
+    }
+}
+
+#[test]
+fn demo_shows_every_event_and_a_summary_for_each_transport() {
+    for transport in ["otlp-http", "otlp-http-json", "otlp-grpc"] {
+        let output = agent_otel()
+            .args(["demo", "--exporter", transport])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(output).expect("utf-8");
+        for needle in [
+            "codex.user_prompt",
+            "codex.api_request",
+            "codex.sse_event",
+            "codex.tool_decision",
+            "codex.tool_result",
+            "input 6850  output 1087  cached 5120  reasoning 384",
+            "success rate 33% (1 of 3)",
+            "p50 ",
+            "events reached the collector",
+        ] {
+            assert!(
+                text.contains(needle),
+                "{transport}: missing {needle:?} in\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn emit_sends_good_lines_and_reports_bad_ones_by_number() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    let input = write(dir.path(), "events.jsonl", GOOD_AND_BAD);
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "s3cret-token")
+        .args(["emit", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stderr(contains("line 4:"))
+        .stderr(contains("line 6: `decision` is \"sometimes\""))
+        .stderr(contains("2 bad line(s)"))
+        .stderr(contains("s3cret-token").not());
+
+    let records = collector.records();
+    let names: Vec<&str> = records.iter().map(|r| r.event_name()).collect();
+    assert_eq!(
+        names,
+        [
+            "codex.user_prompt",
+            "codex.api_request",
+            "codex.sse_event",
+            "codex.tool_decision",
+            "codex.tool_result"
+        ]
+    );
+    let prompt = &records[0];
+    assert_eq!(prompt.attr_str("prompt"), Some("[REDACTED]"));
+    assert_eq!(prompt.attr_int("prompt_length"), Some(11));
+    assert_eq!(
+        prompt.attr_str("event.timestamp"),
+        Some("2026-11-24T10:00:00.000Z")
+    );
+    assert_eq!(prompt.attr_str("conversation.id"), Some("conv-cli"));
+    assert_eq!(prompt.attr_str("terminal.type"), Some("tmux"));
+    assert_eq!(prompt.resource_str("service.name"), Some("codex-cli"));
+    assert_eq!(prompt.resource_str("env"), Some("ci"));
+    assert_eq!(records[2].attr_int("input_token_count"), Some(100));
+    assert_eq!(records[4].attr_str("arguments"), Some(r#"{"cmd":"ls"}"#));
+    assert_eq!(records[4].attr_str("success"), Some("true"));
+    let request = &collector.requests()[0];
+    assert_eq!(request.header("x-api-key"), Some("s3cret-token"));
+}
+
+#[test]
+fn emit_exits_zero_when_everything_arrives_and_honours_service_name() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    let good: String = GOOD_AND_BAD
+        .lines()
+        .filter(|l| !l.contains("not json") && !l.contains("sometimes"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["emit", "--service-name", "my-agent", "--config"])
+        .arg(&config)
+        .write_stdin(good)
+        .assert()
+        .success()
+        .stderr(contains("sent 5 events"));
+    let records = collector.wait_for_records(5, WAIT).expect("records");
+    assert!(
+        records
+            .iter()
+            .all(|r| r.resource_str("service.name") == Some("my-agent"))
+    );
+}
+
+#[test]
+fn emit_fails_when_the_collector_refuses() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    collector.push_fault(Fault::InvalidArgument, 10);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["emit", "--config"])
+        .arg(&config)
+        .write_stdin("{\"type\":\"user_prompt\",\"prompt\":\"x\"}\n")
+        .assert()
+        .code(1)
+        .stderr(contains("0 of 1 events were exported"))
+        .stderr(contains("permanent_failure=1"));
+}
+
+#[test]
+fn emit_with_exporter_none_is_a_dry_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "config.toml", "[otel]\nexporter = \"none\"\n");
+    agent_otel()
+        .args(["emit", "--config"])
+        .arg(&config)
+        .write_stdin("{\"type\":\"user_prompt\",\"prompt\":\"x\"}\n{\"type\":\"user_prompt\",\"prompt\":\"y\"}\n")
+        .assert()
+        .success()
+        .stdout(contains("dry run"))
+        .stdout(contains("2 events validated, nothing sent"));
+}
+
+#[test]
+fn bad_config_is_a_usage_error_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        dir.path(),
+        "config.toml",
+        "[otel]\nexporter = \"otlp-htp\"\n",
+    );
+    agent_otel()
+        .args(["check", "--config"])
+        .arg(&config)
+        .assert()
+        .code(2)
+        .stderr(contains("otlp-htp"))
+        .stderr(contains("otlp-http"));
+}
+
+/// Kills the child on drop so a failed assertion never leaks a server.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn collect_out_round_trips_what_emit_sent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("received.jsonl");
+    let mut child = Child(
+        Command::new(cargo_bin("agent-otel"))
+            .args([
+                "collect",
+                "--http",
+                "127.0.0.1:0",
+                "--grpc",
+                "127.0.0.1:0",
+                "--out",
+            ])
+            .arg(&out)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn collect"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    let mut banner = String::new();
+    BufReader::new(stderr)
+        .read_line(&mut banner)
+        .expect("banner line");
+    let endpoint = banner
+        .split_whitespace()
+        .find(|w| w.ends_with("/v1/logs"))
+        .unwrap_or_else(|| panic!("no endpoint in {banner:?}"))
+        .to_owned();
+
+    let config = http_config(dir.path(), &endpoint);
+    let good: String = GOOD_AND_BAD
+        .lines()
+        .filter(|l| !l.contains("not json") && !l.contains("sometimes"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["emit", "--config"])
+        .arg(&config)
+        .write_stdin(good)
+        .assert()
+        .success();
+
+    let status = Command::new("kill")
+        .args(["-INT", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(&mut child.0.stdout.take().expect("stdout"), &mut stdout)
+        .expect("read stdout");
+    let exit = child.0.wait().expect("collect exits");
+    assert!(exit.success(), "collect exit {exit:?}");
+    assert!(stdout.contains("codex.tool_result"), "{stdout}");
+    assert!(stdout.contains("total"), "{stdout}");
+
+    let text = std::fs::read_to_string(&out).expect("out file");
+    let mut names = Vec::new();
+    for line in text.lines() {
+        let request: agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest =
+            serde_json::from_str(line).expect("OTLP JSON line");
+        for rl in &request.resource_logs {
+            for sl in &rl.scope_logs {
+                for r in &sl.log_records {
+                    names.push(r.event_name.clone());
+                }
+            }
+        }
+    }
+    assert_eq!(
+        names,
+        [
+            "codex.user_prompt",
+            "codex.api_request",
+            "codex.sse_event",
+            "codex.tool_decision",
+            "codex.tool_result"
+        ]
+    );
+}
+
+#[test]
+fn check_prints_resolved_settings_with_secrets_masked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), "http://127.0.0.1:9/v1/logs");
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "s3cret-token")
+        .args(["check", "--config"])
+        .arg(&config)
+        .assert()
+        .success()
+        .stdout(contains("http://127.0.0.1:9/v1/logs"))
+        .stdout(contains("x-api-key"))
+        .stdout(contains("s3cret-token").not());
+}
+
+#[test]
+fn check_probe_reports_connection_refused() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").port()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &format!("http://127.0.0.1:{port}/v1/logs"));
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["check", "--probe", "--config"])
+        .arg(&config)
+        .assert()
+        .code(1)
+        .stdout(contains("connection refused"));
+}
+
+#[test]
+fn check_probe_reports_unauthorized_and_success() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    collector.push_fault(Fault::Unauthenticated, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "wrong")
+        .args(["check", "--probe", "--config"])
+        .arg(&config)
+        .assert()
+        .code(1)
+        .stdout(contains("authentication failed (HTTP 401)"));
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "right")
+        .args(["check", "--probe", "--config"])
+        .arg(&config)
+        .assert()
+        .success()
+        .stdout(contains("probe ok"));
+    let records = collector.records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].attr_str("event.kind"),
+        Some("agent_otel.check.probe")
+    );
+}
+
+#[test]
+fn check_probe_hints_at_the_path_on_404() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wrong = format!(
+        "{}/v1/traces",
+        collector.http_base_endpoint().expect("http")
+    );
+    let config = http_config(dir.path(), &wrong);
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["check", "--probe", "--config"])
+        .arg(&config)
+        .assert()
+        .code(1)
+        .stdout(contains("/v1/logs"));
+}
+
+#[test]
+fn missing_required_flag_is_a_usage_error() {
+    agent_otel()
+        .arg("emit")
+        .assert()
+        .code(2)
+        .stderr(contains("--config"));
+}

@@ -1,0 +1,419 @@
+//! Turns the result of one `LogsService/Export` call into an
+//! [`ExportOutcome`], following the OTLP/gRPC retry rules.
+//!
+//! | answer | outcome | kind |
+//! | --- | --- | --- |
+//! | OK, no `partial_success` | `Accepted` | |
+//! | OK, `rejected_log_records > 0` or a message | `PartiallyRejected` | |
+//! | CANCELLED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS | `Retryable` | `GrpcStatus` |
+//! | DEADLINE_EXCEEDED | `Retryable` | `Timeout` |
+//! | RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` | `Retryable` | `GrpcStatus` |
+//! | RESOURCE_EXHAUSTED without `RetryInfo`, every other code | `Permanent` | `GrpcStatus` |
+//! | no answer within the timeout (client-side deadline) | `Retryable` | `Timeout` |
+//! | connect timeout | `Retryable` | `Timeout` |
+//! | connection refused/reset/closed, DNS failure | `Retryable` | `Connection` |
+//! | TLS handshake or certificate failure | `Permanent` | `Tls` |
+//! | TLS handshake timeout | `Retryable` | `Timeout` |
+//! | answer not decodable | `Permanent` | `Protocol` |
+//!
+//! A `RetryInfo` delay is honoured as `retry_after` for every retryable code.
+//! Statuses the collector sent carry no error source; statuses tonic made
+//! up from a transport failure do, and are classified by that source chain
+//! rather than by their code (a refused connection is UNAVAILABLE to tonic
+//! but "connection" in the stats).
+
+use std::error::Error as StdError;
+use std::io;
+use std::time::Duration;
+
+use agent_otel_core::{ExportError, ExportOutcome, FailureKind};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+
+use crate::codec::ResponseDecodeError;
+
+/// Longest server-provided message kept in an [`ExportError`].
+const MAX_MESSAGE_CHARS: usize = 512;
+
+/// Classifies a successful call: accepted or partially rejected.
+pub(crate) fn response(response: &ExportLogsServiceResponse) -> ExportOutcome {
+    match &response.partial_success {
+        Some(partial) if partial.rejected_log_records > 0 || !partial.error_message.is_empty() => {
+            ExportOutcome::PartiallyRejected {
+                rejected: u64::try_from(partial.rejected_log_records).unwrap_or(0),
+                message: clip(&partial.error_message),
+            }
+        }
+        _ => ExportOutcome::Accepted,
+    }
+}
+
+/// Classifies a failed call. `endpoint` and `timeout` only shape messages.
+pub(crate) fn status(status: &Status, endpoint: &str, timeout: Duration) -> ExportOutcome {
+    if let Some(source) = status.source() {
+        return transport(source, endpoint, timeout);
+    }
+    grpc_status(status)
+}
+
+/// Classifies a status the collector sent (no local error source).
+pub(crate) fn grpc_status(status: &Status) -> ExportOutcome {
+    let code = status.code();
+    let number = code as i32;
+    let message = if status.message().is_empty() {
+        code_name(code).to_owned()
+    } else {
+        format!("{}: {}", code_name(code), clip(status.message()))
+    };
+    let retry_info = status.get_details_retry_info();
+    let retry_after = retry_info.as_ref().and_then(|info| info.retry_delay);
+    let retryable = |kind| ExportOutcome::Retryable {
+        error: ExportError::with_status(kind, number, message.clone()),
+        retry_after,
+    };
+    match code {
+        Code::Cancelled | Code::Aborted | Code::OutOfRange | Code::Unavailable | Code::DataLoss => {
+            retryable(FailureKind::GrpcStatus)
+        }
+        Code::DeadlineExceeded => retryable(FailureKind::Timeout),
+        Code::ResourceExhausted if retry_info.is_some() => retryable(FailureKind::GrpcStatus),
+        _ => ExportOutcome::permanent(ExportError::with_status(
+            FailureKind::GrpcStatus,
+            number,
+            message.clone(),
+        )),
+    }
+}
+
+/// Classifies a failure that happened before or instead of an answer, from
+/// its error chain.
+pub(crate) fn transport(
+    error: &(dyn StdError + 'static),
+    endpoint: &str,
+    timeout: Duration,
+) -> ExportOutcome {
+    let detail = chain_message(error);
+    let mut seen = Seen::default();
+    let mut current = Some(error);
+    while let Some(err) = current {
+        seen.inspect(err);
+        current = err.source();
+    }
+    let Seen {
+        timed_out,
+        tls,
+        decode,
+    } = seen;
+    if decode {
+        return ExportOutcome::permanent(ExportError::new(FailureKind::Protocol, detail));
+    }
+    if tls {
+        // A certificate the client does not trust, a server that wants a
+        // client certificate, or a peer that does not speak TLS: retrying
+        // with the same configuration cannot succeed.
+        return ExportOutcome::permanent(ExportError::new(
+            FailureKind::Tls,
+            format!("TLS with {endpoint} failed: {detail}"),
+        ));
+    }
+    if timed_out {
+        return ExportOutcome::retryable(ExportError::new(
+            FailureKind::Timeout,
+            format!("no answer from {endpoint} within {timeout:?}: {detail}"),
+        ));
+    }
+    ExportOutcome::retryable(ExportError::new(
+        FailureKind::Connection,
+        format!("cannot reach {endpoint}: {detail}"),
+    ))
+}
+
+/// What a transport error chain revealed.
+#[derive(Debug, Default)]
+struct Seen {
+    timed_out: bool,
+    tls: bool,
+    decode: bool,
+}
+
+impl Seen {
+    /// Looks at one error of a chain, and into the io errors it wraps.
+    fn inspect(&mut self, err: &(dyn StdError + 'static)) {
+        if err.is::<tonic::TimeoutExpired>() {
+            self.timed_out = true;
+        } else if err.is::<rustls::Error>() {
+            self.tls = true;
+        } else if err.is::<ResponseDecodeError>() {
+            self.decode = true;
+        } else if let Some(io_error) = err.downcast_ref::<io::Error>() {
+            self.inspect_io(io_error);
+        } else if let Some(h2_error) = err.downcast_ref::<h2::Error>() {
+            // h2 errors expose no source; the io error (and a TLS alert in
+            // it) is only reachable through `get_io`.
+            if let Some(io_error) = h2_error.get_io() {
+                self.inspect_io(io_error);
+            }
+        } else {
+            // tonic's own TLS errors are private types; recognise them by
+            // their text.
+            let text = err.to_string().to_ascii_lowercase();
+            if text.contains("tls handshake timed out") {
+                self.timed_out = true;
+            } else if text.contains("http/2 was not negotiated") {
+                self.tls = true;
+            }
+        }
+    }
+
+    /// `io::Error::source` skips the wrapped error itself, so look at it
+    /// directly: tokio-rustls reports TLS failures as io errors wrapping a
+    /// `rustls::Error`.
+    ///
+    /// After the handshake (a server refusing the client certificate under
+    /// TLS 1.3 sends its alert then), rustls errors reach us as text only,
+    /// so the messages rustls uses for TLS failures are recognised too.
+    fn inspect_io(&mut self, io_error: &io::Error) {
+        match io_error.get_ref() {
+            Some(inner) if inner.is::<rustls::Error>() => self.tls = true,
+            Some(inner)
+                if io_error.kind() == io::ErrorKind::InvalidData
+                    && is_rustls_text(&inner.to_string()) =>
+            {
+                self.tls = true;
+            }
+            _ if io_error.kind() == io::ErrorKind::TimedOut => self.timed_out = true,
+            _ => {}
+        }
+    }
+}
+
+/// The starts of the messages of rustls's TLS failures.
+const RUSTLS_MESSAGES: [&str; 5] = [
+    "received fatal alert",
+    "invalid peer certificate",
+    "peer is incompatible",
+    "peer misbehaved",
+    "peer sent no certificates",
+];
+
+fn is_rustls_text(text: &str) -> bool {
+    RUSTLS_MESSAGES.iter().any(|start| text.starts_with(start))
+}
+
+/// The distinct messages of an error chain, outermost first.
+fn chain_message(error: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(err) = current {
+        let text = match err.downcast_ref::<Status>() {
+            Some(status) if status.message().is_empty() => code_name(status.code()).to_owned(),
+            Some(status) => status.message().to_owned(),
+            None => err.to_string(),
+        };
+        if !text.is_empty() && !parts.iter().any(|seen| seen.contains(&text)) {
+            parts.push(text);
+        }
+        if let Some(io_error) = err.downcast_ref::<io::Error>()
+            && let Some(inner) = io_error.get_ref()
+        {
+            let text = inner.to_string();
+            if !text.is_empty() && !parts.iter().any(|seen| seen.contains(&text)) {
+                parts.push(text);
+            }
+        }
+        current = err.source();
+    }
+    clip(&parts.join(": "))
+}
+
+/// Caps a server- or library-provided message.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The canonical upper-case name of a gRPC code.
+pub(crate) fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
+    use tonic_types::ErrorDetails;
+
+    fn with_retry_info(code: Code, delay: Duration) -> Status {
+        Status::with_error_details(code, "busy", ErrorDetails::with_retry_info(Some(delay)))
+    }
+
+    #[test]
+    fn retryable_codes_follow_the_otlp_table() {
+        for code in [
+            Code::Cancelled,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Unavailable,
+            Code::DataLoss,
+        ] {
+            match grpc_status(&Status::new(code, "x")) {
+                ExportOutcome::Retryable { error, retry_after } => {
+                    assert_eq!(error.kind, FailureKind::GrpcStatus);
+                    assert_eq!(error.status, Some(code as i32));
+                    assert_eq!(retry_after, None);
+                }
+                other => panic!("{code:?}: {other:?}"),
+            }
+        }
+        match grpc_status(&Status::deadline_exceeded("slow")) {
+            ExportOutcome::Retryable { error, .. } => {
+                assert_eq!(error.kind, FailureKind::Timeout);
+                assert_eq!(error.status, Some(4));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn permanent_codes_carry_their_number() {
+        for code in [
+            Code::Unknown,
+            Code::InvalidArgument,
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::PermissionDenied,
+            Code::ResourceExhausted,
+            Code::FailedPrecondition,
+            Code::Unimplemented,
+            Code::Internal,
+            Code::Unauthenticated,
+        ] {
+            match grpc_status(&Status::new(code, "no")) {
+                ExportOutcome::Permanent { error } => {
+                    assert_eq!(error.kind, FailureKind::GrpcStatus);
+                    assert_eq!(error.status, Some(code as i32));
+                    assert!(error.message.starts_with(code_name(code)), "{error}");
+                }
+                other => panic!("{code:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn retry_info_makes_resource_exhausted_retryable_and_sets_the_delay() {
+        let delay = Duration::from_millis(1500);
+        for code in [Code::ResourceExhausted, Code::Unavailable] {
+            match grpc_status(&with_retry_info(code, delay)) {
+                ExportOutcome::Retryable { retry_after, .. } => {
+                    assert_eq!(retry_after, Some(delay));
+                }
+                other => panic!("{code:?}: {other:?}"),
+            }
+        }
+        // RetryInfo on a permanent code does not make it retryable.
+        assert!(matches!(
+            grpc_status(&with_retry_info(Code::InvalidArgument, delay)),
+            ExportOutcome::Permanent { .. }
+        ));
+    }
+
+    #[test]
+    fn partial_success_needs_a_rejection_or_a_message() {
+        let answer = |rejected, message: &str| ExportLogsServiceResponse {
+            partial_success: Some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message: message.to_owned(),
+            }),
+        };
+        assert_eq!(
+            response(&ExportLogsServiceResponse::default()),
+            ExportOutcome::Accepted
+        );
+        assert_eq!(response(&answer(0, "")), ExportOutcome::Accepted);
+        assert_eq!(
+            response(&answer(2, "too old")),
+            ExportOutcome::PartiallyRejected {
+                rejected: 2,
+                message: "too old".to_owned()
+            }
+        );
+        assert_eq!(
+            response(&answer(0, "warning")),
+            ExportOutcome::PartiallyRejected {
+                rejected: 0,
+                message: "warning".to_owned()
+            }
+        );
+        assert_eq!(
+            response(&answer(-3, "bogus")),
+            ExportOutcome::PartiallyRejected {
+                rejected: 0,
+                message: "bogus".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn transport_chains_are_classified_by_their_source() {
+        let endpoint = "http://127.0.0.1:1";
+        let timeout = Duration::from_secs(1);
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        match transport(&refused, endpoint, timeout) {
+            ExportOutcome::Retryable { error, .. } => {
+                assert_eq!(error.kind, FailureKind::Connection);
+                assert_eq!(error.status, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let tls = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        match transport(&tls, endpoint, timeout) {
+            ExportOutcome::Permanent { error } => assert_eq!(error.kind, FailureKind::Tls),
+            other => panic!("{other:?}"),
+        }
+        let alert = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "received fatal alert: CertificateRequired",
+        );
+        match transport(&alert, endpoint, timeout) {
+            ExportOutcome::Permanent { error } => assert_eq!(error.kind, FailureKind::Tls),
+            other => panic!("{other:?}"),
+        }
+        let timed_out = io::Error::from(io::ErrorKind::TimedOut);
+        match transport(&timed_out, endpoint, timeout) {
+            ExportOutcome::Retryable { error, .. } => assert_eq!(error.kind, FailureKind::Timeout),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn long_messages_are_clipped() {
+        let long = "é".repeat(MAX_MESSAGE_CHARS + 10);
+        let clipped = clip(&long);
+        assert_eq!(clipped.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(clipped.ends_with('…'));
+    }
+}

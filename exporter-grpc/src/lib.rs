@@ -1,0 +1,602 @@
+//! OTLP/gRPC exporter for agent-otel: `LogsService/Export` over tonic.
+//!
+//! ```no_run
+//! use agent_otel_core::{PipelineOptions, Telemetry, TelemetryOptions, TransportOptions};
+//! use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig};
+//!
+//! let exporter = GrpcExporter::new(GrpcExporterConfig {
+//!     endpoint: "http://localhost:4317".into(),
+//!     transport: TransportOptions::default(),
+//! })?;
+//! let telemetry = Telemetry::new(
+//!     TelemetryOptions::default(),
+//!     Box::new(exporter),
+//!     PipelineOptions::default(),
+//! )?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # How it works
+//!
+//! * [`GrpcExporter::new`] only validates: it parses the endpoint, loads the
+//!   TLS files, builds the rustls client configuration and checks every
+//!   metadata key and value. It needs no tokio runtime, so it can run on the
+//!   host thread while the configuration is resolved.
+//! * The tonic `Channel` is created lazily, inside the runtime that calls
+//!   [`Exporter::export`] (the pipeline's worker), and connects on first use.
+//!   It is re-created if the exporter is later driven by another runtime.
+//! * Each export is one unary `LogsService/Export` call made with
+//!   `tonic::client::Grpc` and a small codec that writes the batch's cached
+//!   protobuf bytes ([`LogBatch::protobuf`]): a batch is encoded once, and
+//!   retries neither re-encode nor clone the message.
+//! * The answer is classified per the OTLP specification; see
+//!   [`GrpcExporter`] for the table. The exporter never retries or sleeps:
+//!   the pipeline does.
+
+mod classify;
+mod codec;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use agent_otel_core::{
+    Compression, ExportError, ExportOutcome, Exporter, FailureKind, LogBatch, TlsError,
+    TransportOptions,
+};
+use async_trait::async_trait;
+use http::uri::{PathAndQuery, Uri};
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, BinaryMetadataKey};
+use tonic::metadata::{BinaryMetadataValue, MetadataMap};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// Where an OTLP/gRPC collector listens by default.
+pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";
+
+/// The gRPC service of OTLP logs.
+const SERVICE: &str = "opentelemetry.proto.collector.logs.v1.LogsService";
+/// The RPC path of `LogsService/Export`.
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+/// Upper bound of the TCP connect timeout; the request timeout is used when
+/// it is shorter.
+const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Metadata names gRPC itself sets; a header may not replace them.
+const RESERVED_METADATA: [&str; 3] = ["content-type", "te", "user-agent"];
+
+/// Settings of a [`GrpcExporter`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcExporterConfig {
+    /// `http://host:port` (plaintext) or `https://host:port` (TLS). Without a
+    /// scheme (`host:port`) TLS is used unless `transport.tls.insecure` is
+    /// set, as the OTLP exporter specification says. A path is ignored: the
+    /// RPC path is fixed by gRPC.
+    pub endpoint: String,
+    /// Metadata, compression, timeout, TLS.
+    pub transport: TransportOptions,
+}
+
+impl GrpcExporterConfig {
+    /// A configuration for `endpoint` with default transport options.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            transport: TransportOptions::default(),
+        }
+    }
+}
+
+impl Default for GrpcExporterConfig {
+    /// [`DEFAULT_ENDPOINT`], default transport options.
+    fn default() -> Self {
+        Self::new(DEFAULT_ENDPOINT)
+    }
+}
+
+/// Why a [`GrpcExporter`] could not be built.
+///
+/// Messages name endpoints and header names, never header values.
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcExporterError {
+    /// The endpoint is not a usable `scheme://host:port` URL.
+    #[error("invalid otlp-grpc endpoint `{endpoint}`: {reason}")]
+    InvalidEndpoint {
+        /// The endpoint as configured (user info, if any, masked).
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The endpoint's scheme is neither `http` nor `https`.
+    #[error(
+        "unsupported scheme `{scheme}` in otlp-grpc endpoint `{endpoint}`; \
+         use http:// (plaintext) or https:// (TLS)"
+    )]
+    UnsupportedScheme {
+        /// The endpoint as configured.
+        endpoint: String,
+        /// The scheme found.
+        scheme: String,
+    },
+    /// A TLS file could not be read or parsed.
+    #[error("otlp-grpc TLS files: {0}")]
+    TlsFiles(#[from] TlsError),
+    /// The TLS files were read but do not make a usable client configuration
+    /// (for example a private key that does not match the certificate, or
+    /// no system root certificates to verify the server with).
+    #[error("unusable otlp-grpc TLS configuration for `{endpoint}`: {reason}")]
+    TlsConfig {
+        /// The endpoint.
+        endpoint: String,
+        /// What rustls or tonic reported.
+        reason: String,
+    },
+    /// A header name is not a valid gRPC metadata key.
+    #[error("invalid otlp-grpc header name `{key}`: {reason}")]
+    InvalidMetadataKey {
+        /// The header name.
+        key: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A header value cannot be sent as gRPC metadata. The value itself is
+    /// never shown.
+    #[error(
+        "invalid value for otlp-grpc header `{key}`: only visible ASCII characters \
+         are allowed (use a `-bin` header name for binary values); value not shown"
+    )]
+    InvalidMetadataValue {
+        /// The header name.
+        key: String,
+    },
+    /// The request timeout is zero.
+    #[error("otlp-grpc timeout must be longer than zero")]
+    ZeroTimeout,
+}
+
+/// Sends batches with the OTLP `LogsService/Export` RPC.
+///
+/// Answers are classified per the OTLP/gRPC specification:
+///
+/// | answer | outcome | [`FailureKind`] |
+/// | --- | --- | --- |
+/// | OK without `partial_success` | `Accepted` | |
+/// | OK, `rejected_log_records > 0` or an error message | `PartiallyRejected` | |
+/// | CANCELLED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS | `Retryable` | `GrpcStatus` |
+/// | DEADLINE_EXCEEDED | `Retryable` | `Timeout` |
+/// | RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` | `Retryable` | `GrpcStatus` |
+/// | RESOURCE_EXHAUSTED without `RetryInfo`, any other code | `Permanent` | `GrpcStatus` |
+/// | no answer within `transport.timeout`, connect or TLS handshake timeout | `Retryable` | `Timeout` |
+/// | connection refused/reset/closed early, DNS failure | `Retryable` | `Connection` |
+/// | TLS handshake or certificate failure | `Permanent` | `Tls` |
+/// | undecodable answer | `Permanent` | `Protocol` |
+/// | export after [`Exporter::shutdown`] | `Permanent` | `Exporter` |
+///
+/// A `RetryInfo` delay becomes `retry_after` for every retryable code. Status
+/// failures carry the gRPC code number in [`ExportError::status`]. TLS
+/// failures are permanent because an untrusted certificate or a missing
+/// client identity does not fix itself between retries.
+pub struct GrpcExporter {
+    /// The endpoint as configured, for messages.
+    endpoint_text: String,
+    /// The tonic endpoint, TLS and timeouts applied.
+    endpoint: Endpoint,
+    /// Validated request metadata (values marked sensitive).
+    metadata: MetadataMap,
+    /// Header names, for `Debug`.
+    metadata_keys: Vec<String>,
+    compression: Compression,
+    timeout: Duration,
+    tls: bool,
+    channel: Mutex<Option<CachedChannel>>,
+    shut_down: AtomicBool,
+}
+
+/// A channel and the runtime its background task runs on.
+struct CachedChannel {
+    runtime: tokio::runtime::Id,
+    channel: Channel,
+}
+
+impl fmt::Debug for GrpcExporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GrpcExporter")
+            .field("endpoint", &self.endpoint_text)
+            .field("tls", &self.tls)
+            .field("metadata_keys", &self.metadata_keys)
+            .field("compression", &self.compression)
+            .field("timeout", &self.timeout)
+            .field("shut_down", &self.shut_down.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrpcExporter {
+    /// Checks the endpoint and loads TLS files; connects lazily on first export.
+    ///
+    /// Needs no tokio runtime.
+    pub fn new(config: GrpcExporterConfig) -> Result<Self, GrpcExporterError> {
+        let GrpcExporterConfig {
+            endpoint: raw,
+            transport,
+        } = config;
+        if transport.timeout.is_zero() {
+            return Err(GrpcExporterError::ZeroTimeout);
+        }
+        // Read the files first: a bad file is an error even for http://.
+        let material = transport.tls.load()?;
+        let (uri, tls) = parse_endpoint(&raw, transport.tls.insecure)?;
+        let endpoint_text = raw.trim().to_owned();
+        let invalid = |reason: String| GrpcExporterError::InvalidEndpoint {
+            endpoint: endpoint_text.clone(),
+            reason,
+        };
+        let timeout = transport.timeout;
+        let mut endpoint = Endpoint::from(uri)
+            .user_agent(concat!(
+                "agent-otel-exporter-grpc/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .map_err(|e| invalid(error_chain(&e)))?
+            .timeout(timeout)
+            .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
+            .tcp_nodelay(true);
+        if tls {
+            let mut client = ClientTlsConfig::new().timeout(timeout);
+            client = match material.ca_pem {
+                Some(pem) => client.ca_certificate(Certificate::from_pem(pem)),
+                None => client.with_native_roots(),
+            };
+            if let Some(identity) = material.identity {
+                client = client.identity(Identity::from_pem(
+                    identity.certificate_pem,
+                    identity.private_key_pem,
+                ));
+            }
+            endpoint = endpoint
+                .tls_config(client)
+                .map_err(|e| GrpcExporterError::TlsConfig {
+                    endpoint: endpoint_text.clone(),
+                    reason: error_chain(&e),
+                })?;
+        }
+        let (metadata, metadata_keys) = build_metadata(&transport)?;
+        Ok(Self {
+            endpoint_text,
+            endpoint,
+            metadata,
+            metadata_keys,
+            compression: transport.compression,
+            timeout,
+            tls,
+            channel: Mutex::new(None),
+            shut_down: AtomicBool::new(false),
+        })
+    }
+
+    /// The endpoint as configured.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint_text
+    }
+
+    fn slot(&self) -> MutexGuard<'_, Option<CachedChannel>> {
+        self.channel
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The channel of the current runtime, created (unconnected) on first use.
+    fn channel(&self) -> Result<Channel, ExportError> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| {
+                ExportError::new(
+                    FailureKind::Exporter,
+                    "otlp-grpc export must run inside a tokio runtime",
+                )
+            })?
+            .id();
+        let mut slot = self.slot();
+        if let Some(cached) = slot.as_ref()
+            && cached.runtime == runtime
+        {
+            return Ok(cached.channel.clone());
+        }
+        // Spawns the channel's background task on the current runtime.
+        let channel = self.endpoint.connect_lazy();
+        *slot = Some(CachedChannel {
+            runtime,
+            channel: channel.clone(),
+        });
+        Ok(channel)
+    }
+}
+
+#[async_trait]
+impl Exporter for GrpcExporter {
+    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+        if self.shut_down.load(Ordering::Acquire) {
+            return ExportOutcome::permanent(ExportError::new(
+                FailureKind::Exporter,
+                "the otlp-grpc exporter is shut down",
+            ));
+        }
+        let channel = match self.channel() {
+            Ok(channel) => channel,
+            Err(error) => return ExportOutcome::permanent(error),
+        };
+        let mut grpc =
+            tonic::client::Grpc::new(channel).accept_compressed(CompressionEncoding::Gzip);
+        if self.compression == Compression::Gzip {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        }
+        // `Bytes::clone` shares the cached encoding; nothing is re-encoded.
+        let mut request = tonic::Request::new(batch.protobuf().clone());
+        *request.metadata_mut() = self.metadata.clone();
+        request.set_timeout(self.timeout);
+        request
+            .extensions_mut()
+            .insert(tonic::GrpcMethod::new(SERVICE, "Export"));
+        if let Err(error) = grpc.ready().await {
+            return classify::transport(&error, &self.endpoint_text, self.timeout);
+        }
+        let path = PathAndQuery::from_static(EXPORT_PATH);
+        match grpc.unary(request, path, codec::LogsCodec).await {
+            Ok(response) => classify::response(response.get_ref()),
+            Err(status) => classify::status(&status, &self.endpoint_text, self.timeout),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "otlp-grpc"
+    }
+
+    async fn shutdown(&self) {
+        self.shut_down.store(true, Ordering::Release);
+        // Dropping the last handle stops the channel's background task and
+        // closes the connection.
+        let cached = self.slot().take();
+        drop(cached);
+    }
+}
+
+/// Parses `raw` into a URI with scheme and authority; the flag says TLS.
+fn parse_endpoint(raw: &str, insecure: bool) -> Result<(Uri, bool), GrpcExporterError> {
+    let trimmed = raw.trim();
+    let invalid = |shown: &str, reason: &str| GrpcExporterError::InvalidEndpoint {
+        endpoint: shown.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if trimmed.is_empty() {
+        return Err(invalid(trimmed, "the endpoint is empty"));
+    }
+    let with_scheme = if trimmed.contains("://") {
+        trimmed.to_owned()
+    } else if insecure {
+        format!("http://{trimmed}")
+    } else {
+        format!("https://{trimmed}")
+    };
+    let uri: Uri = with_scheme
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| invalid(trimmed, &e.to_string()))?;
+    let tls = match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+        Some(scheme) => {
+            return Err(GrpcExporterError::UnsupportedScheme {
+                endpoint: trimmed.to_owned(),
+                scheme: scheme.to_owned(),
+            });
+        }
+        None => return Err(invalid(trimmed, "the endpoint has no scheme")),
+    };
+    let Some(authority) = uri.authority() else {
+        return Err(invalid(trimmed, "the endpoint has no host"));
+    };
+    if authority.as_str().contains('@') {
+        // Never echo credentials back.
+        let masked = match trimmed.split_once("://") {
+            Some((scheme, rest)) => match rest.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}"),
+                None => format!("{scheme}://***"),
+            },
+            None => "***".to_owned(),
+        };
+        return Err(invalid(
+            &masked,
+            "user info is not supported in a gRPC endpoint; send credentials as headers",
+        ));
+    }
+    if authority.host().is_empty() {
+        return Err(invalid(trimmed, "the endpoint has no host"));
+    }
+    Ok((uri, tls))
+}
+
+/// Turns the configured headers into request metadata, checking names and
+/// values once, here, instead of on every export.
+fn build_metadata(
+    transport: &TransportOptions,
+) -> Result<(MetadataMap, Vec<String>), GrpcExporterError> {
+    let mut metadata = MetadataMap::with_capacity(transport.headers.len());
+    let mut keys = Vec::with_capacity(transport.headers.len());
+    for (name, value) in transport.headers.iter() {
+        let invalid_key = |reason| GrpcExporterError::InvalidMetadataKey {
+            key: name.to_owned(),
+            reason,
+        };
+        if name.starts_with("grpc-") || RESERVED_METADATA.contains(&name) {
+            return Err(invalid_key("the name is reserved by gRPC"));
+        }
+        if name.ends_with("-bin") {
+            // Binary metadata: the value's bytes are sent base64-encoded.
+            let key = BinaryMetadataKey::from_bytes(name.as_bytes()).map_err(|_| {
+                invalid_key("not a valid header name (lowercase letters, digits, `-`, `_`, `.`)")
+            })?;
+            let mut value = BinaryMetadataValue::from_bytes(value.expose().as_bytes());
+            value.set_sensitive(true);
+            metadata.insert_bin(key, value);
+        } else {
+            let key = AsciiMetadataKey::from_bytes(name.as_bytes()).map_err(|_| {
+                invalid_key("not a valid header name (lowercase letters, digits, `-`, `_`, `.`)")
+            })?;
+            let mut value = AsciiMetadataValue::try_from(value.expose()).map_err(|_| {
+                GrpcExporterError::InvalidMetadataValue {
+                    key: name.to_owned(),
+                }
+            })?;
+            value.set_sensitive(true);
+            metadata.insert(key, value);
+        }
+        keys.push(name.to_owned());
+    }
+    Ok((metadata, keys))
+}
+
+/// The distinct messages of an error and its sources.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(error);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.iter().any(|seen| seen.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_otel_core::SecretString;
+
+    fn config(endpoint: &str) -> GrpcExporterConfig {
+        GrpcExporterConfig::new(endpoint)
+    }
+
+    #[test]
+    fn endpoints_are_validated_without_a_runtime() {
+        let plain = GrpcExporter::new(config("http://127.0.0.1:4317")).expect("http");
+        assert!(!plain.tls);
+        let err = GrpcExporter::new(config("ftp://collector:4317")).expect_err("ftp");
+        assert!(
+            matches!(&err, GrpcExporterError::UnsupportedScheme { scheme, .. } if scheme == "ftp"),
+            "{err}"
+        );
+        let err = GrpcExporter::new(config("http://")).expect_err("no host");
+        assert!(
+            matches!(err, GrpcExporterError::InvalidEndpoint { .. }),
+            "{err}"
+        );
+        let err = GrpcExporter::new(config("  ")).expect_err("empty");
+        assert!(
+            matches!(err, GrpcExporterError::InvalidEndpoint { .. }),
+            "{err}"
+        );
+        let err = GrpcExporter::new(config("http://bad host:4317")).expect_err("space");
+        assert!(err.to_string().contains("http://bad host:4317"), "{err}");
+    }
+
+    #[test]
+    fn scheme_less_endpoints_follow_the_insecure_flag() {
+        let (uri, tls) = parse_endpoint("collector:4317", false).expect("tls");
+        assert!(tls);
+        assert_eq!(uri.scheme_str(), Some("https"));
+        let (uri, tls) = parse_endpoint("collector:4317", true).expect("plain");
+        assert!(!tls);
+        assert_eq!(uri.scheme_str(), Some("http"));
+        // An explicit scheme wins over the flag.
+        let (_, tls) = parse_endpoint("https://collector:4317", true).expect("https");
+        assert!(tls);
+    }
+
+    #[test]
+    fn user_info_is_refused_and_masked() {
+        let err =
+            parse_endpoint("http://user:hunter2@collector:4317", false).expect_err("userinfo");
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("***@collector:4317"), "{text}");
+    }
+
+    #[test]
+    fn metadata_errors_name_the_key_never_the_value() {
+        let mut bad_value = config("http://127.0.0.1:4317");
+        bad_value
+            .transport
+            .headers
+            .insert("x-api-key", SecretString::new("s3cret\nvalue"));
+        let err = GrpcExporter::new(bad_value).expect_err("newline");
+        let text = err.to_string();
+        assert!(
+            matches!(&err, GrpcExporterError::InvalidMetadataValue { key } if key == "x-api-key")
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+
+        let mut bad_key = config("http://127.0.0.1:4317");
+        bad_key
+            .transport
+            .headers
+            .insert("bad key", SecretString::new("v"));
+        let err = GrpcExporter::new(bad_key).expect_err("space in key");
+        assert!(
+            matches!(&err, GrpcExporterError::InvalidMetadataKey { key, .. } if key == "bad key")
+        );
+
+        let mut reserved = config("http://127.0.0.1:4317");
+        reserved
+            .transport
+            .headers
+            .insert("grpc-timeout", SecretString::new("1S"));
+        assert!(matches!(
+            GrpcExporter::new(reserved),
+            Err(GrpcExporterError::InvalidMetadataKey { .. })
+        ));
+    }
+
+    #[test]
+    fn debug_shows_header_names_only() {
+        let mut cfg = config("http://127.0.0.1:4317");
+        cfg.transport
+            .headers
+            .insert("x-api-key", SecretString::new("topsecret"));
+        cfg.transport
+            .headers
+            .insert("x-token-bin", SecretString::new("binsecret"));
+        let exporter = GrpcExporter::new(cfg).expect("valid");
+        let debug = format!("{exporter:?}");
+        assert!(debug.contains("x-api-key"), "{debug}");
+        assert!(!debug.contains("topsecret"), "{debug}");
+        assert!(!debug.contains("binsecret"), "{debug}");
+        assert_eq!(exporter.name(), "otlp-grpc");
+    }
+
+    #[test]
+    fn zero_timeout_is_refused() {
+        let mut cfg = config("http://127.0.0.1:4317");
+        cfg.transport.timeout = Duration::ZERO;
+        assert!(matches!(
+            GrpcExporter::new(cfg),
+            Err(GrpcExporterError::ZeroTimeout)
+        ));
+    }
+
+    #[test]
+    fn missing_tls_files_fail_at_construction() {
+        let mut cfg = config("https://127.0.0.1:4317");
+        cfg.transport.tls.ca_certificate = Some("/nonexistent/ca.pem".into());
+        assert!(matches!(
+            GrpcExporter::new(cfg),
+            Err(GrpcExporterError::TlsFiles(TlsError::Read { .. }))
+        ));
+    }
+
+    #[test]
+    fn export_outside_a_runtime_context_is_an_exporter_error() {
+        let exporter = GrpcExporter::new(config("http://127.0.0.1:4317")).expect("valid");
+        let err = exporter.channel().expect_err("no runtime");
+        assert_eq!(err.kind, FailureKind::Exporter);
+    }
+}

@@ -1,0 +1,295 @@
+//! A loopback OTLP/gRPC logs server for the exporter tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_otel_core::LogBatch;
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::MetadataMap;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Server, ServerTlsConfig};
+use tonic::{Request, Response, Status};
+
+/// What the server answers.
+#[derive(Clone)]
+pub enum Behaviour {
+    /// OK, no partial success.
+    Accept,
+    /// OK with `partial_success`.
+    Partial(i64, &'static str),
+    /// A status built fresh for every call (`Status` is not `Clone`).
+    Fail(Arc<dyn Fn() -> Status + Send + Sync>),
+    /// Never answer.
+    Hang,
+}
+
+impl Behaviour {
+    pub fn fail(make: impl Fn() -> Status + Send + Sync + 'static) -> Self {
+        Behaviour::Fail(Arc::new(make))
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub request: ExportLogsServiceRequest,
+    pub metadata: MetadataMap,
+}
+
+#[derive(Clone)]
+struct Service {
+    behaviour: Behaviour,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+#[tonic::async_trait]
+impl LogsService for Service {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let metadata = request.metadata().clone();
+        self.received.lock().unwrap().push(Received {
+            request: request.into_inner(),
+            metadata,
+        });
+        match &self.behaviour {
+            Behaviour::Accept => Ok(Response::new(ExportLogsServiceResponse::default())),
+            Behaviour::Partial(rejected, message) => Ok(Response::new(ExportLogsServiceResponse {
+                partial_success: Some(ExportLogsPartialSuccess {
+                    rejected_log_records: *rejected,
+                    error_message: (*message).to_owned(),
+                }),
+            })),
+            Behaviour::Fail(make) => Err(make()),
+            Behaviour::Hang => std::future::pending().await,
+        }
+    }
+}
+
+/// A running server; stopped when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+    task: JoinHandle<()>,
+}
+
+impl TestServer {
+    pub fn http_endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn https_endpoint(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Server options.
+#[derive(Clone, Default)]
+pub struct ServerOptions {
+    pub tls: Option<ServerTlsConfig>,
+    pub accept_gzip: bool,
+}
+
+/// Starts a server on an ephemeral loopback port, on the current runtime.
+pub async fn start(behaviour: Behaviour, options: ServerOptions) -> TestServer {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let mut service = LogsServiceServer::new(Service {
+        behaviour,
+        received: Arc::clone(&received),
+    });
+    if options.accept_gzip {
+        service = service.accept_compressed(CompressionEncoding::Gzip);
+    }
+    let mut builder = Server::builder();
+    if let Some(tls) = options.tls {
+        builder = builder.tls_config(tls).unwrap();
+    }
+    let router = builder.add_service(service);
+    let task = tokio::spawn(async move {
+        router
+            .serve_with_incoming(TcpIncoming::from(listener))
+            .await
+            .unwrap();
+    });
+    TestServer {
+        addr,
+        received,
+        task,
+    }
+}
+
+/// A port nothing listens on (bound, then released).
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+fn string_attr(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value.to_owned())),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Two hand-built log records.
+pub fn records() -> Vec<LogRecord> {
+    ["codex.tool_decision", "codex.tool_result"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| LogRecord {
+            time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+            event_name: (*name).to_owned(),
+            attributes: vec![
+                string_attr("event.name", name),
+                string_attr("tool_name", "shell"),
+            ],
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// A request with [`records`] under one resource and scope.
+pub fn request() -> ExportLogsServiceRequest {
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: None,
+            scope_logs: vec![ScopeLogs {
+                scope: None,
+                log_records: records(),
+                schema_url: String::new(),
+            }],
+            schema_url: String::new(),
+        }],
+    }
+}
+
+/// [`request`] as a batch.
+pub fn batch() -> LogBatch {
+    LogBatch::from_request(request())
+}
+
+/// Every record of the received requests.
+pub fn received_records(server: &TestServer) -> Vec<LogRecord> {
+    server
+        .received()
+        .into_iter()
+        .flat_map(|r| r.request.resource_logs)
+        .flat_map(|r| r.scope_logs)
+        .flat_map(|s| s.log_records)
+        .collect()
+}
+
+/// PEM material written to a temporary folder.
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub ca_cert_pem: String,
+    pub server_cert_pem: String,
+    pub server_key_pem: String,
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
+}
+
+impl Pki {
+    /// A CA, a server certificate for `localhost`/`127.0.0.1` and a client
+    /// certificate, all signed by the CA.
+    pub fn generate() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "agent-otel test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let server_key = KeyPair::generate().unwrap();
+        let server_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
+
+        let client_key = KeyPair::generate().unwrap();
+        let mut client_params = CertificateParams::new(vec!["client".to_owned()]).unwrap();
+        client_params
+            .distinguished_name
+            .push(DnType::CommonName, "agent-otel test client");
+        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
+
+        let pki = Pki {
+            dir: tempfile::tempdir().unwrap(),
+            ca_cert_pem: ca_cert.pem(),
+            server_cert_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
+            client_cert_pem: client_cert.pem(),
+            client_key_pem: client_key.serialize_pem(),
+        };
+        pki.write("ca.pem", &pki.ca_cert_pem);
+        pki.write("client.pem", &pki.client_cert_pem);
+        pki.write("client.key", &pki.client_key_pem);
+        pki
+    }
+
+    fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.path("ca.pem")
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Server TLS with this PKI's server certificate.
+    pub fn server_tls(&self) -> ServerTlsConfig {
+        ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
+            &self.server_cert_pem,
+            &self.server_key_pem,
+        ))
+    }
+
+    /// Server TLS that also requires a client certificate signed by this CA.
+    pub fn mtls_server(&self) -> ServerTlsConfig {
+        self.server_tls()
+            .client_ca_root(tonic::transport::Certificate::from_pem(&self.ca_cert_pem))
+    }
+}
+
+/// A short timeout for tests that expect a failure.
+pub const SHORT: Duration = Duration::from_millis(300);
