@@ -1,17 +1,22 @@
 //! OTLP encoding: events to one `ExportLogsServiceRequest` per batch, under
 //! one Resource and one Scope, split so no request exceeds the size limit.
 //!
-//! Runs on the pipeline worker, never on the caller's thread.
+//! Records are written as protobuf straight from the typed events, with no
+//! intermediate `LogRecord`/`KeyValue` values (no per-attribute allocation);
+//! the prost message is decoded back only when someone asks for it (JSON,
+//! tests). Runs on the pipeline worker, never on the caller's thread.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
+use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
 use crate::event::{Event, EventBody};
 use crate::resource::TelemetryOptions;
@@ -19,13 +24,14 @@ use crate::resource::TelemetryOptions;
 /// Value exported for `prompt` when `log_user_prompt` is off.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// One export request's worth of log records, encoded on demand and cached,
-/// so retries never re-encode.
+/// One export request's worth of log records. The protobuf encoding is made
+/// once; the JSON encoding and the prost message are derived on demand and
+/// cached, so retries never re-encode.
 #[derive(Debug)]
 pub struct LogBatch {
-    request: ExportLogsServiceRequest,
     records: usize,
-    protobuf: OnceLock<Bytes>,
+    protobuf: Bytes,
+    request: OnceLock<ExportLogsServiceRequest>,
     json: OnceLock<Bytes>,
 }
 
@@ -38,10 +44,11 @@ impl LogBatch {
             .flat_map(|r| &r.scope_logs)
             .map(|s| s.log_records.len())
             .sum();
+        let protobuf = Bytes::from(request.encode_to_vec());
         Self {
-            request,
             records,
-            protobuf: OnceLock::new(),
+            protobuf,
+            request: OnceLock::from(request),
             json: OnceLock::new(),
         }
     }
@@ -56,15 +63,18 @@ impl LogBatch {
         self.records == 0
     }
 
-    /// The request as prost message (for gRPC clients that encode themselves).
+    /// The request as prost message, decoded from the protobuf bytes on
+    /// first use.
     pub fn request(&self) -> &ExportLogsServiceRequest {
-        &self.request
+        self.request.get_or_init(|| {
+            // The bytes were produced by this module; decoding cannot fail.
+            ExportLogsServiceRequest::decode(self.protobuf.clone()).unwrap_or_default()
+        })
     }
 
     /// The request encoded as OTLP protobuf (`application/x-protobuf`).
     pub fn protobuf(&self) -> &Bytes {
-        self.protobuf
-            .get_or_init(|| Bytes::from(self.request.encode_to_vec()))
+        &self.protobuf
     }
 
     /// The request encoded as OTLP JSON (`application/json`): lowerCamelCase
@@ -72,7 +82,7 @@ impl LogBatch {
     pub fn json(&self) -> &Bytes {
         self.json.get_or_init(|| {
             // Serializing plain prost structs into a Vec cannot fail.
-            Bytes::from(serde_json::to_vec(&self.request).unwrap_or_default())
+            Bytes::from(serde_json::to_vec(self.request()).unwrap_or_default())
         })
     }
 }
@@ -80,11 +90,77 @@ impl LogBatch {
 /// Converts queued [`Event`]s into [`LogBatch`]es.
 #[derive(Debug, Clone)]
 pub struct OtlpEncoder {
-    resource: ProtoResource,
-    scope: InstrumentationScope,
+    resource: Vec<u8>,
+    scope: Vec<u8>,
     prefix: String,
     max_request_bytes: usize,
     max_value_bytes: usize,
+}
+
+// Field numbers of the OTLP messages written here.
+const REQUEST_RESOURCE_LOGS: u32 = 1;
+const RESOURCE_LOGS_RESOURCE: u32 = 1;
+const RESOURCE_LOGS_SCOPE_LOGS: u32 = 2;
+const SCOPE_LOGS_SCOPE: u32 = 1;
+const SCOPE_LOGS_LOG_RECORDS: u32 = 2;
+const RECORD_TIME: u32 = 1;
+const RECORD_SEVERITY_NUMBER: u32 = 2;
+const RECORD_SEVERITY_TEXT: u32 = 3;
+const RECORD_ATTRIBUTES: u32 = 6;
+const RECORD_OBSERVED_TIME: u32 = 11;
+const RECORD_EVENT_NAME: u32 = 12;
+const KEY_VALUE_KEY: u32 = 1;
+const KEY_VALUE_VALUE: u32 = 2;
+const ANY_VALUE_STRING: u32 = 1;
+const ANY_VALUE_INT: u32 = 3;
+
+/// Bytes of a length-delimited field with a one-byte key and `len` bytes.
+fn framed_len(len: usize) -> usize {
+    1 + encoded_len_varint(len as u64) + len
+}
+
+fn put_message_header(buf: &mut Vec<u8>, tag: u32, len: usize) {
+    encode_key(tag, WireType::LengthDelimited, buf);
+    encode_varint(len as u64, buf);
+}
+
+fn put_bytes_field(buf: &mut Vec<u8>, tag: u32, parts: &[&[u8]]) {
+    put_message_header(buf, tag, parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        buf.put_slice(part);
+    }
+}
+
+fn put_fixed64(buf: &mut Vec<u8>, tag: u32, value: u64) {
+    encode_key(tag, WireType::SixtyFourBit, buf);
+    buf.put_u64_le(value);
+}
+
+/// A `KeyValue` attribute whose value is the concatenation of `parts`.
+fn put_str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&[u8]]) {
+    let value_len: usize = parts.iter().map(|p| p.len()).sum();
+    let any_len = framed_len(value_len);
+    let kv_len = framed_len(key.len()) + framed_len(any_len);
+    put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
+    put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+    put_message_header(buf, KEY_VALUE_VALUE, any_len);
+    put_bytes_field(buf, ANY_VALUE_STRING, parts);
+}
+
+fn put_int_attr(buf: &mut Vec<u8>, key: &str, value: i64) {
+    // Protobuf int64: two's complement as a 64-bit varint.
+    let raw = value as u64;
+    let any_len = 1 + encoded_len_varint(raw);
+    let kv_len = framed_len(key.len()) + framed_len(any_len);
+    put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
+    put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+    put_message_header(buf, KEY_VALUE_VALUE, any_len);
+    encode_key(ANY_VALUE_INT, WireType::Varint, buf);
+    encode_varint(raw, buf);
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 impl OtlpEncoder {
@@ -103,16 +179,27 @@ impl OtlpEncoder {
                 None => attrs.push((key.clone(), value.clone())),
             }
         }
+        let resource = ProtoResource {
+            attributes: attrs
+                .into_iter()
+                .map(|(key, value)| KeyValue {
+                    key,
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(value)),
+                    }),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let scope = InstrumentationScope {
+            name: options.scope_name.clone(),
+            version: options.scope_version.clone(),
+            ..Default::default()
+        };
         Self {
-            resource: ProtoResource {
-                attributes: attrs.into_iter().map(|(k, v)| kv_str(&k, v)).collect(),
-                ..Default::default()
-            },
-            scope: InstrumentationScope {
-                name: options.scope_name.clone(),
-                version: options.scope_version.clone(),
-                ..Default::default()
-            },
+            resource: resource.encode_to_vec(),
+            scope: scope.encode_to_vec(),
             prefix: options.event_prefix.clone(),
             max_request_bytes: max_request_bytes.max(1024),
             max_value_bytes: (max_request_bytes / 4).max(256),
@@ -120,66 +207,86 @@ impl OtlpEncoder {
     }
 
     /// Encodes `events` into one or more batches, each under the request
-    /// size limit. Every event ends up in exactly one batch.
+    /// size limit. Every event ends up in exactly one batch, in order.
     pub fn encode(&self, events: &[Event]) -> Vec<LogBatch> {
         let observed = unix_nanos(SystemTime::now());
-        let overhead = self.resource.encoded_len() + self.scope.encoded_len() + 64;
+        let overhead = framed_len(self.resource.len()) + framed_len(self.scope.len()) + 16;
         let budget = self.max_request_bytes.saturating_sub(overhead).max(1);
         let mut batches = Vec::new();
-        let mut current: Vec<LogRecord> = Vec::new();
-        let mut current_bytes = 0usize;
+        let mut records: Vec<u8> = Vec::with_capacity(events.len().saturating_mul(512).min(budget));
+        let mut count = 0usize;
+        let mut scratch: Vec<u8> = Vec::with_capacity(1024);
         for event in events {
-            let record = self.record(event, observed);
-            let size = record.encoded_len() + 8;
-            if !current.is_empty() && current_bytes + size > budget {
-                batches.push(self.finish(std::mem::take(&mut current)));
-                current_bytes = 0;
+            scratch.clear();
+            self.write_record(&mut scratch, event, observed);
+            let framed = framed_len(scratch.len());
+            if count > 0 && records.len() + framed > budget {
+                batches.push(self.finish(&records, count));
+                records.clear();
+                count = 0;
             }
-            current_bytes += size;
-            current.push(record);
+            put_bytes_field(&mut records, SCOPE_LOGS_LOG_RECORDS, &[&scratch]);
+            count += 1;
         }
-        if !current.is_empty() {
-            batches.push(self.finish(current));
+        if count > 0 {
+            batches.push(self.finish(&records, count));
         }
         batches
     }
 
-    fn finish(&self, log_records: Vec<LogRecord>) -> LogBatch {
-        LogBatch::from_request(ExportLogsServiceRequest {
-            resource_logs: vec![ResourceLogs {
-                resource: Some(self.resource.clone()),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(self.scope.clone()),
-                    log_records,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        })
+    /// Wraps encoded records in Request > ResourceLogs > ScopeLogs.
+    fn finish(&self, records: &[u8], count: usize) -> LogBatch {
+        let scope_logs_len = framed_len(self.scope.len()) + records.len();
+        let resource_logs_len = framed_len(self.resource.len()) + framed_len(scope_logs_len);
+        let mut out = Vec::with_capacity(framed_len(resource_logs_len));
+        put_message_header(&mut out, REQUEST_RESOURCE_LOGS, resource_logs_len);
+        put_bytes_field(&mut out, RESOURCE_LOGS_RESOURCE, &[&self.resource]);
+        put_message_header(&mut out, RESOURCE_LOGS_SCOPE_LOGS, scope_logs_len);
+        put_bytes_field(&mut out, SCOPE_LOGS_SCOPE, &[&self.scope]);
+        out.put_slice(records);
+        LogBatch {
+            records: count,
+            protobuf: Bytes::from(out),
+            request: OnceLock::new(),
+            json: OnceLock::new(),
+        }
     }
 
-    fn text(&self, value: &str) -> String {
-        truncate(value, self.max_value_bytes)
+    fn text<'a>(&self, value: &'a str) -> Cow<'a, str> {
+        if value.len() <= self.max_value_bytes {
+            Cow::Borrowed(value)
+        } else {
+            Cow::Owned(truncate(value, self.max_value_bytes))
+        }
     }
 
-    /// One event as an OTLP `LogRecord`.
-    pub fn record(&self, event: &Event, observed_unix_nanos: u64) -> LogRecord {
-        let name = format!("{}.{}", self.prefix, event.kind().suffix());
+    fn put_text(&self, buf: &mut Vec<u8>, key: &str, value: &str) {
+        put_str_attr(buf, key, &[self.text(value).as_bytes()]);
+    }
+
+    /// Writes one event as the fields of an OTLP `LogRecord`.
+    fn write_record(&self, buf: &mut Vec<u8>, event: &Event, observed_unix_nanos: u64) {
+        let suffix = event.kind().suffix();
+        let name: [&[u8]; 3] = [self.prefix.as_bytes(), b".", suffix.as_bytes()];
+        put_fixed64(buf, RECORD_TIME, unix_nanos(event.time));
+        encode_key(RECORD_SEVERITY_NUMBER, WireType::Varint, buf);
+        encode_varint(SeverityNumber::Info as u64, buf);
+        put_bytes_field(buf, RECORD_SEVERITY_TEXT, &[b"INFO"]);
+
         let s = &event.session;
-        let mut attrs = Vec::with_capacity(16);
-        attrs.push(kv_str("event.name", name.clone()));
-        attrs.push(kv_str("event.timestamp", rfc3339_millis(event.time)));
-        attrs.push(kv_str("conversation.id", s.conversation_id.clone()));
-        attrs.push(kv_str("app.version", s.app_version.clone()));
+        put_str_attr(buf, "event.name", &name);
+        put_str_attr(buf, "event.timestamp", &[&rfc3339_millis_bytes(event.time)]);
+        self.put_text(buf, "conversation.id", &s.conversation_id);
+        self.put_text(buf, "app.version", &s.app_version);
         if let Some(mode) = &s.auth_mode {
-            attrs.push(kv_str("auth_mode", mode.clone()));
+            self.put_text(buf, "auth_mode", mode);
         }
         if let Some(account) = &s.account_id {
-            attrs.push(kv_str("user.account_id", account.clone()));
+            self.put_text(buf, "user.account_id", account);
         }
-        attrs.push(kv_str("terminal.type", s.terminal_type.clone()));
-        attrs.push(kv_str("model", s.model.clone()));
-        attrs.push(kv_str("slug", s.slug.clone()));
+        self.put_text(buf, "terminal.type", &s.terminal_type);
+        self.put_text(buf, "model", &s.model);
+        self.put_text(buf, "slug", &s.slug);
         match &event.body {
             EventBody::ApiRequest {
                 attempt,
@@ -188,16 +295,16 @@ impl OtlpEncoder {
                 cf_ray,
                 error,
             } => {
-                attrs.push(kv_int("attempt", i64::from(*attempt)));
-                attrs.push(kv_int("duration_ms", to_i64(*duration_ms)));
+                put_int_attr(buf, "attempt", i64::from(*attempt));
+                put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 if let Some(status) = status_code {
-                    attrs.push(kv_int("http.response.status_code", i64::from(*status)));
+                    put_int_attr(buf, "http.response.status_code", i64::from(*status));
                 }
                 if let Some(ray) = cf_ray {
-                    attrs.push(kv_str("cf_ray", self.text(ray)));
+                    self.put_text(buf, "cf_ray", ray);
                 }
                 if let Some(error) = error {
-                    attrs.push(kv_str("error.message", self.text(error)));
+                    self.put_text(buf, "error.message", error);
                 }
             }
             EventBody::SseEvent {
@@ -206,30 +313,29 @@ impl OtlpEncoder {
                 error,
                 tokens,
             } => {
-                attrs.push(kv_str("event.kind", self.text(kind)));
-                attrs.push(kv_int("duration_ms", to_i64(*duration_ms)));
+                self.put_text(buf, "event.kind", kind);
+                put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 if let Some(error) = error {
-                    attrs.push(kv_str("error.message", self.text(error)));
+                    self.put_text(buf, "error.message", error);
                 }
                 if let Some(t) = tokens {
-                    attrs.push(kv_int("input_token_count", to_i64(t.input)));
-                    attrs.push(kv_int("output_token_count", to_i64(t.output)));
+                    put_int_attr(buf, "input_token_count", to_i64(t.input));
+                    put_int_attr(buf, "output_token_count", to_i64(t.output));
                     if let Some(cached) = t.cached {
-                        attrs.push(kv_int("cached_token_count", to_i64(cached)));
+                        put_int_attr(buf, "cached_token_count", to_i64(cached));
                     }
                     if let Some(reasoning) = t.reasoning {
-                        attrs.push(kv_int("reasoning_token_count", to_i64(reasoning)));
+                        put_int_attr(buf, "reasoning_token_count", to_i64(reasoning));
                     }
-                    attrs.push(kv_int("tool_token_count", to_i64(t.tool)));
+                    put_int_attr(buf, "tool_token_count", to_i64(t.tool));
                 }
             }
             EventBody::UserPrompt { length, prompt } => {
-                attrs.push(kv_int("prompt_length", to_i64(*length)));
-                let text = match prompt {
-                    Some(p) => self.text(p),
-                    None => REDACTED.to_owned(),
-                };
-                attrs.push(kv_str("prompt", text));
+                put_int_attr(buf, "prompt_length", to_i64(*length));
+                match prompt {
+                    Some(p) => self.put_text(buf, "prompt", p),
+                    None => put_str_attr(buf, "prompt", &[REDACTED.as_bytes()]),
+                }
             }
             EventBody::ToolDecision {
                 tool_name,
@@ -237,10 +343,10 @@ impl OtlpEncoder {
                 decision,
                 source,
             } => {
-                attrs.push(kv_str("tool_name", self.text(tool_name)));
-                attrs.push(kv_str("call_id", self.text(call_id)));
-                attrs.push(kv_str("decision", decision.as_str().to_owned()));
-                attrs.push(kv_str("source", source.as_str().to_owned()));
+                self.put_text(buf, "tool_name", tool_name);
+                self.put_text(buf, "call_id", call_id);
+                put_str_attr(buf, "decision", &[decision.as_str().as_bytes()]);
+                put_str_attr(buf, "source", &[source.as_str().as_bytes()]);
             }
             EventBody::ToolResult {
                 tool_name,
@@ -250,48 +356,17 @@ impl OtlpEncoder {
                 success,
                 output,
             } => {
-                attrs.push(kv_str("tool_name", self.text(tool_name)));
-                attrs.push(kv_str("call_id", self.text(call_id)));
-                attrs.push(kv_str("arguments", self.text(arguments)));
-                attrs.push(kv_int("duration_ms", to_i64(*duration_ms)));
-                let success = if *success { "true" } else { "false" };
-                attrs.push(kv_str("success", success.to_owned()));
-                attrs.push(kv_str("output", self.text(output)));
+                self.put_text(buf, "tool_name", tool_name);
+                self.put_text(buf, "call_id", call_id);
+                self.put_text(buf, "arguments", arguments);
+                put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
+                let success: &[u8] = if *success { b"true" } else { b"false" };
+                put_str_attr(buf, "success", &[success]);
+                self.put_text(buf, "output", output);
             }
         }
-        LogRecord {
-            time_unix_nano: unix_nanos(event.time),
-            observed_time_unix_nano: observed_unix_nanos,
-            severity_number: SeverityNumber::Info as i32,
-            severity_text: "INFO".to_owned(),
-            attributes: attrs,
-            event_name: name,
-            ..Default::default()
-        }
-    }
-}
-
-fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-fn kv_str(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
-fn kv_int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
+        put_fixed64(buf, RECORD_OBSERVED_TIME, observed_unix_nanos);
+        put_bytes_field(buf, RECORD_EVENT_NAME, &name);
     }
 }
 
@@ -317,18 +392,31 @@ pub fn unix_nanos(time: SystemTime) -> u64 {
 
 /// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-24T23:06:54.123Z`.
 pub fn rfc3339_millis(time: SystemTime) -> String {
+    String::from_utf8_lossy(&rfc3339_millis_bytes(time)).into_owned()
+}
+
+/// [`rfc3339_millis`] into a stack buffer (years 0..=9999).
+fn rfc3339_millis_bytes(time: SystemTime) -> [u8; 24] {
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
-    let millis = since.subsec_millis();
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let mut out = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year.clamp(0, 9999) as u64);
+    put(5, 2, u64::from(month));
+    put(8, 2, u64::from(day));
+    put(11, 2, rem / 3600);
+    put(14, 2, (rem % 3600) / 60);
+    put(17, 2, rem % 60);
+    put(20, 3, u64::from(since.subsec_millis()));
+    out
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
