@@ -1,0 +1,426 @@
+//! OTLP/HTTP receiver: `POST /v1/logs`, protobuf or JSON, optionally gzip.
+
+use std::io::Read as _;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::body::{Body, HttpBody as _};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::Response;
+use bytes::{Bytes, BytesMut};
+use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message as _;
+use tonic::Code;
+
+use crate::fault::{Answer, Fault, grpc_code_to_http, retry_after_secs};
+use crate::record::Transport;
+use crate::server::{Ctx, wait_shutdown};
+use crate::state::Incoming;
+use crate::tls::PeerInfo;
+
+/// The OTLP/HTTP logs path.
+pub(crate) const LOGS_PATH: &str = "/v1/logs";
+
+const PROTOBUF: &str = "application/x-protobuf";
+const JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => PROTOBUF,
+            Encoding::Json => JSON,
+        }
+    }
+}
+
+pub(crate) fn router(ctx: Arc<Ctx>) -> axum::Router {
+    axum::Router::new().fallback(handle).with_state(ctx)
+}
+
+async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
+    let _in_flight = ctx.in_flight();
+    if req.uri().path() != LOGS_PATH {
+        return text(
+            StatusCode::NOT_FOUND,
+            format!("not found: this collector serves POST {LOGS_PATH}\n"),
+        );
+    }
+    if req.method() != Method::POST {
+        let mut resp = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("method not allowed: use POST {LOGS_PATH}\n"),
+        );
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("POST"));
+        return resp;
+    }
+    let (parts, body) = req.into_parts();
+    let headers = &parts.headers;
+    let client_certificate = parts
+        .extensions
+        .get::<ConnectInfo<PeerInfo>>()
+        .is_some_and(|info| info.0.client_certificate);
+
+    let content_type = header_string(headers, CONTENT_TYPE.as_str());
+    let encoding = match content_type.as_deref().map(media_type).as_deref() {
+        Some("application/x-protobuf" | "application/protobuf") => Encoding::Protobuf,
+        Some("application/json") => Encoding::Json,
+        _ => {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "unsupported content type {:?}: use {PROTOBUF} or {JSON}\n",
+                    content_type.as_deref().unwrap_or("")
+                ),
+            );
+        }
+    };
+    let content_encoding = header_string(headers, CONTENT_ENCODING.as_str());
+    let gzip = match content_encoding
+        .as_deref()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("" | "identity") => false,
+        Some("gzip" | "x-gzip") => true,
+        Some(other) => {
+            return text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("unsupported content encoding {other:?}: use gzip or none\n"),
+            );
+        }
+    };
+
+    let limit = ctx.max_body_bytes;
+    let too_large = || {
+        status_response(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            &format!("request body exceeds the limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return too_large();
+    }
+    let wire = match collect_limited(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(CollectError::TooLarge) => return too_large(),
+        Err(CollectError::Read(msg)) => {
+            return status_response(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                &format!("cannot read the request body: {msg}"),
+            );
+        }
+    };
+    let body_len = wire.len();
+    let plain = if gzip {
+        match gunzip_limited(&wire, limit) {
+            Ok(bytes) => bytes,
+            Err(CollectError::TooLarge) => return too_large(),
+            Err(CollectError::Read(msg)) => {
+                return status_response(
+                    encoding,
+                    StatusCode::BAD_REQUEST,
+                    Code::InvalidArgument,
+                    &format!("cannot decompress the gzip body: {msg}"),
+                );
+            }
+        }
+    } else {
+        wire
+    };
+    let request = match decode(encoding, &plain) {
+        Ok(r) => r,
+        Err(msg) => {
+            return status_response(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                Code::InvalidArgument,
+                &msg,
+            );
+        }
+    };
+
+    let answer = ctx.shared.receive(Incoming {
+        transport: Transport::Http,
+        headers: header_list(headers),
+        content_type,
+        content_encoding,
+        body_len,
+        request,
+        client_certificate,
+    });
+    answer_response(&ctx, encoding, answer).await
+}
+
+async fn answer_response(ctx: &Ctx, encoding: Encoding, answer: Answer) -> Response {
+    match answer {
+        Answer::Accepted => success(encoding, None),
+        Answer::Delayed(d) => {
+            tokio::select! {
+                () = tokio::time::sleep(d) => success(encoding, None),
+                () = wait_shutdown(ctx.shutdown.clone()) => shutting_down(encoding),
+            }
+        }
+        Answer::PartialSuccess { rejected, message } => success(
+            encoding,
+            Some(ExportLogsPartialSuccess {
+                rejected_log_records: rejected,
+                error_message: message,
+            }),
+        ),
+        Answer::Fault(fault) => fault_response(ctx, encoding, fault).await,
+    }
+}
+
+async fn fault_response(ctx: &Ctx, encoding: Encoding, fault: Fault) -> Response {
+    let secs = |d: Option<std::time::Duration>| d.map(|d| retry_after_secs(d).to_string());
+    let (status, code, message, retry_after) = match fault {
+        Fault::Unavailable { retry_after } => (
+            503,
+            Code::Unavailable,
+            "collector unavailable (scripted fault)",
+            secs(retry_after),
+        ),
+        Fault::Throttled { retry_after } => (
+            429,
+            Code::ResourceExhausted,
+            "too many requests (scripted fault)",
+            secs(retry_after),
+        ),
+        Fault::InvalidArgument => (
+            400,
+            Code::InvalidArgument,
+            "invalid argument (scripted fault)",
+            None,
+        ),
+        Fault::Unauthenticated => (
+            401,
+            Code::Unauthenticated,
+            "unauthenticated (scripted fault)",
+            None,
+        ),
+        Fault::HttpStatus {
+            status,
+            retry_after,
+        } => (
+            status,
+            crate::fault::http_status_to_grpc(status),
+            "scripted HTTP status",
+            retry_after,
+        ),
+        Fault::GrpcStatus { code, retry_after } => (
+            grpc_code_to_http(code),
+            code,
+            "scripted gRPC status",
+            secs(retry_after),
+        ),
+        Fault::NeverAnswer => {
+            wait_shutdown(ctx.shutdown.clone()).await;
+            return shutting_down(encoding);
+        }
+        // Normalised to accepting answers by `Answer::from_fault`; answer
+        // them as such should one get here.
+        Fault::Delay(_) | Fault::PartialSuccess { .. } => return success(encoding, None),
+    };
+    let status = match StatusCode::from_u16(status) {
+        Ok(s) if (200..600).contains(&s.as_u16()) => s,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut resp = status_response(encoding, status, code, message);
+    if let Some(value) = retry_after {
+        match HeaderValue::from_str(&value) {
+            Ok(v) => {
+                resp.headers_mut().insert(RETRY_AFTER, v);
+            }
+            Err(_) => tracing::warn!(value, "scripted Retry-After is not a valid header value"),
+        }
+    }
+    resp
+}
+
+fn shutting_down(encoding: Encoding) -> Response {
+    status_response(
+        encoding,
+        StatusCode::SERVICE_UNAVAILABLE,
+        Code::Unavailable,
+        "collector shutting down",
+    )
+}
+
+fn success(encoding: Encoding, partial: Option<ExportLogsPartialSuccess>) -> Response {
+    let body = match encoding {
+        Encoding::Protobuf => ExportLogsServiceResponse {
+            partial_success: partial,
+        }
+        .encode_to_vec(),
+        Encoding::Json => match partial {
+            None => b"{}".to_vec(),
+            Some(p) => serde_json::to_vec(&ExportLogsServiceResponse {
+                partial_success: Some(p),
+            })
+            .unwrap_or_else(|_| b"{}".to_vec()),
+        },
+    };
+    with_body(StatusCode::OK, encoding.content_type(), body)
+}
+
+/// An error answer with a `google.rpc.Status` body in the request's encoding.
+fn status_response(encoding: Encoding, status: StatusCode, code: Code, message: &str) -> Response {
+    let body = match encoding {
+        Encoding::Protobuf => tonic_types::pb::Status {
+            code: code as i32,
+            message: message.to_owned(),
+            details: Vec::new(),
+        }
+        .encode_to_vec(),
+        Encoding::Json => serde_json::json!({ "code": code as i32, "message": message })
+            .to_string()
+            .into_bytes(),
+    };
+    with_body(status, encoding.content_type(), body)
+}
+
+fn text(status: StatusCode, message: String) -> Response {
+    with_body(status, "text/plain; charset=utf-8", message.into_bytes())
+}
+
+fn with_body(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportLogsServiceRequest, String> {
+    match encoding {
+        Encoding::Protobuf => ExportLogsServiceRequest::decode(body)
+            .map_err(|e| format!("cannot decode the OTLP protobuf body: {e}")),
+        Encoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(body)
+            .map_err(|e| format!("cannot decode the OTLP JSON body: {e}")),
+    }
+}
+
+/// The media type of a `Content-Type` value, lowercase, without parameters.
+fn media_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+pub(crate) fn header_list(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+pub(crate) enum CollectError {
+    TooLarge,
+    Read(String),
+}
+
+/// Reads a whole body, failing as soon as it exceeds `limit` bytes.
+pub(crate) async fn collect_limited(mut body: Body, limit: usize) -> Result<Bytes, CollectError> {
+    let mut buf = BytesMut::new();
+    let mut single: Option<Bytes> = None;
+    loop {
+        let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|e| CollectError::Read(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let so_far = single.as_ref().map_or(buf.len(), Bytes::len);
+        if so_far.saturating_add(data.len()) > limit {
+            return Err(CollectError::TooLarge);
+        }
+        // Keep the first chunk without copying; most bodies are one chunk.
+        match single.take() {
+            None if buf.is_empty() => single = Some(data),
+            None => buf.extend_from_slice(&data),
+            Some(first) => {
+                buf.extend_from_slice(&first);
+                buf.extend_from_slice(&data);
+            }
+        }
+    }
+    Ok(single.unwrap_or_else(|| buf.freeze()))
+}
+
+/// Decompresses a gzip body, failing when the output exceeds `limit` bytes.
+fn gunzip_limited(wire: &[u8], limit: usize) -> Result<Bytes, CollectError> {
+    let mut out = Vec::new();
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    flate2::read::MultiGzDecoder::new(wire)
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| CollectError::Read(e.to_string()))?;
+    if out.len() > limit {
+        return Err(CollectError::TooLarge);
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+
+    #[test]
+    fn media_type_strips_parameters() {
+        assert_eq!(
+            media_type("Application/JSON; charset=utf-8"),
+            "application/json"
+        );
+        assert_eq!(media_type(""), "");
+    }
+
+    #[test]
+    fn gunzip_respects_the_limit() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&[0u8; 1000]).expect("write");
+        let gz = enc.finish().expect("finish");
+        assert!(matches!(
+            gunzip_limited(&gz, 999),
+            Err(CollectError::TooLarge)
+        ));
+        assert_eq!(gunzip_limited(&gz, 1000).ok().map(|b| b.len()), Some(1000));
+        assert!(matches!(
+            gunzip_limited(b"not gzip", 1000),
+            Err(CollectError::Read(_))
+        ));
+    }
+}

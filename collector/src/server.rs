@@ -1,0 +1,347 @@
+//! The server tasks: runtime plumbing and the OTLP/gRPC receiver.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message as _;
+use tokio::sync::watch;
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::codec::CompressionEncoding;
+use tonic::codegen::Service;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::fault::{Answer, Fault, http_status_to_grpc};
+use crate::http_server::{CollectError, collect_limited, header_list};
+use crate::record::Transport;
+use crate::state::{Incoming, Shared};
+use crate::tls::{PeerInfo, ServerConfigs, TlsListener};
+
+/// Longest wait for in-flight requests once shutdown is signalled.
+pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
+/// Once no request is in flight, how long answers may take to be written
+/// and connections to close before the servers are torn down.
+pub(crate) const SETTLE: Duration = Duration::from_millis(100);
+
+/// Everything a request handler needs.
+pub(crate) struct Ctx {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) shutdown: watch::Receiver<bool>,
+    /// Requests being handled right now (see [`InFlight`]).
+    pub(crate) inflight: watch::Sender<usize>,
+}
+
+impl Ctx {
+    /// Marks a request as in flight until the returned guard is dropped.
+    pub(crate) fn in_flight(self: &Arc<Self>) -> InFlight {
+        self.inflight.send_modify(|n| *n += 1);
+        InFlight(Arc::clone(self))
+    }
+}
+
+/// Keeps shutdown draining until the request it was made for is answered.
+pub(crate) struct InFlight(Arc<Ctx>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.inflight.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// Resolves once shutdown is signalled (or the signalling side is gone).
+pub(crate) async fn wait_shutdown(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Runs both servers until shutdown, then drains them: waits (at most
+/// [`DRAIN_GRACE`]) for the requests in flight to be answered, gives the
+/// servers [`SETTLE`] to write answers and close connections, and returns.
+/// Idle keep-alive connections do not hold shutdown up: the runtime's
+/// shutdown drops whatever is left.
+pub(crate) async fn run(
+    ctx: Arc<Ctx>,
+    http: Option<tokio::net::TcpListener>,
+    grpc: Option<tokio::net::TcpListener>,
+    tls: Option<ServerConfigs>,
+) {
+    let mut tasks = Vec::new();
+    if let Some(listener) = http {
+        let app = crate::http_server::router(Arc::clone(&ctx));
+        let signal = wait_shutdown(ctx.shutdown.clone());
+        match &tls {
+            None => tasks.push(tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, app)
+                    .with_graceful_shutdown(signal)
+                    .await
+                {
+                    tracing::warn!(%err, "OTLP/HTTP server stopped with an error");
+                }
+            })),
+            Some(tls) => {
+                let (accept_loop, accepted) =
+                    crate::tls::accept(listener, Arc::clone(&tls.http), Arc::clone(&ctx));
+                tasks.push(accept_loop);
+                let listener = TlsListener { accepted };
+                let app = app.into_make_service_with_connect_info::<PeerInfo>();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(err) = axum::serve(listener, app)
+                        .with_graceful_shutdown(signal)
+                        .await
+                    {
+                        tracing::warn!(%err, "OTLP/HTTPS server stopped with an error");
+                    }
+                }));
+            }
+        }
+    }
+    if let Some(listener) = grpc {
+        let limit = ctx.max_body_bytes;
+        let svc = LogsServiceServer::from_arc(Arc::new(GrpcLogs(Arc::clone(&ctx))))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(usize::MAX);
+        // The body of a unary call is one 5-byte prefix plus the (maybe
+        // compressed) message; leave room for gzip's worst-case expansion of
+        // incompressible data so the decoded-size limit is the one that bites.
+        let svc = WireSize {
+            inner: svc,
+            limit: limit.saturating_add(limit / 64).saturating_add(1024),
+            ctx: Arc::clone(&ctx),
+        };
+        let signal = wait_shutdown(ctx.shutdown.clone());
+        match &tls {
+            None => {
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                tasks.push(tokio::spawn(async move {
+                    if let Err(err) = tonic::transport::Server::builder()
+                        .serve_with_incoming_shutdown(svc, incoming, signal)
+                        .await
+                    {
+                        tracing::warn!(%err, "OTLP/gRPC server stopped with an error");
+                    }
+                }));
+            }
+            Some(tls) => {
+                let (accept_loop, accepted) =
+                    crate::tls::accept(listener, Arc::clone(&tls.grpc), Arc::clone(&ctx));
+                tasks.push(accept_loop);
+                let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
+                tasks.push(tokio::spawn(async move {
+                    if let Err(err) = tonic::transport::Server::builder()
+                        .serve_with_incoming_shutdown(svc, incoming, signal)
+                        .await
+                    {
+                        tracing::warn!(%err, "OTLP/gRPC (TLS) server stopped with an error");
+                    }
+                }));
+            }
+        }
+    }
+    wait_shutdown(ctx.shutdown.clone()).await;
+    let mut inflight = ctx.inflight.subscribe();
+    let drain = async {
+        let _ = inflight.wait_for(|n| *n == 0).await;
+        let settle = async {
+            for task in tasks.iter_mut() {
+                let _ = task.await;
+            }
+        };
+        let _ = tokio::time::timeout(SETTLE, settle).await;
+    };
+    if tokio::time::timeout(DRAIN_GRACE, drain).await.is_err() {
+        tracing::debug!("collector requests did not drain in time");
+    }
+    for task in &tasks {
+        task.abort();
+    }
+}
+
+/// The `LogsService` implementation.
+struct GrpcLogs(Arc<Ctx>);
+
+/// Size of the request body on the wire, put in the request extensions by
+/// [`WireSize`].
+#[derive(Clone, Copy)]
+struct WireLen(usize);
+
+#[tonic::async_trait]
+impl LogsService for GrpcLogs {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
+        let ctx = &self.0;
+        let body_len = request
+            .extensions()
+            .get::<WireLen>()
+            .map_or_else(|| request.get_ref().encoded_len() + 5, |w| w.0);
+        let headers = header_list(&request.metadata().clone().into_headers());
+        let meta = |name: &str| {
+            request
+                .metadata()
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        };
+        let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+        let content_type = meta("content-type");
+        let content_encoding = meta("grpc-encoding");
+        let answer = ctx.shared.receive(Incoming {
+            transport: Transport::Grpc,
+            headers,
+            content_type,
+            content_encoding,
+            body_len,
+            request: request.into_inner(),
+            client_certificate,
+        });
+        match answer {
+            Answer::Accepted => Ok(tonic::Response::new(ExportLogsServiceResponse::default())),
+            Answer::Delayed(d) => {
+                tokio::select! {
+                    () = tokio::time::sleep(d) => {
+                        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+                    }
+                    () = wait_shutdown(ctx.shutdown.clone()) => Err(shutting_down()),
+                }
+            }
+            Answer::PartialSuccess { rejected, message } => {
+                Ok(tonic::Response::new(ExportLogsServiceResponse {
+                    partial_success: Some(ExportLogsPartialSuccess {
+                        rejected_log_records: rejected,
+                        error_message: message,
+                    }),
+                }))
+            }
+            Answer::Fault(Fault::NeverAnswer) => {
+                wait_shutdown(ctx.shutdown.clone()).await;
+                Err(shutting_down())
+            }
+            Answer::Fault(fault) => Err(fault_status(fault)),
+        }
+    }
+}
+
+fn shutting_down() -> Status {
+    Status::unavailable("collector shutting down")
+}
+
+fn with_retry(code: Code, message: &str, retry: Option<Option<Duration>>) -> Status {
+    match retry {
+        Some(delay) => {
+            Status::with_error_details(code, message, ErrorDetails::with_retry_info(delay))
+        }
+        None => Status::new(code, message),
+    }
+}
+
+/// The gRPC status for a refusing fault.
+fn fault_status(fault: Fault) -> Status {
+    match fault {
+        Fault::Unavailable { retry_after } => with_retry(
+            Code::Unavailable,
+            "collector unavailable (scripted fault)",
+            retry_after.map(Some),
+        ),
+        Fault::Throttled { retry_after } => with_retry(
+            Code::ResourceExhausted,
+            "too many requests (scripted fault)",
+            retry_after.map(Some),
+        ),
+        Fault::InvalidArgument => Status::invalid_argument("invalid argument (scripted fault)"),
+        Fault::Unauthenticated => Status::unauthenticated("unauthenticated (scripted fault)"),
+        Fault::HttpStatus {
+            status,
+            retry_after,
+        } => {
+            let code = http_status_to_grpc(status);
+            let delay = retry_after
+                .as_deref()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let message = format!("scripted HTTP status {status}");
+            match code {
+                // 429 always carries RetryInfo so that it stays retryable.
+                Code::ResourceExhausted => with_retry(code, &message, Some(delay)),
+                Code::Unavailable => with_retry(code, &message, delay.map(Some)),
+                _ => Status::new(code, message),
+            }
+        }
+        Fault::GrpcStatus { code, retry_after } => {
+            with_retry(code, "scripted gRPC status", retry_after.map(Some))
+        }
+        Fault::NeverAnswer => shutting_down(),
+        // Accepting faults are normalised by `Answer::from_fault`.
+        Fault::Delay(_) | Fault::PartialSuccess { .. } => Status::ok(""),
+    }
+}
+
+/// Buffers the request body (bounded) to learn its wire size before tonic
+/// decodes it.
+#[derive(Clone)]
+struct WireSize<S> {
+    inner: S,
+    limit: usize,
+    ctx: Arc<Ctx>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S> Service<http::Request<tonic::body::Body>> for WireSize<S>
+where
+    S: Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<tonic::body::Body>) -> Self::Future {
+        // The clone is not ready; swap so the ready one is used.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let limit = self.limit;
+        let in_flight = self.ctx.in_flight();
+        Box::pin(async move {
+            let _in_flight = in_flight;
+            let (mut parts, body) = req.into_parts();
+            match collect_limited(axum::body::Body::new(body), limit).await {
+                Ok(bytes) => {
+                    parts.extensions.insert(WireLen(bytes.len()));
+                    let body = tonic::body::Body::new(axum::body::Body::from(bytes));
+                    inner.call(http::Request::from_parts(parts, body)).await
+                }
+                Err(CollectError::TooLarge) => Ok(Status::resource_exhausted(format!(
+                    "request body exceeds the limit of {limit} bytes"
+                ))
+                .into_http()),
+                Err(CollectError::Read(msg)) => Ok(Status::invalid_argument(format!(
+                    "cannot read the request body: {msg}"
+                ))
+                .into_http()),
+            }
+        })
+    }
+}

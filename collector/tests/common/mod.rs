@@ -1,0 +1,92 @@
+//! Shared helpers for the collector's loopback tests.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value,
+};
+use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::{
+    LogRecord, ResourceLogs, ScopeLogs,
+};
+use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
+
+/// A generous bound for anything that should be quick.
+pub const BOUND: Duration = Duration::from_secs(20);
+
+pub fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+pub fn s(v: &str) -> any_value::Value {
+    any_value::Value::StringValue(v.to_owned())
+}
+
+/// A request with `n` `codex.tool_result` records.
+pub fn sample_request(n: usize) -> ExportLogsServiceRequest {
+    let records = (0..n)
+        .map(|i| LogRecord {
+            time_unix_nano: 1_700_000_000_000_000_000 + i as u64,
+            event_name: "codex.tool_result".to_owned(),
+            severity_text: "INFO".to_owned(),
+            body: Some(AnyValue {
+                value: Some(s("tool ran")),
+            }),
+            attributes: vec![
+                kv("event.name", s("codex.tool_result")),
+                kv("tool_name", s("shell")),
+                kv("call_id", s(&format!("call-{i}"))),
+                kv("duration_ms", any_value::Value::IntValue(40 + i as i64)),
+                kv("success", s("true")),
+                kv("sandboxed", any_value::Value::BoolValue(true)),
+            ],
+            trace_id: vec![7; 16],
+            span_id: vec![9; 8],
+            ..Default::default()
+        })
+        .collect();
+    ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", s("codex-cli")), kv("env", s("test"))],
+                ..Default::default()
+            }),
+            scope_logs: vec![ScopeLogs {
+                scope: Some(InstrumentationScope {
+                    name: "agent-otel".to_owned(),
+                    version: "0.1.0".to_owned(),
+                    ..Default::default()
+                }),
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+/// A plain-http reqwest client (a crypto provider must exist to build one).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(BOUND).build().unwrap()
+}
+
+/// A current-thread runtime for the clients (the collector has its own).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
