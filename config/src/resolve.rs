@@ -1,0 +1,1075 @@
+//! Turns a parsed [`OtelConfig`] plus the environment and the host's
+//! defaults into a [`ResolvedConfig`]: telemetry options, pipeline options
+//! and exporter settings, ready to start.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agent_otel_core::{
+    Compression, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers, HttpProtocol, PipelineOptions,
+    Resource, SecretString, Telemetry, TelemetryOptions, TlsConfig, TlsError, TransportOptions,
+};
+
+use crate::env::Environment;
+use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
+use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting, TlsPaths};
+use crate::parse::{COMPRESSIONS, check_header_name};
+use crate::text::{ExpandError, check_url, expand, mask_url, percent_decode, suggest};
+
+type Result<T> = std::result::Result<T, ConfigError>;
+
+/// Default OTLP/HTTP logs endpoint.
+pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318/v1/logs";
+/// Default OTLP/gRPC endpoint.
+pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
+/// Values of `OTEL_EXPORTER_OTLP_PROTOCOL` / `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`.
+pub const ENV_PROTOCOLS: &[&str] = &["grpc", "http/protobuf", "http/json"];
+/// Values of `OTEL_LOGS_EXPORTER` this crate supports.
+pub const ENV_LOGS_EXPORTERS: &[&str] = &["otlp", "none"];
+
+/// True when the `otlp-http` transport is compiled in (cargo feature `http`).
+pub const HTTP_COMPILED: bool = cfg!(feature = "http");
+/// True when the `otlp-grpc` transport is compiled in (cargo feature `grpc`).
+pub const GRPC_COMPILED: bool = cfg!(feature = "grpc");
+
+/// What the host application contributes: the defaults of the resource and
+/// the event naming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInfo {
+    /// Default `service.name` (default `codex-cli`).
+    pub service_name: String,
+    /// `service.version`: the host's version (default empty).
+    pub service_version: String,
+    /// Event name prefix (default `codex`).
+    pub event_prefix: String,
+    /// Instrumentation scope name (default `codex_otel`).
+    pub scope_name: String,
+    /// Instrumentation scope version (default: agent-otel-core's version).
+    pub scope_version: String,
+}
+
+impl Default for HostInfo {
+    fn default() -> Self {
+        let defaults = TelemetryOptions::default();
+        Self {
+            service_name: defaults.resource.service_name,
+            service_version: defaults.resource.service_version,
+            event_prefix: defaults.event_prefix,
+            scope_name: defaults.scope_name,
+            scope_version: defaults.scope_version,
+        }
+    }
+}
+
+impl HostInfo {
+    /// Defaults with the given service name and version.
+    pub fn new(service_name: impl Into<String>, service_version: impl Into<String>) -> Self {
+        Self {
+            service_name: service_name.into(),
+            service_version: service_version.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// Resolved settings of the OTLP/HTTP exporter.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtlpHttpSettings {
+    /// Full URL requests are POSTed to.
+    pub endpoint: String,
+    /// Where the endpoint came from.
+    pub endpoint_origin: Origin,
+    /// Body encoding.
+    pub protocol: HttpProtocol,
+    /// Headers, compression, timeout, TLS.
+    pub transport: TransportOptions,
+}
+
+/// Resolved settings of the OTLP/gRPC exporter.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OtlpGrpcSettings {
+    /// `http://host:port` (plaintext) or `https://host:port` (TLS).
+    pub endpoint: String,
+    /// Where the endpoint came from.
+    pub endpoint_origin: Origin,
+    /// Metadata, compression, timeout, TLS.
+    pub transport: TransportOptions,
+}
+
+impl fmt::Debug for OtlpHttpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpHttpSettings")
+            .field("endpoint", &mask_url(&self.endpoint))
+            .field("endpoint_origin", &self.endpoint_origin)
+            .field("protocol", &self.protocol)
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+impl fmt::Debug for OtlpGrpcSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtlpGrpcSettings")
+            .field("endpoint", &mask_url(&self.endpoint))
+            .field("endpoint_origin", &self.endpoint_origin)
+            .field("transport", &self.transport)
+            .finish()
+    }
+}
+
+#[cfg(feature = "http")]
+impl OtlpHttpSettings {
+    /// The exporter crate's configuration.
+    pub fn exporter_config(&self) -> agent_otel_exporter_http::HttpExporterConfig {
+        agent_otel_exporter_http::HttpExporterConfig {
+            endpoint: self.endpoint.clone(),
+            protocol: self.protocol,
+            transport: self.transport.clone(),
+        }
+    }
+}
+
+#[cfg(feature = "grpc")]
+impl OtlpGrpcSettings {
+    /// The exporter crate's configuration.
+    pub fn exporter_config(&self) -> agent_otel_exporter_grpc::GrpcExporterConfig {
+        agent_otel_exporter_grpc::GrpcExporterConfig {
+            endpoint: self.endpoint.clone(),
+            transport: self.transport.clone(),
+        }
+    }
+}
+
+/// The exporter to build.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ExporterSettings {
+    /// Export nothing.
+    #[default]
+    None,
+    /// OTLP/HTTP.
+    OtlpHttp(OtlpHttpSettings),
+    /// OTLP/gRPC.
+    OtlpGrpc(OtlpGrpcSettings),
+}
+
+impl ExporterSettings {
+    /// `none`, `otlp-http` or `otlp-grpc`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ExporterSettings::None => "none",
+            ExporterSettings::OtlpHttp(_) => "otlp-http",
+            ExporterSettings::OtlpGrpc(_) => "otlp-grpc",
+        }
+    }
+}
+
+/// Everything needed to start telemetry, after the table, the environment
+/// and the host's defaults were merged and checked.
+///
+/// `Display` prints a human summary with secrets masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedConfig {
+    /// Resource, event prefix, scope, prompt logging.
+    pub telemetry: TelemetryOptions,
+    /// Queue, batching, retry.
+    pub pipeline: PipelineOptions,
+    /// The exporter and its settings.
+    pub exporter: ExporterSettings,
+    /// Where the exporter choice came from (`exporter` key,
+    /// `OTEL_SDK_DISABLED`, `OTEL_LOGS_EXPORTER`, or the default `none`).
+    pub exporter_origin: Origin,
+    /// How long [`Telemetry::shutdown`] should wait (`shutdown_timeout_ms`).
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ResolvedConfig {
+    fn default() -> Self {
+        Self {
+            telemetry: TelemetryOptions::default(),
+            pipeline: PipelineOptions::default(),
+            exporter: ExporterSettings::None,
+            exporter_origin: Origin::Default,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+        }
+    }
+}
+
+impl ResolvedConfig {
+    /// Builds the configured exporter; `None` for exporter `none`.
+    ///
+    /// Fails when the exporter refuses its settings (e.g. unusable TLS
+    /// material) or its transport was not compiled in.
+    pub fn build_exporter(&self) -> Result<Option<Box<dyn Exporter>>> {
+        match &self.exporter {
+            ExporterSettings::None => Ok(None),
+            ExporterSettings::OtlpHttp(settings) => {
+                build_http(settings, &self.exporter_origin).map(Some)
+            }
+            ExporterSettings::OtlpGrpc(settings) => {
+                build_grpc(settings, &self.exporter_origin).map(Some)
+            }
+        }
+    }
+
+    /// Starts telemetry: exporter `none` gives [`Telemetry::disabled`] (no
+    /// thread); otherwise the pipeline starts on its own thread.
+    pub fn start(&self) -> Result<Telemetry> {
+        match self.build_exporter()? {
+            None => Ok(Telemetry::disabled()),
+            Some(exporter) => Ok(Telemetry::new(
+                self.telemetry.clone(),
+                exporter,
+                self.pipeline,
+            )?),
+        }
+    }
+}
+
+#[cfg(feature = "http")]
+fn build_http(settings: &OtlpHttpSettings, _origin: &Origin) -> Result<Box<dyn Exporter>> {
+    let exporter = agent_otel_exporter_http::HttpExporter::new(settings.exporter_config())
+        .map_err(|e| ConfigError::Exporter {
+            exporter: "otlp-http",
+            source: Box::new(e),
+        })?;
+    Ok(Box::new(exporter))
+}
+
+#[cfg(not(feature = "http"))]
+fn build_http(_settings: &OtlpHttpSettings, origin: &Origin) -> Result<Box<dyn Exporter>> {
+    Err(not_compiled(
+        "otlp-http",
+        origin.clone(),
+        KeyPath::default(),
+    ))
+}
+
+#[cfg(feature = "grpc")]
+fn build_grpc(settings: &OtlpGrpcSettings, _origin: &Origin) -> Result<Box<dyn Exporter>> {
+    let exporter = agent_otel_exporter_grpc::GrpcExporter::new(settings.exporter_config())
+        .map_err(|e| ConfigError::Exporter {
+            exporter: "otlp-grpc",
+            source: Box::new(e),
+        })?;
+    Ok(Box::new(exporter))
+}
+
+#[cfg(not(feature = "grpc"))]
+fn build_grpc(_settings: &OtlpGrpcSettings, origin: &Origin) -> Result<Box<dyn Exporter>> {
+    Err(not_compiled(
+        "otlp-grpc",
+        origin.clone(),
+        KeyPath::default(),
+    ))
+}
+
+fn not_compiled(exporter: &'static str, at: Origin, key: KeyPath) -> ConfigError {
+    ConfigError::TransportNotCompiled {
+        at,
+        key,
+        exporter,
+        feature: if exporter == "otlp-http" {
+            "http"
+        } else {
+            "grpc"
+        },
+    }
+}
+
+/// Which transport was chosen, with the table settings (if any).
+enum Choice<'a> {
+    None,
+    Http(Option<&'a OtlpConfig>),
+    Grpc(Option<&'a OtlpConfig>),
+}
+
+impl OtelConfig {
+    /// Merges this table with `env` and `host` into runnable settings,
+    /// checking everything the table could not check alone (`${VAR}`
+    /// expansion, environment values, TLS files, compiled-in transports).
+    pub fn resolve(&self, env: &Environment, host: &HostInfo) -> Result<ResolvedConfig> {
+        let telemetry = self.telemetry_options(env, host)?;
+        let mut pipeline = self.pipeline_options(env)?;
+        let (choice, exporter_origin, choice_key) = self.choose_exporter(env)?;
+        let exporter = match choice {
+            Choice::None => ExporterSettings::None,
+            Choice::Http(table) => {
+                if !HTTP_COMPILED {
+                    return Err(not_compiled("otlp-http", exporter_origin, choice_key));
+                }
+                let table = table.cloned().unwrap_or_default();
+                let (endpoint, endpoint_origin) = self.http_endpoint(&table, env)?;
+                let protocol = http_protocol(&table, env)?;
+                let transport = self.transport(&table, env, "otlp-http", &endpoint)?;
+                ExporterSettings::OtlpHttp(OtlpHttpSettings {
+                    endpoint,
+                    endpoint_origin,
+                    protocol,
+                    transport,
+                })
+            }
+            Choice::Grpc(table) => {
+                if !GRPC_COMPILED {
+                    return Err(not_compiled("otlp-grpc", exporter_origin, choice_key));
+                }
+                let table = table.cloned().unwrap_or_default();
+                let (endpoint, endpoint_origin) = self.grpc_endpoint(&table, env)?;
+                let transport = self.transport(&table, env, "otlp-grpc", &endpoint)?;
+                ExporterSettings::OtlpGrpc(OtlpGrpcSettings {
+                    endpoint,
+                    endpoint_origin,
+                    transport,
+                })
+            }
+        };
+        match &exporter {
+            ExporterSettings::OtlpHttp(s) => pipeline.request_timeout = s.transport.timeout,
+            ExporterSettings::OtlpGrpc(s) => pipeline.request_timeout = s.transport.timeout,
+            ExporterSettings::None => {}
+        }
+        let shutdown_timeout = self
+            .pipeline
+            .shutdown_timeout_ms
+            .as_ref()
+            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, |s| Duration::from_millis(s.value));
+        Ok(ResolvedConfig {
+            telemetry,
+            pipeline,
+            exporter,
+            exporter_origin,
+            shutdown_timeout,
+        })
+    }
+
+    /// Key path of `suffix` under the `exporter` key, when the table has one.
+    fn key(&self, suffix: &str) -> String {
+        self.exporter
+            .as_ref()
+            .map(|s| format!("{}.{suffix}", s.key))
+            .unwrap_or_default()
+    }
+
+    fn choose_exporter(&self, env: &Environment) -> Result<(Choice<'_>, Origin, KeyPath)> {
+        if env_bool(env, "OTEL_SDK_DISABLED")? == Some(true) {
+            return Ok((
+                Choice::None,
+                Origin::Env("OTEL_SDK_DISABLED".into()),
+                KeyPath::default(),
+            ));
+        }
+        if let Some(setting) = &self.exporter {
+            let choice = match &setting.value {
+                ExporterConfig::None => Choice::None,
+                ExporterConfig::OtlpHttp(t) => Choice::Http(Some(t)),
+                ExporterConfig::OtlpGrpc(t) => Choice::Grpc(Some(t)),
+            };
+            return Ok((
+                choice,
+                setting.origin.clone(),
+                KeyPath::from(setting.key.clone()),
+            ));
+        }
+        const VAR: &str = "OTEL_LOGS_EXPORTER";
+        let Some(value) = env.otel(VAR) else {
+            return Ok((Choice::None, Origin::Default, KeyPath::default()));
+        };
+        let origin = Origin::Env(VAR.into());
+        match value {
+            "none" => Ok((Choice::None, origin, KeyPath::default())),
+            "otlp" => {
+                let choice = match env_protocol(env)? {
+                    Some((_, EnvProtocol::Grpc)) => Choice::Grpc(None),
+                    _ => Choice::Http(None),
+                };
+                Ok((choice, origin, KeyPath::default()))
+            }
+            other => Err(ConfigError::UnknownValue {
+                at: origin,
+                key: KeyPath::default(),
+                what: "logs exporter",
+                value: other.to_owned(),
+                expected: Choices(ENV_LOGS_EXPORTERS),
+                suggestion: Suggestion(suggest(other, ENV_LOGS_EXPORTERS)),
+            }),
+        }
+    }
+
+    fn telemetry_options(&self, env: &Environment, host: &HostInfo) -> Result<TelemetryOptions> {
+        let mut service_name = host.service_name.clone();
+        let mut attributes: Vec<(String, String)> = Vec::new();
+        if let Some(raw) = env.otel("OTEL_RESOURCE_ATTRIBUTES") {
+            for (k, v) in parse_env_pairs("OTEL_RESOURCE_ATTRIBUTES", raw, true)? {
+                if k == "service.name" {
+                    service_name = v;
+                } else {
+                    upsert(&mut attributes, k, v);
+                }
+            }
+        }
+        if let Some(name) = env.otel("OTEL_SERVICE_NAME") {
+            service_name = name.to_owned();
+        }
+        for (k, v) in &self.resource_attributes {
+            if k.value == "service.name" {
+                service_name = v.value.clone();
+            } else {
+                upsert(&mut attributes, k.value.clone(), v.value.clone());
+            }
+        }
+        Ok(TelemetryOptions {
+            resource: Resource {
+                service_name,
+                service_version: host.service_version.clone(),
+                environment: self
+                    .environment
+                    .as_ref()
+                    .map_or_else(|| "dev".to_owned(), |s| s.value.clone()),
+                attributes,
+            },
+            event_prefix: host.event_prefix.clone(),
+            scope_name: host.scope_name.clone(),
+            scope_version: host.scope_version.clone(),
+            log_user_prompt: self.log_user_prompt.as_ref().is_some_and(|s| s.value),
+        })
+    }
+
+    fn pipeline_options(&self, env: &Environment) -> Result<PipelineOptions> {
+        let p = &self.pipeline;
+        let mut options = PipelineOptions::default();
+        if let Some(n) = pick_count(&p.queue_capacity, env, "OTEL_BLRP_MAX_QUEUE_SIZE")? {
+            options.queue_capacity = n;
+        }
+        if let Some(n) = pick_count(&p.max_batch_size, env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")? {
+            options.max_batch_size = n;
+        }
+        if let Some(ms) = pick_ms(&p.batch_timeout_ms, env, "OTEL_BLRP_SCHEDULE_DELAY", 1)? {
+            options.batch_timeout = ms;
+        }
+        if let Some(s) = &p.max_request_bytes {
+            options.max_request_bytes = to_usize(s)?;
+        }
+        if let Some(s) = &p.retry_budget_ms {
+            options.retry.budget = Duration::from_millis(s.value);
+        }
+        if let Some(s) = &p.retry_initial_backoff_ms {
+            options.retry.initial_backoff = Duration::from_millis(s.value);
+        }
+        if let Some(s) = &p.retry_max_backoff_ms {
+            options.retry.max_backoff = Duration::from_millis(s.value);
+        }
+        if options.retry.initial_backoff > options.retry.max_backoff {
+            let key = p
+                .retry_initial_backoff_ms
+                .as_ref()
+                .or(p.retry_max_backoff_ms.as_ref());
+            return Err(ConfigError::InvalidValue {
+                at: key.map_or(Origin::Default, |s| s.origin.clone()),
+                key: KeyPath::from(key.map(|s| s.key.clone()).unwrap_or_default()),
+                reason: format!(
+                    "the initial retry backoff ({} ms) is longer than the maximum ({} ms)",
+                    options.retry.initial_backoff.as_millis(),
+                    options.retry.max_backoff.as_millis()
+                ),
+                fix: "make retry_initial_backoff_ms at most retry_max_backoff_ms".to_owned(),
+            });
+        }
+        Ok(options)
+    }
+
+    fn http_endpoint(&self, table: &OtlpConfig, env: &Environment) -> Result<(String, Origin)> {
+        if let Some(setting) = &table.endpoint {
+            return table_endpoint(setting, env, false);
+        }
+        const LOGS: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
+        const BASE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+        if let Some(url) = env.otel(LOGS) {
+            check_env_url(LOGS, url, false)?;
+            return Ok((url.to_owned(), Origin::Env(LOGS.into())));
+        }
+        if let Some(base) = env.otel(BASE) {
+            check_env_url(BASE, base, false)?;
+            let url = if base.ends_with('/') {
+                format!("{base}v1/logs")
+            } else {
+                format!("{base}/v1/logs")
+            };
+            return Ok((url, Origin::Env(BASE.into())));
+        }
+        Ok((DEFAULT_HTTP_ENDPOINT.to_owned(), Origin::Default))
+    }
+
+    fn grpc_endpoint(&self, table: &OtlpConfig, env: &Environment) -> Result<(String, Origin)> {
+        if let Some(setting) = &table.endpoint {
+            return table_endpoint(setting, env, true);
+        }
+        let insecure = env_insecure(env)?.is_some_and(|(_, b)| b);
+        for var in [
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ] {
+            if let Some(raw) = env.otel(var) {
+                // The spec lets gRPC endpoints omit the scheme; INSECURE picks it.
+                let url = if raw.contains("://") {
+                    raw.to_owned()
+                } else if insecure {
+                    format!("http://{raw}")
+                } else {
+                    format!("https://{raw}")
+                };
+                check_env_url(var, &url, true)?;
+                return Ok((url, Origin::Env(var.into())));
+            }
+        }
+        Ok((DEFAULT_GRPC_ENDPOINT.to_owned(), Origin::Default))
+    }
+
+    fn transport(
+        &self,
+        table: &OtlpConfig,
+        env: &Environment,
+        exporter: &'static str,
+        endpoint: &str,
+    ) -> Result<TransportOptions> {
+        let headers = headers(table, env)?;
+        let compression = match &table.compression {
+            Some(s) => s.value,
+            None => match env.first_otel(&[
+                "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+                "OTEL_EXPORTER_OTLP_COMPRESSION",
+            ]) {
+                None => Compression::None,
+                Some((_, "gzip")) => Compression::Gzip,
+                Some((_, "none")) => Compression::None,
+                Some((var, other)) => {
+                    return Err(ConfigError::UnknownValue {
+                        at: Origin::Env(var.into()),
+                        key: KeyPath::default(),
+                        what: "compression",
+                        value: other.to_owned(),
+                        expected: Choices(COMPRESSIONS),
+                        suggestion: Suggestion(suggest(other, COMPRESSIONS)),
+                    });
+                }
+            },
+        };
+        let timeout = match &table.timeout_ms {
+            Some(s) => Duration::from_millis(s.value),
+            None => match env.first_otel(&[
+                "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ]) {
+                Some((var, raw)) => Duration::from_millis(env_u64(var, raw, 1)?),
+                None => TransportOptions::default().timeout,
+            },
+        };
+        let mut tls = self.tls(&table.tls, env, exporter, endpoint)?;
+        if exporter == "otlp-grpc" && endpoint.starts_with("http://") {
+            // An explicit http:// scheme asks for plaintext (OTLP spec).
+            tls.insecure = true;
+        }
+        Ok(TransportOptions {
+            headers,
+            compression,
+            timeout,
+            tls,
+        })
+    }
+
+    fn tls(
+        &self,
+        table: &TlsPaths,
+        env: &Environment,
+        exporter: &'static str,
+        endpoint: &str,
+    ) -> Result<TlsConfig> {
+        let tls_key = self.key(&format!("{exporter}.tls"));
+        let base = self.base_dir.as_deref();
+        let pick = |setting: &Option<Setting<PathBuf>>,
+                    vars: [&'static str; 2]|
+         -> Option<(PathBuf, Origin, String)> {
+            if let Some(s) = setting {
+                return Some((
+                    resolve_path(base, &s.value),
+                    s.origin.clone(),
+                    s.key.clone(),
+                ));
+            }
+            env.first_otel(&vars).map(|(var, value)| {
+                (
+                    PathBuf::from(value),
+                    Origin::Env(var.to_owned()),
+                    String::new(),
+                )
+            })
+        };
+        let ca = pick(
+            &table.ca_certificate,
+            [
+                "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+            ],
+        );
+        let cert = pick(
+            &table.client_certificate,
+            [
+                "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+            ],
+        );
+        let key = pick(
+            &table.client_private_key,
+            [
+                "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+            ],
+        );
+        let tls = TlsConfig {
+            ca_certificate: ca.as_ref().map(|(p, ..)| p.clone()),
+            client_certificate: cert.as_ref().map(|(p, ..)| p.clone()),
+            client_private_key: key.as_ref().map(|(p, ..)| p.clone()),
+            insecure: env_insecure(env)?.is_some_and(|(_, b)| b),
+        };
+        // TLS files named in the table with a plaintext endpoint are a mistake.
+        if endpoint.starts_with("http://")
+            && let Some((_, origin, key)) = [&ca, &cert, &key]
+                .into_iter()
+                .flatten()
+                .find(|(_, origin, _)| matches!(origin, Origin::File { .. }))
+        {
+            return Err(ConfigError::InvalidValue {
+                at: origin.clone(),
+                key: KeyPath::from(key.clone()),
+                reason: format!(
+                    "TLS files are set but the endpoint \"{}\" is plaintext http://",
+                    mask_url(endpoint)
+                ),
+                fix: "use an https:// endpoint, or remove the tls table".to_owned(),
+            });
+        }
+        if let Err(error) = tls.load() {
+            let (at, key, fix) = match &error {
+                TlsError::Read { what, .. } | TlsError::Parse { what, .. } => {
+                    let slot = match *what {
+                        "ca-certificate" => &ca,
+                        "client-certificate" => &cert,
+                        _ => &key,
+                    };
+                    let (at, key) = slot
+                        .as_ref()
+                        .map_or((Origin::Default, String::new()), |(_, o, k)| {
+                            (o.clone(), k.clone())
+                        });
+                    let fix = if matches!(error, TlsError::Read { .. }) {
+                        "; fix: check that the file exists and is readable (relative paths resolve against the config file's folder)"
+                    } else {
+                        ""
+                    };
+                    (at, key, fix)
+                }
+                _ => {
+                    let at = [&cert, &key]
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .map_or(Origin::Default, |(_, o, _)| o.clone());
+                    let key = if matches!(at, Origin::File { .. }) {
+                        tls_key.clone()
+                    } else {
+                        String::new()
+                    };
+                    (at, key, "")
+                }
+            };
+            return Err(ConfigError::Tls {
+                at,
+                key: KeyPath::from(key),
+                source: Box::new(error),
+                fix,
+            });
+        }
+        Ok(tls)
+    }
+}
+
+fn resolve_path(base: Option<&Path>, path: &Path) -> PathBuf {
+    match base {
+        Some(base) if path.is_relative() => base.join(path),
+        _ => path.to_path_buf(),
+    }
+}
+
+fn upsert(attributes: &mut Vec<(String, String)>, key: String, value: String) {
+    match attributes.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => attributes.push((key, value)),
+    }
+}
+
+fn expand_setting<T>(raw: &str, setting: &Setting<T>, env: &Environment) -> Result<String> {
+    expand(raw, env).map_err(|e| {
+        let at = setting.origin.clone();
+        let key = KeyPath::from(setting.key.clone());
+        match e {
+            ExpandError::Unset(variable) => ConfigError::UnsetVariable { at, key, variable },
+            ExpandError::BadReference(i) => ConfigError::InvalidValue {
+                at,
+                key,
+                reason: format!("malformed ${{...}} reference at character {}", i + 1),
+                fix: "write ${NAME} with NAME made of letters, digits and '_', or $$ for a literal '$'".to_owned(),
+            },
+            ExpandError::LoneDollar(i) => ConfigError::InvalidValue {
+                at,
+                key,
+                reason: format!("the '$' at character {} starts no ${{NAME}} reference", i + 1),
+                fix: "write $$ for a literal '$', or ${NAME} to insert an environment variable".to_owned(),
+            },
+        }
+    })
+}
+
+fn table_endpoint(
+    setting: &Setting<String>,
+    env: &Environment,
+    grpc: bool,
+) -> Result<(String, Origin)> {
+    let url = expand_setting(&setting.value, setting, env)?;
+    check_url(&url, grpc).map_err(|(reason, fix)| ConfigError::InvalidUrl {
+        at: setting.origin.clone(),
+        key: KeyPath::from(setting.key.clone()),
+        url: mask_url(&url),
+        reason,
+        fix,
+    })?;
+    Ok((url, setting.origin.clone()))
+}
+
+fn check_env_url(var: &str, url: &str, grpc: bool) -> Result<()> {
+    check_url(url, grpc).map_err(|(reason, fix)| ConfigError::InvalidUrl {
+        at: Origin::Env(var.to_owned()),
+        key: KeyPath::default(),
+        url: mask_url(url),
+        reason,
+        fix,
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EnvProtocol {
+    Grpc,
+    HttpProtobuf,
+    HttpJson,
+}
+
+fn env_protocol(env: &Environment) -> Result<Option<(&'static str, EnvProtocol)>> {
+    const VARS: [&str; 2] = [
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ];
+    let Some((var, value)) = env.first_otel(&VARS) else {
+        return Ok(None);
+    };
+    let var: &'static str = if var == VARS[0] { VARS[0] } else { VARS[1] };
+    let protocol = match value {
+        "grpc" => EnvProtocol::Grpc,
+        "http/protobuf" => EnvProtocol::HttpProtobuf,
+        "http/json" => EnvProtocol::HttpJson,
+        other => {
+            return Err(ConfigError::UnknownValue {
+                at: Origin::Env(var.into()),
+                key: KeyPath::default(),
+                what: "protocol",
+                value: other.to_owned(),
+                expected: Choices(ENV_PROTOCOLS),
+                suggestion: Suggestion(suggest(other, ENV_PROTOCOLS)),
+            });
+        }
+    };
+    Ok(Some((var, protocol)))
+}
+
+fn http_protocol(table: &OtlpConfig, env: &Environment) -> Result<HttpProtocol> {
+    if let Some(s) = &table.protocol {
+        return Ok(s.value);
+    }
+    // `grpc` there does not apply to the otlp-http exporter the table chose.
+    Ok(match env_protocol(env)? {
+        Some((_, EnvProtocol::HttpJson)) => HttpProtocol::Json,
+        _ => HttpProtocol::Binary,
+    })
+}
+
+fn env_bool(env: &Environment, var: &str) -> Result<Option<bool>> {
+    match env.otel(var) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(v) => Err(ConfigError::InvalidValue {
+            at: Origin::Env(var.to_owned()),
+            key: KeyPath::default(),
+            reason: format!("\"{v}\" is not a boolean"),
+            fix: format!("set {var} to true or false"),
+        }),
+    }
+}
+
+fn env_insecure(env: &Environment) -> Result<Option<(&'static str, bool)>> {
+    for var in [
+        "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+        "OTEL_EXPORTER_OTLP_INSECURE",
+    ] {
+        if let Some(b) = env_bool(env, var)? {
+            return Ok(Some((var, b)));
+        }
+    }
+    Ok(None)
+}
+
+fn env_u64(var: &str, raw: &str, min: u64) -> Result<u64> {
+    match raw.parse::<u64>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(ConfigError::InvalidValue {
+            at: Origin::Env(var.to_owned()),
+            key: KeyPath::default(),
+            reason: format!("\"{raw}\" is not an integer of at least {min}"),
+            fix: format!("set {var} to a whole number (milliseconds for timeouts and delays)"),
+        }),
+    }
+}
+
+fn to_usize(setting: &Setting<u64>) -> Result<usize> {
+    usize::try_from(setting.value).map_err(|_| ConfigError::InvalidValue {
+        at: setting.origin.clone(),
+        key: KeyPath::from(setting.key.clone()),
+        reason: "the value is too large for this platform".to_owned(),
+        fix: "give a smaller number".to_owned(),
+    })
+}
+
+fn pick_count(
+    setting: &Option<Setting<u64>>,
+    env: &Environment,
+    var: &str,
+) -> Result<Option<usize>> {
+    if let Some(s) = setting {
+        return to_usize(s).map(Some);
+    }
+    match env.otel(var) {
+        Some(raw) => {
+            let n = env_u64(var, raw, 1)?;
+            Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn pick_ms(
+    setting: &Option<Setting<u64>>,
+    env: &Environment,
+    var: &str,
+    min: u64,
+) -> Result<Option<Duration>> {
+    if let Some(s) = setting {
+        return Ok(Some(Duration::from_millis(s.value)));
+    }
+    env.otel(var)
+        .map(|raw| env_u64(var, raw, min).map(Duration::from_millis))
+        .transpose()
+}
+
+/// Parses `k=v,k2=v2` (W3C-baggage style, values percent-decoded).
+/// Messages never show the values when `show_values` is false.
+fn parse_env_pairs(var: &str, raw: &str, show_values: bool) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (index, entry) in raw.split(',').enumerate() {
+        let entry = entry.trim();
+        if entry.is_empty() {
+            continue;
+        }
+        let invalid = |reason: String| ConfigError::InvalidValue {
+            at: Origin::Env(var.to_owned()),
+            key: KeyPath::default(),
+            reason,
+            fix: format!(
+                "write {var} as key=value pairs separated by commas, with %-escapes for ',' '=' and non-ASCII"
+            ),
+        };
+        let Some((k, v)) = entry.split_once('=') else {
+            return Err(invalid(if show_values {
+                format!("entry \"{entry}\" has no '='")
+            } else {
+                format!("entry {} has no '='", index + 1)
+            }));
+        };
+        let k = k.trim();
+        let key = percent_decode(k).filter(|k| !k.is_empty()).ok_or_else(|| {
+            invalid(format!(
+                "entry {} has an empty or undecodable key",
+                index + 1
+            ))
+        })?;
+        let value = percent_decode(v.trim()).ok_or_else(|| {
+            invalid(format!(
+                "the value of \"{key}\" is not valid UTF-8 once %-decoded"
+            ))
+        })?;
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+fn headers(table: &OtlpConfig, env: &Environment) -> Result<Headers> {
+    let mut headers = Headers::new();
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    ] {
+        let Some(raw) = env.otel(var) else { continue };
+        for (name, value) in parse_env_pairs(var, raw, false)? {
+            let at = Origin::Env(var.to_owned());
+            check_header_name(&name).map_err(|reason| ConfigError::InvalidHeaderName {
+                at: at.clone(),
+                key: KeyPath::default(),
+                name: name.clone(),
+                reason,
+            })?;
+            check_header_value(&value, &name, at, KeyPath::default())?;
+            headers.insert(name, SecretString::new(value));
+        }
+    }
+    for (name, value) in &table.headers {
+        let expanded = expand_setting(value.value.expose(), value, env)?;
+        check_header_value(
+            &expanded,
+            &name.value,
+            value.origin.clone(),
+            KeyPath::from(value.key.clone()),
+        )?;
+        headers.insert(name.value.clone(), SecretString::new(expanded));
+    }
+    Ok(headers)
+}
+
+fn check_header_value(value: &str, name: &str, at: Origin, key: KeyPath) -> Result<()> {
+    match http::HeaderValue::from_str(value) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ConfigError::InvalidHeaderValue {
+            at,
+            key,
+            name: name.to_owned(),
+        }),
+    }
+}
+
+impl fmt::Display for ResolvedConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let from = |origin: &Origin| match origin {
+            Origin::Default => "default".to_owned(),
+            other => format!("from {}", other.describe()),
+        };
+        writeln!(
+            f,
+            "exporter: {} ({})",
+            self.exporter.name(),
+            from(&self.exporter_origin)
+        )?;
+        let transport = match &self.exporter {
+            ExporterSettings::None => None,
+            ExporterSettings::OtlpHttp(s) => {
+                writeln!(
+                    f,
+                    "  endpoint: {} ({})",
+                    mask_url(&s.endpoint),
+                    from(&s.endpoint_origin)
+                )?;
+                let protocol = match s.protocol {
+                    HttpProtocol::Binary => "binary (application/x-protobuf)",
+                    HttpProtocol::Json => "json (application/json)",
+                };
+                writeln!(f, "  protocol: {protocol}")?;
+                Some((&s.transport, s.endpoint.starts_with("http://")))
+            }
+            ExporterSettings::OtlpGrpc(s) => {
+                writeln!(
+                    f,
+                    "  endpoint: {} ({})",
+                    mask_url(&s.endpoint),
+                    from(&s.endpoint_origin)
+                )?;
+                Some((&s.transport, s.endpoint.starts_with("http://")))
+            }
+        };
+        if let Some((t, plaintext)) = transport {
+            let compression = match t.compression {
+                Compression::None => "none",
+                Compression::Gzip => "gzip",
+            };
+            writeln!(f, "  compression: {compression}")?;
+            writeln!(f, "  timeout: {} ms", t.timeout.as_millis())?;
+            if t.headers.is_empty() {
+                writeln!(f, "  headers: (none)")?;
+            } else {
+                let names: Vec<String> =
+                    t.headers.iter().map(|(n, v)| format!("{n}={v}")).collect();
+                writeln!(f, "  headers: {}", names.join(", "))?;
+            }
+            let path = |p: &Option<PathBuf>| {
+                p.as_ref()
+                    .map_or_else(|| "-".to_owned(), |p| p.display().to_string())
+            };
+            if plaintext {
+                writeln!(f, "  tls: none (plaintext http://)")?;
+            } else if t.tls.is_empty() {
+                writeln!(f, "  tls: system roots")?;
+            } else {
+                writeln!(
+                    f,
+                    "  tls: ca-certificate={}, client-certificate={}, client-private-key={}",
+                    path(&t.tls.ca_certificate),
+                    path(&t.tls.client_certificate),
+                    path(&t.tls.client_private_key),
+                )?;
+            }
+        }
+        let r = &self.telemetry.resource;
+        write!(
+            f,
+            "resource: service.name={}, service.version={}, env={}",
+            r.service_name, r.service_version, r.environment
+        )?;
+        for (k, v) in &r.attributes {
+            write!(f, ", {k}={v}")?;
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "events: prefix={}, scope={} {}, log_user_prompt={}",
+            self.telemetry.event_prefix,
+            self.telemetry.scope_name,
+            self.telemetry.scope_version,
+            self.telemetry.log_user_prompt
+        )?;
+        let p = &self.pipeline;
+        writeln!(
+            f,
+            "pipeline: queue_capacity={}, max_batch_size={}, batch_timeout={} ms, request_timeout={} ms, max_request_bytes={}",
+            p.queue_capacity,
+            p.max_batch_size,
+            p.batch_timeout.as_millis(),
+            p.request_timeout.as_millis(),
+            p.max_request_bytes
+        )?;
+        writeln!(
+            f,
+            "retry: budget={} ms, initial_backoff={} ms, max_backoff={} ms",
+            p.retry.budget.as_millis(),
+            p.retry.initial_backoff.as_millis(),
+            p.retry.max_backoff.as_millis()
+        )?;
+        write!(
+            f,
+            "shutdown_timeout: {} ms",
+            self.shutdown_timeout.as_millis()
+        )
+    }
+}
