@@ -18,7 +18,7 @@ const PROBE_KIND: &str = "agent_otel.check.probe";
 pub fn run(config: &Path, probe: bool) -> u8 {
     let out = Style::stdout();
     let err = Style::stderr();
-    let resolved = match crate::emit::resolve_file(config, None) {
+    let resolved = match crate::setup::resolve_file(config, None) {
         Ok(resolved) => resolved,
         Err(code) => return code,
     };

@@ -63,10 +63,10 @@ pub fn run(http: SocketAddr, grpc: SocketAddr, out: Option<&Path>, quiet: bool) 
         let mut summary = Summary::default();
         let mut write_failed = None;
         for request in requests {
-            if let Some(file) = out_file.as_mut() {
-                if let Err(e) = writeln!(file, "{}", request.to_otlp_json()) {
-                    write_failed.get_or_insert(e);
-                }
+            if let Some(file) = out_file.as_mut()
+                && let Err(e) = writeln!(file, "{}", request.to_otlp_json())
+            {
+                write_failed.get_or_insert(e);
             }
             for record in request.records() {
                 if request.answered.counts_records() {

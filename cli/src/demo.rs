@@ -10,7 +10,7 @@ use agent_otel_config::Environment;
 
 use crate::style::Style;
 use crate::summary::{Summary, event_table, render_stats};
-use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, simulate};
+use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, setup, simulate};
 
 /// How long the demo waits for delivery; the embedded collector answers in
 /// milliseconds, so this only matters when something is broken.
@@ -25,15 +25,15 @@ pub fn run(transport: DemoTransport, config: Option<&Path>) -> u8 {
 
 fn demo_toml(transport: DemoTransport, collector: &Collector) -> Option<String> {
     let exporter = match transport {
-        DemoTransport::OtlpHttp => format!(
+        DemoTransport::Http => format!(
             "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"binary\" }} }}",
             collector.http_logs_endpoint()?
         ),
-        DemoTransport::OtlpHttpJson => format!(
+        DemoTransport::HttpJson => format!(
             "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"json\" }} }}",
             collector.http_logs_endpoint()?
         ),
-        DemoTransport::OtlpGrpc => format!(
+        DemoTransport::Grpc => format!(
             "{{ otlp-grpc = {{ endpoint = \"{}\" }} }}",
             collector.grpc_endpoint()?
         ),
@@ -45,9 +45,9 @@ fn demo_toml(transport: DemoTransport, collector: &Collector) -> Option<String> 
 
 fn transport_label(transport: DemoTransport) -> &'static str {
     match transport {
-        DemoTransport::OtlpHttp => "OTLP/HTTP (protobuf)",
-        DemoTransport::OtlpHttpJson => "OTLP/HTTP (JSON)",
-        DemoTransport::OtlpGrpc => "OTLP/gRPC",
+        DemoTransport::Http => "OTLP/HTTP (protobuf)",
+        DemoTransport::HttpJson => "OTLP/HTTP (JSON)",
+        DemoTransport::Grpc => "OTLP/gRPC",
     }
 }
 
@@ -72,16 +72,13 @@ fn run_embedded(transport: DemoTransport) -> u8 {
         return EXIT_INCOMPLETE;
     };
     // The demo's own config: OTEL_* variables of the caller must not redirect it.
-    let resolved = match crate::emit::resolve_text(&toml, Environment::empty(), None) {
+    let resolved = match setup::resolve_text(&toml, Environment::empty(), None) {
         Ok(resolved) => resolved,
         Err(code) => return code,
     };
-    let telemetry = match resolved.start() {
+    let telemetry = match setup::start(&resolved) {
         Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("{} {e}", err.bad("error:"));
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     println!(
         "{}",
@@ -120,16 +117,13 @@ fn run_embedded(transport: DemoTransport) -> u8 {
 fn run_against_config(path: &Path) -> u8 {
     let out = Style::stdout();
     let err = Style::stderr();
-    let resolved = match crate::emit::resolve_file(path, None) {
+    let resolved = match setup::resolve_file(path, None) {
         Ok(resolved) => resolved,
         Err(code) => return code,
     };
-    let telemetry = match resolved.start() {
+    let telemetry = match setup::start(&resolved) {
         Ok(telemetry) => telemetry,
-        Err(e) => {
-            eprintln!("{} {e}", err.bad("error:"));
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     if !telemetry.is_enabled() {
         println!("exporter is none: the simulated session was not sent anywhere");

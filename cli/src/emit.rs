@@ -5,49 +5,12 @@ use std::io::{BufRead, BufReader, IsTerminal, Read};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use agent_otel_config::{ConfigError, Environment, HostInfo, ResolvedConfig};
 use agent_otel_core::{SessionMetadata, Telemetry};
 
-use crate::input;
 use crate::style::Style;
 use crate::summary::render_stats;
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
-
-/// Host defaults for everything the CLI sends: the library's resource.
-fn host(service_name: Option<String>) -> HostInfo {
-    let mut host = HostInfo::default();
-    host.service_version = env!("CARGO_PKG_VERSION").to_owned();
-    if let Some(name) = service_name {
-        host.service_name = name;
-    }
-    host
-}
-
-fn report(error: &ConfigError) -> u8 {
-    eprintln!("{} {error}", Style::stderr().bad("error:"));
-    EXIT_USAGE
-}
-
-/// Loads and resolves a config file, reporting errors on stderr.
-pub fn resolve_file(path: &Path, service_name: Option<String>) -> Result<ResolvedConfig, u8> {
-    let override_name = service_name.clone();
-    let mut resolved =
-        agent_otel_config::load_file(path, &Environment::from_process(), &host(service_name))
-            .map_err(|e| report(&e))?;
-    if let Some(name) = override_name {
-        resolved.telemetry.resource.service_name = name;
-    }
-    Ok(resolved)
-}
-
-/// Resolves config text (the demo's own), reporting errors on stderr.
-pub fn resolve_text(
-    text: &str,
-    env: Environment,
-    service_name: Option<String>,
-) -> Result<ResolvedConfig, u8> {
-    agent_otel_config::from_str(text, &env, &host(service_name)).map_err(|e| report(&e))
-}
+use crate::{input, setup};
 
 fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), std::io::Error> {
     if path == Path::new("-") {
@@ -73,13 +36,13 @@ pub fn run(
     shutdown_timeout: Duration,
 ) -> u8 {
     let err = Style::stderr();
-    let resolved = match resolve_file(config, service_name) {
+    let resolved = match setup::resolve_file(config, service_name) {
         Ok(resolved) => resolved,
         Err(code) => return code,
     };
-    let telemetry = match resolved.start() {
+    let telemetry = match setup::start(&resolved) {
         Ok(telemetry) => telemetry,
-        Err(e) => return report(&e),
+        Err(code) => return code,
     };
     let (reader, _) = match open_input(input_path) {
         Ok(opened) => opened,

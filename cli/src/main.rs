@@ -10,6 +10,7 @@ mod collect;
 mod demo;
 mod emit;
 mod input;
+mod setup;
 mod simulate;
 mod style;
 mod summary;
@@ -35,14 +36,18 @@ struct Cli {
     command: Command,
 }
 
+/// The transports `demo` can use; value names as `--exporter` takes them.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DemoTransport {
     /// OTLP/HTTP with protobuf bodies.
-    OtlpHttp,
+    #[value(name = "otlp-http")]
+    Http,
     /// OTLP/HTTP with JSON bodies.
-    OtlpHttpJson,
+    #[value(name = "otlp-http-json")]
+    HttpJson,
     /// OTLP/gRPC.
-    OtlpGrpc,
+    #[value(name = "otlp-grpc")]
+    Grpc,
 }
 
 #[derive(Debug, Subcommand)]
