@@ -70,6 +70,11 @@ pub(crate) async fn wait_shutdown(mut rx: watch::Receiver<bool>) {
 /// servers [`SETTLE`] to write answers and close connections, and returns.
 /// Idle keep-alive connections do not hold shutdown up: the runtime's
 /// shutdown drops whatever is left.
+/// HTTP/2 flow-control windows of the gRPC receiver: a 4 MiB export request
+/// arrives without waiting for window updates (h2's default is 64 KiB).
+const GRPC_STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+const GRPC_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
 pub(crate) async fn run(
     ctx: Arc<Ctx>,
     http: Option<tokio::net::TcpListener>,
@@ -124,9 +129,13 @@ pub(crate) async fn run(
         let signal = wait_shutdown(ctx.shutdown.clone());
         match &tls {
             None => {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                // No Nagle delay: an OTLP answer is one small write.
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 tasks.push(tokio::spawn(async move {
                     if let Err(err) = tonic::transport::Server::builder()
+                        .initial_stream_window_size(GRPC_STREAM_WINDOW)
+                        .initial_connection_window_size(GRPC_CONNECTION_WINDOW)
                         .serve_with_incoming_shutdown(svc, incoming, signal)
                         .await
                     {
@@ -141,6 +150,8 @@ pub(crate) async fn run(
                 let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
                 tasks.push(tokio::spawn(async move {
                     if let Err(err) = tonic::transport::Server::builder()
+                        .initial_stream_window_size(GRPC_STREAM_WINDOW)
+                        .initial_connection_window_size(GRPC_CONNECTION_WINDOW)
                         .serve_with_incoming_shutdown(svc, incoming, signal)
                         .await
                     {

@@ -225,17 +225,45 @@ async fn accept_loop(
         let tx = tx.clone();
         let ctx = Arc::clone(&ctx);
         tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            let handshake = acceptor.accept(tcp).into_fallible();
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                 Ok(Ok(stream)) => {
                     // Fails only when the server stopped; the connection is
                     // then dropped.
                     let _ = tx.send(stream).await;
                 }
-                Ok(Err(err)) => handshake_failed(&ctx, peer, &err),
+                Ok(Err((err, tcp))) => {
+                    handshake_failed(&ctx, peer, &err);
+                    close_gracefully(tcp).await;
+                }
                 Err(_) => handshake_failed(&ctx, peer, &"timed out"),
             }
         });
     }
+}
+
+/// How long a refused client gets to read our alert and close its side.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Closes a connection whose handshake failed so the client reads our TLS
+/// alert: rustls has queued the alert; we send FIN, then read and discard
+/// what the client already sent (its first request, under TLS 1.3) until
+/// it closes or [`LINGER`] passes. Dropping the socket with unread bytes
+/// would make the kernel answer with a reset that destroys the alert, and
+/// the client would report a bare "connection reset" instead of the
+/// certificate problem.
+async fn close_gracefully(mut tcp: TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        while let Ok(n) = tcp.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
 fn handshake_failed(ctx: &Ctx, peer: SocketAddr, err: &dyn fmt::Display) {

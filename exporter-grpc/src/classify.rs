@@ -178,7 +178,7 @@ impl Seen {
             Some(inner) if inner.is::<rustls::Error>() => self.tls = true,
             Some(inner)
                 if io_error.kind() == io::ErrorKind::InvalidData
-                    && is_rustls_text(&inner.to_string()) =>
+                    && agent_otel_core::is_tls_failure_text(&inner.to_string()) =>
             {
                 self.tls = true;
             }
@@ -186,19 +186,6 @@ impl Seen {
             _ => {}
         }
     }
-}
-
-/// The starts of the messages of rustls's TLS failures.
-const RUSTLS_MESSAGES: [&str; 5] = [
-    "received fatal alert",
-    "invalid peer certificate",
-    "peer is incompatible",
-    "peer misbehaved",
-    "peer sent no certificates",
-];
-
-fn is_rustls_text(text: &str) -> bool {
-    RUSTLS_MESSAGES.iter().any(|start| text.starts_with(start))
 }
 
 /// The distinct messages of an error chain, outermost first.

@@ -234,6 +234,16 @@ pub(crate) fn transport_outcome(err: &reqwest::Error, timeout: Option<Duration>)
         return ExportOutcome::retryable(ExportError::new(FailureKind::Timeout, message));
     }
     let message = chain_message(err);
+    // Over HTTP/2 a TLS alert (e.g. the server refusing our client
+    // certificate) reaches us as text only.
+    if agent_otel_core::is_tls_failure_text(&message) {
+        return ExportOutcome::permanent(ExportError::new(
+            FailureKind::Tls,
+            format!(
+                "TLS error: {message} (the server refused the handshake: check tls client-certificate, client-private-key and ca-certificate)"
+            ),
+        ));
+    }
     if err.is_builder() {
         return ExportOutcome::permanent(ExportError::new(FailureKind::Exporter, message));
     }
