@@ -19,6 +19,7 @@ pub mod batch;
 pub mod event;
 pub mod exporter;
 pub mod pipeline;
+mod queue;
 pub mod resource;
 pub mod stats;
 mod telemetry;

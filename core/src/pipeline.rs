@@ -15,6 +15,7 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 use crate::batch::{LogBatch, OtlpEncoder};
 use crate::event::Event;
 use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+use crate::queue::{EventQueue, QueueFull};
 use crate::resource::TelemetryOptions;
 use crate::stats::{DropReason, PipelineStats, StatsCounters};
 
@@ -139,7 +140,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(25);
 
 /// Host side of a running pipeline.
 pub(crate) struct Pipeline {
-    events: mpsc::Sender<Event>,
+    events: Arc<EventQueue>,
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<StatsCounters>,
     shut_down: AtomicBool,
@@ -152,7 +153,10 @@ impl Pipeline {
         options: PipelineOptions,
     ) -> Result<Self, PipelineError> {
         validate(&options)?;
-        let (events, event_rx) = mpsc::channel(options.queue_capacity);
+        let events = Arc::new(EventQueue::new(
+            options.queue_capacity,
+            options.max_batch_size.min(options.queue_capacity),
+        ));
         let (control, control_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCounters::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -164,7 +168,7 @@ impl Pipeline {
             exporter,
             options,
             stats: Arc::clone(&stats),
-            events: event_rx,
+            events: Arc::clone(&events),
             control: ControlInbox {
                 rx: control_rx,
                 pending: VecDeque::new(),
@@ -194,18 +198,19 @@ impl Pipeline {
             self.stats.dropped(DropReason::AfterShutdown, 1);
             return;
         }
-        match self.events.try_send(event) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.stats.dropped(DropReason::QueueFull, 1);
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.stats.dropped(DropReason::AfterShutdown, 1);
-            }
+        if let Err(QueueFull) = self.events.push(event) {
+            self.stats.dropped(DropReason::QueueFull, 1);
         }
     }
 
     pub(crate) fn stats(&self) -> PipelineStats {
+        // An emit that raced `shutdown` may have queued its event after the
+        // worker's last look: count such stragglers as dropped.
+        if self.events.is_stopped() {
+            while self.events.pop().is_some() {
+                self.stats.dropped(DropReason::AfterShutdown, 1);
+            }
+        }
         self.stats.snapshot()
     }
 
@@ -304,7 +309,7 @@ struct Worker {
     exporter: Box<dyn Exporter>,
     options: PipelineOptions,
     stats: Arc<StatsCounters>,
-    events: mpsc::Receiver<Event>,
+    events: Arc<EventQueue>,
     control: ControlInbox,
 }
 
@@ -328,10 +333,7 @@ impl Worker {
                         let _ = done.send(());
                     }
                     Control::Shutdown { done, .. } => {
-                        self.events.close();
-                        self.drain_queue(&mut buffer);
-                        self.deliver_all(&mut buffer).await;
-                        self.close_exporter().await;
+                        self.finish(&mut buffer).await;
                         let delivered =
                             self.stats.snapshot().dropped(DropReason::ShutdownDeadline) == 0;
                         let _ = done.send(delivered);
@@ -340,53 +342,89 @@ impl Worker {
                 }
                 continue;
             }
-            let timer = async move {
-                match batch_due {
-                    Some(due) => sleep_until(due).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                control = self.control.rx.recv() => match control {
-                    Some(control) => self.control.accept(control),
-                    // Every host handle is gone without a shutdown: deliver
-                    // what is queued within the default deadline, then stop.
-                    None => {
-                        let deadline = Instant::now() + crate::DEFAULT_SHUTDOWN_TIMEOUT;
-                        self.control.deadline = Some(deadline);
-                        self.events.close();
-                        self.drain_queue(&mut buffer);
-                        self.deliver_all(&mut buffer).await;
-                        self.close_exporter().await;
-                        return;
-                    }
-                },
-                event = self.events.recv() => match event {
-                    Some(event) => {
-                        if buffer.is_empty() {
-                            batch_due = Some(Instant::now() + self.options.batch_timeout);
+            if buffer.is_empty() {
+                self.take(&mut buffer);
+                if buffer.is_empty() {
+                    // Idle: sleep until an event or a control message. The
+                    // timeout only bounds the cost of a missed wake-up.
+                    if self.events.park() {
+                        tokio::select! {
+                            biased;
+                            control = self.control.rx.recv() => match control {
+                                Some(control) => self.control.accept(control),
+                                None => return self.orphaned(&mut buffer).await,
+                            },
+                            () = self.events.woken() => {}
+                            () = tokio::time::sleep(self.options.batch_timeout) => {}
                         }
-                        buffer.push(event);
-                        if buffer.len() >= self.options.max_batch_size {
-                            self.deliver_all(&mut buffer).await;
-                            batch_due = None;
+                        self.events.unpark();
+                    }
+                    continue;
+                }
+                batch_due = Some(Instant::now() + self.options.batch_timeout);
+            }
+            if buffer.len() < self.options.max_batch_size {
+                let due = batch_due.unwrap_or_else(Instant::now);
+                // Collecting: producers only signal once a full batch waits.
+                tokio::select! {
+                    biased;
+                    control = self.control.rx.recv() => match control {
+                        Some(control) => {
+                            self.control.accept(control);
+                            continue;
+                        }
+                        None => return self.orphaned(&mut buffer).await,
+                    },
+                    () = self.events.woken() => {
+                        self.take(&mut buffer);
+                        if buffer.len() < self.options.max_batch_size {
+                            continue;
                         }
                     }
-                    None => std::future::pending::<()>().await,
-                },
-                () = timer => {
-                    self.deliver_all(&mut buffer).await;
-                    batch_due = None;
+                    () = sleep_until(due) => self.take(&mut buffer),
                 }
+            }
+            self.deliver_all(&mut buffer).await;
+            batch_due = None;
+        }
+    }
+
+    /// Moves queued events into `buffer`, up to one batch.
+    fn take(&mut self, buffer: &mut Vec<Event>) {
+        self.events.batch_taken();
+        while buffer.len() < self.options.max_batch_size {
+            match self.events.pop() {
+                Some(event) => buffer.push(event),
+                None => break,
             }
         }
     }
 
+    /// Moves every queued event into `buffer`.
     fn drain_queue(&mut self, buffer: &mut Vec<Event>) {
-        while let Ok(event) = self.events.try_recv() {
+        self.events.batch_taken();
+        while let Some(event) = self.events.pop() {
             buffer.push(event);
         }
+    }
+
+    /// Delivers what is queued (bounded by the shutdown deadline), closes
+    /// the exporter and stops; emits from now on are dropped and counted.
+    async fn finish(&mut self, buffer: &mut Vec<Event>) {
+        self.drain_queue(buffer);
+        self.deliver_all(buffer).await;
+        self.close_exporter().await;
+        self.events.mark_stopped();
+        while self.events.pop().is_some() {
+            self.stats.dropped(DropReason::AfterShutdown, 1);
+        }
+    }
+
+    /// Every host handle is gone without a shutdown: deliver what is queued
+    /// within the default deadline, then stop.
+    async fn orphaned(&mut self, buffer: &mut Vec<Event>) {
+        self.control.deadline = Some(Instant::now() + crate::DEFAULT_SHUTDOWN_TIMEOUT);
+        self.finish(buffer).await;
     }
 
     /// Delivers `buffer` in batches of at most `max_batch_size`; once the

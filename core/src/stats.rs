@@ -2,7 +2,7 @@
 //! dropped (with a reason), and the counts are readable at any time.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::exporter::{ExportError, FailureKind};
 
@@ -43,10 +43,27 @@ impl DropReason {
     }
 }
 
+/// Number of `emitted` counter shards; threads beyond this share shards.
+const EMIT_SHARDS: usize = 16;
+
+/// One counter on its own cache line, so threads emitting at once do not
+/// bounce a shared line on every emit.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct PaddedCounter(AtomicU64);
+
+thread_local! {
+    /// This thread's `emitted` shard, assigned round-robin on first emit.
+    static EMIT_SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % EMIT_SHARDS
+    };
+}
+
 /// Live counters shared by the emitting threads and the worker.
 #[derive(Debug, Default)]
 pub(crate) struct StatsCounters {
-    emitted: AtomicU64,
+    emitted: [PaddedCounter; EMIT_SHARDS],
     exported: AtomicU64,
     rejected: AtomicU64,
     dropped: [AtomicU64; 5],
@@ -57,20 +74,22 @@ pub(crate) struct StatsCounters {
 }
 
 impl StatsCounters {
+    #[inline]
     pub(crate) fn emitted(&self) {
-        self.emitted.fetch_add(1, Ordering::Relaxed);
+        let shard = EMIT_SHARD.with(|shard| *shard);
+        self.emitted[shard].0.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn exported(&self, n: u64) {
-        self.exported.fetch_add(n, Ordering::Relaxed);
+        self.exported.fetch_add(n, Ordering::Release);
     }
 
     pub(crate) fn rejected(&self, n: u64) {
-        self.rejected.fetch_add(n, Ordering::Relaxed);
+        self.rejected.fetch_add(n, Ordering::Release);
     }
 
     pub(crate) fn dropped(&self, reason: DropReason, n: u64) {
-        self.dropped[reason as usize].fetch_add(n, Ordering::Relaxed);
+        self.dropped[reason as usize].fetch_add(n, Ordering::Release);
     }
 
     pub(crate) fn retry(&self) {
@@ -90,12 +109,18 @@ impl StatsCounters {
 
     pub(crate) fn snapshot(&self) -> PipelineStats {
         // Read outcomes before `emitted` so a concurrent emit can only make
-        // `in_flight` larger, never negative.
+        // `in_flight` larger, never negative: every outcome is counted with
+        // Release after its event's `emitted` increment (same thread, or
+        // through the queue), so seeing the outcome means seeing the emit.
         let exported = self.exported.load(Ordering::Acquire);
         let rejected = self.rejected.load(Ordering::Acquire);
         let dropped = std::array::from_fn(|i| self.dropped[i].load(Ordering::Acquire));
         let failures = std::array::from_fn(|i| self.failures[i].load(Ordering::Acquire));
-        let emitted = self.emitted.load(Ordering::Acquire);
+        let emitted = self
+            .emitted
+            .iter()
+            .map(|shard| shard.0.load(Ordering::Acquire))
+            .sum();
         PipelineStats {
             emitted,
             exported,

@@ -304,6 +304,26 @@ fn batches_are_cut_by_count() {
 }
 
 #[test]
+fn full_batches_go_out_without_waiting_for_the_timer() {
+    let exporter = ScriptedExporter::new();
+    let telemetry = start(
+        &exporter,
+        PipelineOptions {
+            max_batch_size: 10,
+            batch_timeout: Duration::from_secs(3600),
+            ..PipelineOptions::default()
+        },
+    );
+    emit_prompts(&telemetry, 25);
+    // Two full batches must leave long before the one-hour timer.
+    assert!(exporter.wait_for_calls(2, HANG) >= 2);
+    let sizes: Vec<usize> = exporter.calls().iter().map(|c| c.records().count()).collect();
+    assert_eq!(&sizes[..2], &[10, 10]);
+    telemetry.shutdown(HANG).expect("shutdown");
+    assert_eq!(telemetry.stats().exported, 25);
+}
+
+#[test]
 fn oversized_batches_are_split_and_huge_values_truncated() {
     let exporter = ScriptedExporter::new();
     let max_request_bytes = 64 * 1024;
