@@ -317,7 +317,11 @@ fn full_batches_go_out_without_waiting_for_the_timer() {
     emit_prompts(&telemetry, 25);
     // Two full batches must leave long before the one-hour timer.
     assert!(exporter.wait_for_calls(2, HANG) >= 2);
-    let sizes: Vec<usize> = exporter.calls().iter().map(|c| c.records().count()).collect();
+    let sizes: Vec<usize> = exporter
+        .calls()
+        .iter()
+        .map(|c| c.records().count())
+        .collect();
     assert_eq!(&sizes[..2], &[10, 10]);
     telemetry.shutdown(HANG).expect("shutdown");
     assert_eq!(telemetry.stats().exported, 25);
