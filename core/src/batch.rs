@@ -7,7 +7,7 @@
 //! tests). Runs on the pipeline worker, never on the caller's thread.
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes};
@@ -18,7 +18,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
-use crate::event::{Event, EventBody};
+use crate::event::{Event, EventBody, SessionMetadata};
 use crate::resource::TelemetryOptions;
 
 /// Value exported for `prompt` when `log_user_prompt` is off.
@@ -216,9 +216,10 @@ impl OtlpEncoder {
         let mut records: Vec<u8> = Vec::with_capacity(events.len().saturating_mul(512).min(budget));
         let mut count = 0usize;
         let mut scratch: Vec<u8> = Vec::with_capacity(1024);
+        let mut session = SessionAttributes::default();
         for event in events {
             scratch.clear();
-            self.write_record(&mut scratch, event, observed);
+            self.write_record(&mut scratch, &mut session, event, observed);
             let framed = framed_len(scratch.len());
             if count > 0 && records.len() + framed > budget {
                 batches.push(self.finish(&records, count));
@@ -265,7 +266,13 @@ impl OtlpEncoder {
     }
 
     /// Writes one event as the fields of an OTLP `LogRecord`.
-    fn write_record(&self, buf: &mut Vec<u8>, event: &Event, observed_unix_nanos: u64) {
+    fn write_record(
+        &self,
+        buf: &mut Vec<u8>,
+        session: &mut SessionAttributes,
+        event: &Event,
+        observed_unix_nanos: u64,
+    ) {
         let suffix = event.kind().suffix();
         let name: [&[u8]; 3] = [self.prefix.as_bytes(), b".", suffix.as_bytes()];
         put_fixed64(buf, RECORD_TIME, unix_nanos(event.time));
@@ -273,49 +280,36 @@ impl OtlpEncoder {
         encode_varint(SeverityNumber::Info as u64, buf);
         put_bytes_field(buf, RECORD_SEVERITY_TEXT, &[b"INFO"]);
 
-        let s = &event.session;
         put_str_attr(buf, "event.name", &name);
         put_str_attr(buf, "event.timestamp", &[&rfc3339_millis_bytes(event.time)]);
-        self.put_text(buf, "conversation.id", &s.conversation_id);
-        self.put_text(buf, "app.version", &s.app_version);
-        if let Some(mode) = &s.auth_mode {
-            self.put_text(buf, "auth_mode", mode);
-        }
-        if let Some(account) = &s.account_id {
-            self.put_text(buf, "user.account_id", account);
-        }
-        self.put_text(buf, "terminal.type", &s.terminal_type);
-        self.put_text(buf, "model", &s.model);
-        self.put_text(buf, "slug", &s.slug);
+        buf.put_slice(session.bytes_for(self, &event.session));
         match &event.body {
             EventBody::ApiRequest {
                 attempt,
                 duration_ms,
                 status_code,
-                cf_ray,
-                error,
+                strings,
             } => {
                 put_int_attr(buf, "attempt", i64::from(*attempt));
                 put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 if let Some(status) = status_code {
                     put_int_attr(buf, "http.response.status_code", i64::from(*status));
                 }
-                if let Some(ray) = cf_ray {
+                if let Some(ray) = strings.get(0) {
                     self.put_text(buf, "cf_ray", ray);
                 }
-                if let Some(error) = error {
+                if let Some(error) = strings.get(1) {
                     self.put_text(buf, "error.message", error);
                 }
             }
             EventBody::SseEvent {
-                kind,
                 duration_ms,
-                error,
                 tokens,
+                strings,
             } => {
-                self.put_text(buf, "event.kind", kind);
+                self.put_text(buf, "event.kind", strings.str(0));
                 put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
-                if let Some(error) = error {
+                if let Some(error) = strings.get(1) {
                     self.put_text(buf, "error.message", error);
                 }
                 if let Some(t) = tokens {
@@ -330,43 +324,75 @@ impl OtlpEncoder {
                     put_int_attr(buf, "tool_token_count", to_i64(t.tool));
                 }
             }
-            EventBody::UserPrompt { length, prompt } => {
+            EventBody::UserPrompt { length, strings } => {
                 put_int_attr(buf, "prompt_length", to_i64(*length));
-                match prompt {
+                match strings.get(0) {
                     Some(p) => self.put_text(buf, "prompt", p),
                     None => put_str_attr(buf, "prompt", &[REDACTED.as_bytes()]),
                 }
             }
             EventBody::ToolDecision {
-                tool_name,
-                call_id,
                 decision,
                 source,
+                strings,
             } => {
-                self.put_text(buf, "tool_name", tool_name);
-                self.put_text(buf, "call_id", call_id);
+                self.put_text(buf, "tool_name", strings.str(0));
+                self.put_text(buf, "call_id", strings.str(1));
                 put_str_attr(buf, "decision", &[decision.as_str().as_bytes()]);
                 put_str_attr(buf, "source", &[source.as_str().as_bytes()]);
             }
             EventBody::ToolResult {
-                tool_name,
-                call_id,
-                arguments,
                 duration_ms,
                 success,
-                output,
+                strings,
             } => {
-                self.put_text(buf, "tool_name", tool_name);
-                self.put_text(buf, "call_id", call_id);
-                self.put_text(buf, "arguments", arguments);
+                self.put_text(buf, "tool_name", strings.str(0));
+                self.put_text(buf, "call_id", strings.str(1));
+                self.put_text(buf, "arguments", strings.str(2));
                 put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 let success: &[u8] = if *success { b"true" } else { b"false" };
                 put_str_attr(buf, "success", &[success]);
-                self.put_text(buf, "output", output);
+                self.put_text(buf, "output", strings.str(3));
             }
         }
         put_fixed64(buf, RECORD_OBSERVED_TIME, observed_unix_nanos);
         put_bytes_field(buf, RECORD_EVENT_NAME, &name);
+    }
+}
+
+/// The encoded common attributes of the session last seen in a batch:
+/// events of one session share them, so they are encoded once per batch
+/// and copied into each record.
+#[derive(Default)]
+struct SessionAttributes {
+    session: Option<Arc<SessionMetadata>>,
+    bytes: Vec<u8>,
+}
+
+impl SessionAttributes {
+    fn bytes_for(&mut self, encoder: &OtlpEncoder, session: &Arc<SessionMetadata>) -> &[u8] {
+        if !self
+            .session
+            .as_ref()
+            .is_some_and(|seen| Arc::ptr_eq(seen, session))
+        {
+            let buf = &mut self.bytes;
+            buf.clear();
+            let s = session.as_ref();
+            encoder.put_text(buf, "conversation.id", &s.conversation_id);
+            encoder.put_text(buf, "app.version", &s.app_version);
+            if let Some(mode) = &s.auth_mode {
+                encoder.put_text(buf, "auth_mode", mode);
+            }
+            if let Some(account) = &s.account_id {
+                encoder.put_text(buf, "user.account_id", account);
+            }
+            encoder.put_text(buf, "terminal.type", &s.terminal_type);
+            encoder.put_text(buf, "model", &s.model);
+            encoder.put_text(buf, "slug", &s.slug);
+            self.session = Some(Arc::clone(session));
+        }
+        &self.bytes
     }
 }
 
@@ -466,8 +492,7 @@ mod tests {
                 attempt: 2,
                 duration_ms: 30,
                 status_code: Some(200),
-                cf_ray: None,
-                error: None,
+                strings: crate::event::PackedStrings::default(),
             },
         };
         let mut batches = encoder.encode(&[event]);

@@ -209,40 +209,86 @@ pub struct Event {
     pub(crate) body: EventBody,
 }
 
-/// Owned attribute payload of one event.
+/// The strings of one event in a single allocation (none when they are all
+/// empty or absent): one `malloc` per emit whatever the kind, and one
+/// `free` on the worker.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PackedStrings {
+    text: Box<str>,
+    ends: [u32; 4],
+    present: u8,
+}
+
+impl PackedStrings {
+    /// Packs up to four optional strings; get them back by position.
+    pub(crate) fn new(parts: [Option<&str>; 4]) -> Self {
+        let len: usize = parts.iter().flatten().map(|p| p.len()).sum();
+        let mut text = String::with_capacity(len);
+        let mut ends = [0u32; 4];
+        let mut present = 0u8;
+        for (i, part) in parts.iter().enumerate() {
+            if let Some(part) = part {
+                text.push_str(part);
+                present |= 1 << i;
+            }
+            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
+        Self {
+            text: text.into_boxed_str(),
+            ends,
+            present,
+        }
+    }
+
+    /// The string at `index`, if it was given.
+    pub(crate) fn get(&self, index: usize) -> Option<&str> {
+        if self.present & (1 << index) == 0 {
+            return None;
+        }
+        let start = if index == 0 {
+            0
+        } else {
+            self.ends[index - 1] as usize
+        };
+        self.text.get(start..self.ends[index] as usize)
+    }
+
+    /// The string at `index`, empty when absent.
+    pub(crate) fn str(&self, index: usize) -> &str {
+        self.get(index).unwrap_or_default()
+    }
+}
+
+/// Owned attribute payload of one event; strings live in [`PackedStrings`]
+/// at the positions named in each variant.
 #[derive(Debug, Clone)]
 pub(crate) enum EventBody {
+    /// Strings: 0 `cf_ray`, 1 `error.message`.
     ApiRequest {
         attempt: u32,
         duration_ms: u64,
         status_code: Option<u16>,
-        cf_ray: Option<String>,
-        error: Option<String>,
+        strings: PackedStrings,
     },
+    /// Strings: 0 `event.kind`, 1 `error.message`.
     SseEvent {
-        kind: String,
         duration_ms: u64,
-        error: Option<String>,
         tokens: Option<TokenCounts>,
+        strings: PackedStrings,
     },
-    UserPrompt {
-        length: u64,
-        /// `None` when redacted.
-        prompt: Option<String>,
-    },
+    /// Strings: 0 `prompt`, absent when redacted.
+    UserPrompt { length: u64, strings: PackedStrings },
+    /// Strings: 0 `tool_name`, 1 `call_id`.
     ToolDecision {
-        tool_name: String,
-        call_id: String,
         decision: ToolDecision,
         source: DecisionSource,
+        strings: PackedStrings,
     },
+    /// Strings: 0 `tool_name`, 1 `call_id`, 2 `arguments`, 3 `output`.
     ToolResult {
-        tool_name: String,
-        call_id: String,
-        arguments: String,
         duration_ms: u64,
         success: bool,
-        output: String,
+        strings: PackedStrings,
     },
 }
 
@@ -292,54 +338,67 @@ pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-pub(crate) fn opt_owned(value: Option<&str>) -> Option<String> {
-    value.map(str::to_owned)
-}
-
 impl EventBody {
     pub(crate) fn api_request(e: &ApiRequest<'_>) -> Self {
         EventBody::ApiRequest {
             attempt: e.attempt,
             duration_ms: millis(e.duration),
             status_code: e.status_code,
-            cf_ray: opt_owned(e.cf_ray),
-            error: opt_owned(e.error),
+            strings: PackedStrings::new([e.cf_ray, e.error, None, None]),
         }
     }
 
     pub(crate) fn sse_event(e: &SseEvent<'_>) -> Self {
         EventBody::SseEvent {
-            kind: e.kind.to_owned(),
             duration_ms: millis(e.duration),
-            error: opt_owned(e.error),
             tokens: e.tokens,
+            strings: PackedStrings::new([Some(e.kind), e.error, None, None]),
         }
     }
 
     pub(crate) fn user_prompt(prompt: &str, log_user_prompt: bool) -> Self {
+        let kept = log_user_prompt.then_some(prompt);
         EventBody::UserPrompt {
             length: prompt.chars().count() as u64,
-            prompt: log_user_prompt.then(|| prompt.to_owned()),
+            strings: PackedStrings::new([kept, None, None, None]),
         }
     }
 
     pub(crate) fn tool_decision(e: &ToolDecisionEvent<'_>) -> Self {
         EventBody::ToolDecision {
-            tool_name: e.tool_name.to_owned(),
-            call_id: e.call_id.to_owned(),
             decision: e.decision,
             source: e.source,
+            strings: PackedStrings::new([Some(e.tool_name), Some(e.call_id), None, None]),
         }
     }
 
     pub(crate) fn tool_result(e: &ToolResult<'_>) -> Self {
         EventBody::ToolResult {
-            tool_name: e.tool_name.to_owned(),
-            call_id: e.call_id.to_owned(),
-            arguments: e.arguments.to_owned(),
             duration_ms: millis(e.duration),
             success: e.success,
-            output: e.output.to_owned(),
+            strings: PackedStrings::new([
+                Some(e.tool_name),
+                Some(e.call_id),
+                Some(e.arguments),
+                Some(e.output),
+            ]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PackedStrings;
+
+    #[test]
+    fn packed_strings_keep_absent_empty_and_present_apart() {
+        let packed = PackedStrings::new([Some("shell"), None, Some(""), Some("ok ✓")]);
+        assert_eq!(packed.get(0), Some("shell"));
+        assert_eq!(packed.get(1), None);
+        assert_eq!(packed.get(2), Some(""));
+        assert_eq!(packed.get(3), Some("ok ✓"));
+        assert_eq!(packed.str(1), "");
+        let empty = PackedStrings::new([None; 4]);
+        assert_eq!((empty.get(0), empty.get(3)), (None, None));
     }
 }

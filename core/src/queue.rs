@@ -13,14 +13,25 @@ use tokio::sync::Notify;
 
 use crate::event::Event;
 
+/// A flag on its own cache line: producers read these on every push, so
+/// they must not share a line with anything written often.
+#[repr(align(128))]
+struct PaddedFlag(AtomicBool);
+
+impl PaddedFlag {
+    fn new() -> Self {
+        Self(AtomicBool::new(false))
+    }
+}
+
 pub(crate) struct EventQueue {
     slots: ArrayQueue<Event>,
     batch_size: usize,
     /// Set by the worker before it parks with nothing queued.
-    worker_idle: AtomicBool,
+    worker_idle: PaddedFlag,
     /// Set by the producer that saw a full batch waiting, until the worker
     /// takes it; keeps that signal to one per batch.
-    batch_ready: AtomicBool,
+    batch_ready: PaddedFlag,
     /// Set once the worker has stopped; later pushes are swept by `stats`.
     worker_stopped: AtomicBool,
     wake: Notify,
@@ -34,8 +45,8 @@ impl EventQueue {
         Self {
             slots: ArrayQueue::new(capacity),
             batch_size,
-            worker_idle: AtomicBool::new(false),
-            batch_ready: AtomicBool::new(false),
+            worker_idle: PaddedFlag::new(),
+            batch_ready: PaddedFlag::new(),
             worker_stopped: AtomicBool::new(false),
             wake: Notify::new(),
         }
@@ -49,13 +60,15 @@ impl EventQueue {
         // below and in `park`, either this producer sees `worker_idle` or
         // the worker sees the event (no lost wake-up).
         self.slots.push(event).map_err(|_| QueueFull)?;
-        if self.worker_idle.load(Ordering::SeqCst) {
-            if self.worker_idle.swap(false, Ordering::SeqCst) {
+        if self.worker_idle.0.load(Ordering::SeqCst) {
+            if self.worker_idle.0.swap(false, Ordering::SeqCst) {
                 self.wake.notify_one();
             }
-        } else if self.slots.len() >= self.batch_size
-            && !self.batch_ready.swap(true, Ordering::AcqRel)
+        } else if !self.batch_ready.0.load(Ordering::Relaxed)
+            && self.slots.len() >= self.batch_size
+            && !self.batch_ready.0.swap(true, Ordering::AcqRel)
         {
+            // Test before swap: once signalled, later producers only read.
             self.wake.notify_one();
         }
         Ok(())
@@ -68,22 +81,22 @@ impl EventQueue {
     /// Called by the worker before it takes a batch: the next full batch
     /// may signal again.
     pub(crate) fn batch_taken(&self) {
-        self.batch_ready.store(false, Ordering::Release);
+        self.batch_ready.0.store(false, Ordering::Release);
     }
 
     /// Marks the worker idle if nothing is queued; returns false (and stays
     /// busy) when an event is already there.
     pub(crate) fn park(&self) -> bool {
-        self.worker_idle.store(true, Ordering::SeqCst);
+        self.worker_idle.0.store(true, Ordering::SeqCst);
         if self.slots.is_empty() {
             return true;
         }
-        self.worker_idle.store(false, Ordering::SeqCst);
+        self.worker_idle.0.store(false, Ordering::SeqCst);
         false
     }
 
     pub(crate) fn unpark(&self) {
-        self.worker_idle.store(false, Ordering::SeqCst);
+        self.worker_idle.0.store(false, Ordering::SeqCst);
     }
 
     /// Resolves on the next wake-up (or at once if one is pending).

@@ -373,3 +373,44 @@ fn host_chooses_prefix_scope_and_resource_overrides() {
     assert!(attrs(&resource.attributes).contains(&("env", V::S("prod"))));
     assert!(!attrs(&resource.attributes).contains(&("env", V::S("staging"))));
 }
+
+#[test]
+fn interleaved_sessions_keep_their_own_metadata() {
+    let request = capture(options(false), |telemetry| {
+        let a = telemetry.session(metadata(true));
+        let b = telemetry.session(SessionMetadata {
+            conversation_id: "conv-2".into(),
+            model: "o4-mini".into(),
+            ..metadata(false)
+        });
+        a.user_prompt("one");
+        b.user_prompt("two");
+        a.user_prompt("three");
+    });
+    let seen: Vec<(String, String, bool)> = records(&request)
+        .iter()
+        .map(|r| {
+            let attrs = attrs(&r.attributes);
+            let get = |key: &str| {
+                attrs
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, v)| format!("{v:?}"))
+                    .unwrap_or_default()
+            };
+            (
+                get("conversation.id"),
+                get("model"),
+                attrs.iter().any(|(k, _)| *k == "auth_mode"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (r#"S("conv-1")"#.into(), r#"S("gpt-5-codex")"#.into(), true),
+            (r#"S("conv-2")"#.into(), r#"S("o4-mini")"#.into(), false),
+            (r#"S("conv-1")"#.into(), r#"S("gpt-5-codex")"#.into(), true),
+        ]
+    );
+}
