@@ -31,7 +31,7 @@ use agent_otel_benches::{
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_core::{
     Compression, Event, Exporter, HttpProtocol, OtlpEncoder, PipelineOptions, Telemetry,
-    TelemetryOptions, TransportOptions,
+    TelemetryOptions, TransportOptions, WireFormat,
 };
 use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig};
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
@@ -262,7 +262,7 @@ fn ceiling(c: &mut Criterion) {
     });
     g.bench_function("json_512", |b| {
         b.iter(|| {
-            let batches = encoder.encode(black_box(&events));
+            let batches = encoder.encode_as(black_box(&events), WireFormat::Json);
             batches.iter().map(|b| b.json().len()).sum::<usize>()
         });
     });

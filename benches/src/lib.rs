@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use agent_otel_core::{
     ApiRequest, DecisionSource, EventData, EventKind, ExportOutcome, Exporter, LogBatch,
     PipelineOptions, Session, SessionMetadata, SseEvent, Telemetry, TelemetryOptions, TokenCounts,
-    ToolDecision, ToolDecisionEvent, ToolResult,
+    ToolDecision, ToolDecisionEvent, ToolResult, WireFormat,
 };
 use async_trait::async_trait;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
@@ -236,6 +236,14 @@ impl Exporter for EncodeExporter {
 
     fn name(&self) -> &'static str {
         "encode"
+    }
+
+    fn wire_format(&self) -> WireFormat {
+        if self.json {
+            WireFormat::Json
+        } else {
+            WireFormat::Protobuf
+        }
     }
 }
 

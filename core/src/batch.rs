@@ -24,15 +24,25 @@ use crate::resource::TelemetryOptions;
 /// Value exported for `prompt` when `log_user_prompt` is off.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// One export request's worth of log records. The protobuf encoding is made
-/// once; the JSON encoding and the prost message are derived on demand and
-/// cached, so retries never re-encode.
+/// The wire encodings an exporter can ask the pipeline for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WireFormat {
+    /// OTLP protobuf (gRPC, `application/x-protobuf`).
+    #[default]
+    Protobuf,
+    /// OTLP JSON (`application/json`).
+    Json,
+}
+
+/// One export request's worth of log records, encoded once in the
+/// exporter's [`WireFormat`]; the other encoding and the prost message are
+/// derived on demand and cached, so retries never re-encode.
 #[derive(Debug)]
 pub struct LogBatch {
     records: usize,
-    protobuf: Bytes,
-    request: OnceLock<ExportLogsServiceRequest>,
+    protobuf: OnceLock<Bytes>,
     json: OnceLock<Bytes>,
+    request: OnceLock<ExportLogsServiceRequest>,
 }
 
 impl LogBatch {
@@ -44,13 +54,28 @@ impl LogBatch {
             .flat_map(|r| &r.scope_logs)
             .map(|s| s.log_records.len())
             .sum();
-        let protobuf = Bytes::from(request.encode_to_vec());
         Self {
             records,
-            protobuf,
-            request: OnceLock::from(request),
+            protobuf: OnceLock::from(Bytes::from(request.encode_to_vec())),
             json: OnceLock::new(),
+            request: OnceLock::from(request),
         }
+    }
+
+    fn encoded(format: WireFormat, bytes: Vec<u8>, records: usize) -> Self {
+        let batch = Self {
+            records,
+            protobuf: OnceLock::new(),
+            json: OnceLock::new(),
+            request: OnceLock::new(),
+        };
+        let slot = match format {
+            WireFormat::Protobuf => &batch.protobuf,
+            WireFormat::Json => &batch.json,
+        };
+        // The slot is empty: `set` cannot fail.
+        let _ = slot.set(Bytes::from(bytes));
+        batch
     }
 
     /// Number of log records in the batch.
@@ -63,22 +88,29 @@ impl LogBatch {
         self.records == 0
     }
 
-    /// The request as prost message, decoded from the protobuf bytes on
+    /// The request as prost message, decoded from the encoded bytes on
     /// first use.
     pub fn request(&self) -> &ExportLogsServiceRequest {
         self.request.get_or_init(|| {
-            // The bytes were produced by this module; decoding cannot fail.
-            ExportLogsServiceRequest::decode(self.protobuf.clone()).unwrap_or_default()
+            // The bytes were produced by this module: decoding cannot fail.
+            if let Some(protobuf) = self.protobuf.get() {
+                ExportLogsServiceRequest::decode(protobuf.clone()).unwrap_or_default()
+            } else if let Some(json) = self.json.get() {
+                serde_json::from_slice(json).unwrap_or_default()
+            } else {
+                ExportLogsServiceRequest::default()
+            }
         })
     }
 
     /// The request encoded as OTLP protobuf (`application/x-protobuf`).
     pub fn protobuf(&self) -> &Bytes {
-        &self.protobuf
+        self.protobuf
+            .get_or_init(|| Bytes::from(self.request().encode_to_vec()))
     }
 
     /// The request encoded as OTLP JSON (`application/json`): lowerCamelCase
-    /// keys, enums as integers, 64-bit integers as strings, hex ids.
+    /// keys, enums as integers, 64-bit integers as strings.
     pub fn json(&self) -> &Bytes {
         self.json.get_or_init(|| {
             // Serializing plain prost structs into a Vec cannot fail.
@@ -90,8 +122,8 @@ impl LogBatch {
 /// Converts queued [`Event`]s into [`LogBatch`]es.
 #[derive(Debug, Clone)]
 pub struct OtlpEncoder {
-    resource: Vec<u8>,
-    scope: Vec<u8>,
+    resource: ProtoResource,
+    scope: InstrumentationScope,
     prefix: String,
     max_request_bytes: usize,
     max_value_bytes: usize,
@@ -136,31 +168,214 @@ fn put_fixed64(buf: &mut Vec<u8>, tag: u32, value: u64) {
     buf.put_u64_le(value);
 }
 
-/// A `KeyValue` attribute whose value is the concatenation of `parts`.
-fn put_str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&[u8]]) {
-    let value_len: usize = parts.iter().map(|p| p.len()).sum();
-    let any_len = framed_len(value_len);
-    let kv_len = framed_len(key.len()) + framed_len(any_len);
-    put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-    put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
-    put_message_header(buf, KEY_VALUE_VALUE, any_len);
-    put_bytes_field(buf, ANY_VALUE_STRING, parts);
-}
-
-fn put_int_attr(buf: &mut Vec<u8>, key: &str, value: i64) {
-    // Protobuf int64: two's complement as a 64-bit varint.
-    let raw = value as u64;
-    let any_len = 1 + encoded_len_varint(raw);
-    let kv_len = framed_len(key.len()) + framed_len(any_len);
-    put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-    put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
-    put_message_header(buf, KEY_VALUE_VALUE, any_len);
-    encode_key(ANY_VALUE_INT, WireType::Varint, buf);
-    encode_varint(raw, buf);
-}
-
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// One OTLP wire encoding of log records: how a record and its attributes
+/// are written, and how records are framed into a request. The attribute
+/// walk ([`OtlpEncoder::write_record`]) is shared by both encodings.
+trait Encoding {
+    const FORMAT: WireFormat;
+    /// Starts a record: timestamps and severity.
+    fn open_record(buf: &mut Vec<u8>, time: u64);
+    /// A string attribute whose value is the concatenation of `parts`.
+    fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]);
+    /// An integer attribute.
+    fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64);
+    /// Ends a record: observed time and the `event_name` field.
+    fn close_record(buf: &mut Vec<u8>, observed: u64, name: &[&str]);
+    /// Bytes `record` takes once appended to a request's records.
+    fn framed_len(record: &[u8]) -> usize;
+    /// Appends `record` to a request's records.
+    fn frame(records: &mut Vec<u8>, record: &[u8]);
+    /// Bytes of a request around its records.
+    fn overhead(encoder: &OtlpEncoder) -> usize;
+    /// The whole request.
+    fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8>;
+}
+
+/// OTLP protobuf, written field by field with `prost::encoding` primitives.
+struct Protobuf;
+
+impl Encoding for Protobuf {
+    const FORMAT: WireFormat = WireFormat::Protobuf;
+
+    fn open_record(buf: &mut Vec<u8>, time: u64) {
+        put_fixed64(buf, RECORD_TIME, time);
+        encode_key(RECORD_SEVERITY_NUMBER, WireType::Varint, buf);
+        encode_varint(SeverityNumber::Info as u64, buf);
+        put_bytes_field(buf, RECORD_SEVERITY_TEXT, &[b"INFO"]);
+    }
+
+    fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]) {
+        let value_len: usize = parts.iter().map(|p| p.len()).sum();
+        let any_len = framed_len(value_len);
+        let kv_len = framed_len(key.len()) + framed_len(any_len);
+        put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
+        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+        put_message_header(buf, KEY_VALUE_VALUE, any_len);
+        put_message_header(buf, ANY_VALUE_STRING, value_len);
+        for part in parts {
+            buf.put_slice(part.as_bytes());
+        }
+    }
+
+    fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64) {
+        // Protobuf int64: two's complement as a 64-bit varint.
+        let raw = value as u64;
+        let any_len = 1 + encoded_len_varint(raw);
+        let kv_len = framed_len(key.len()) + framed_len(any_len);
+        put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
+        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+        put_message_header(buf, KEY_VALUE_VALUE, any_len);
+        encode_key(ANY_VALUE_INT, WireType::Varint, buf);
+        encode_varint(raw, buf);
+    }
+
+    fn close_record(buf: &mut Vec<u8>, observed: u64, name: &[&str]) {
+        put_fixed64(buf, RECORD_OBSERVED_TIME, observed);
+        put_message_header(buf, RECORD_EVENT_NAME, name.iter().map(|p| p.len()).sum());
+        for part in name {
+            buf.put_slice(part.as_bytes());
+        }
+    }
+
+    fn framed_len(record: &[u8]) -> usize {
+        framed_len(record.len())
+    }
+
+    fn frame(records: &mut Vec<u8>, record: &[u8]) {
+        put_bytes_field(records, SCOPE_LOGS_LOG_RECORDS, &[record]);
+    }
+
+    fn overhead(encoder: &OtlpEncoder) -> usize {
+        framed_len(encoder.resource.encoded_len()) + framed_len(encoder.scope.encoded_len()) + 16
+    }
+
+    /// Wraps encoded records in Request > ResourceLogs > ScopeLogs.
+    fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8> {
+        let resource = encoder.resource.encode_to_vec();
+        let scope = encoder.scope.encode_to_vec();
+        let scope_logs_len = framed_len(scope.len()) + records.len();
+        let resource_logs_len = framed_len(resource.len()) + framed_len(scope_logs_len);
+        let mut out = Vec::with_capacity(framed_len(resource_logs_len));
+        put_message_header(&mut out, REQUEST_RESOURCE_LOGS, resource_logs_len);
+        put_bytes_field(&mut out, RESOURCE_LOGS_RESOURCE, &[&resource]);
+        put_message_header(&mut out, RESOURCE_LOGS_SCOPE_LOGS, scope_logs_len);
+        put_bytes_field(&mut out, SCOPE_LOGS_SCOPE, &[&scope]);
+        out.put_slice(records);
+        out
+    }
+}
+
+/// OTLP JSON (the protobuf JSON mapping with lowerCamelCase keys, 64-bit
+/// integers as strings, enums as numbers), written as text.
+struct Json;
+
+/// Appends `text` JSON-escaped (without quotes).
+fn put_json_escaped(buf: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        buf.put_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.put_slice(b"\\u00");
+            buf.put_u8(HEX[usize::from(b >> 4)]);
+            buf.put_u8(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.put_slice(escape);
+        }
+        start = i + 1;
+    }
+    buf.put_slice(&bytes[start..]);
+}
+
+fn put_json_u64_string(buf: &mut Vec<u8>, value: u64) {
+    buf.put_u8(b'"');
+    buf.put_slice(value.to_string().as_bytes());
+    buf.put_u8(b'"');
+}
+
+impl Encoding for Json {
+    const FORMAT: WireFormat = WireFormat::Json;
+
+    fn open_record(buf: &mut Vec<u8>, time: u64) {
+        buf.put_slice(b"{\"timeUnixNano\":");
+        put_json_u64_string(buf, time);
+        buf.put_slice(b",\"severityNumber\":9,\"severityText\":\"INFO\",\"attributes\":[");
+    }
+
+    fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]) {
+        buf.put_slice(b"{\"key\":\"");
+        put_json_escaped(buf, key);
+        buf.put_slice(b"\",\"value\":{\"stringValue\":\"");
+        for part in parts {
+            put_json_escaped(buf, part);
+        }
+        buf.put_slice(b"\"}},");
+    }
+
+    fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64) {
+        buf.put_slice(b"{\"key\":\"");
+        put_json_escaped(buf, key);
+        buf.put_slice(b"\",\"value\":{\"intValue\":\"");
+        buf.put_slice(value.to_string().as_bytes());
+        buf.put_slice(b"\"}},");
+    }
+
+    fn close_record(buf: &mut Vec<u8>, observed: u64, name: &[&str]) {
+        if buf.last() == Some(&b',') {
+            buf.pop();
+        }
+        buf.put_slice(b"],\"observedTimeUnixNano\":");
+        put_json_u64_string(buf, observed);
+        buf.put_slice(b",\"eventName\":\"");
+        for part in name {
+            put_json_escaped(buf, part);
+        }
+        buf.put_slice(b"\"}");
+    }
+
+    fn framed_len(record: &[u8]) -> usize {
+        record.len() + 1
+    }
+
+    fn frame(records: &mut Vec<u8>, record: &[u8]) {
+        if !records.is_empty() {
+            records.put_u8(b',');
+        }
+        records.put_slice(record);
+    }
+
+    fn overhead(encoder: &OtlpEncoder) -> usize {
+        Self::finish(encoder, &[]).len()
+    }
+
+    fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8> {
+        // Serializing plain prost structs into a Vec cannot fail.
+        let resource = serde_json::to_vec(&encoder.resource).unwrap_or_default();
+        let scope = serde_json::to_vec(&encoder.scope).unwrap_or_default();
+        let mut out = Vec::with_capacity(records.len() + resource.len() + scope.len() + 96);
+        out.put_slice(b"{\"resourceLogs\":[{\"resource\":");
+        out.put_slice(&resource);
+        out.put_slice(b",\"scopeLogs\":[{\"scope\":");
+        out.put_slice(&scope);
+        out.put_slice(b",\"logRecords\":[");
+        out.put_slice(records);
+        out.put_slice(b"]}]}]}");
+        out
+    }
 }
 
 impl OtlpEncoder {
@@ -198,20 +413,34 @@ impl OtlpEncoder {
             ..Default::default()
         };
         Self {
-            resource: resource.encode_to_vec(),
-            scope: scope.encode_to_vec(),
+            resource,
+            scope,
             prefix: options.event_prefix.clone(),
             max_request_bytes: max_request_bytes.max(1024),
             max_value_bytes: (max_request_bytes / 4).max(256),
         }
     }
 
-    /// Encodes `events` into one or more batches, each under the request
-    /// size limit. Every event ends up in exactly one batch, in order.
+    /// Encodes `events` as OTLP protobuf; see [`OtlpEncoder::encode_as`].
     pub fn encode(&self, events: &[Event]) -> Vec<LogBatch> {
+        self.encode_as(events, WireFormat::Protobuf)
+    }
+
+    /// Encodes `events` in `format` into one or more batches, each under the
+    /// request size limit. Every event ends up in exactly one batch, in order.
+    pub fn encode_as(&self, events: &[Event], format: WireFormat) -> Vec<LogBatch> {
+        match format {
+            WireFormat::Protobuf => self.encode_with::<Protobuf>(events),
+            WireFormat::Json => self.encode_with::<Json>(events),
+        }
+    }
+
+    fn encode_with<E: Encoding>(&self, events: &[Event]) -> Vec<LogBatch> {
         let observed = unix_nanos(SystemTime::now());
-        let overhead = framed_len(self.resource.len()) + framed_len(self.scope.len()) + 16;
-        let budget = self.max_request_bytes.saturating_sub(overhead).max(1);
+        let budget = self
+            .max_request_bytes
+            .saturating_sub(E::overhead(self))
+            .max(1);
         let mut batches = Vec::new();
         let mut records: Vec<u8> = Vec::with_capacity(events.len().saturating_mul(512).min(budget));
         let mut count = 0usize;
@@ -219,38 +448,27 @@ impl OtlpEncoder {
         let mut session = SessionAttributes::default();
         for event in events {
             scratch.clear();
-            self.write_record(&mut scratch, &mut session, event, observed);
-            let framed = framed_len(scratch.len());
-            if count > 0 && records.len() + framed > budget {
-                batches.push(self.finish(&records, count));
+            self.write_record::<E>(&mut scratch, &mut session, event, observed);
+            if count > 0 && records.len() + E::framed_len(&scratch) > budget {
+                batches.push(LogBatch::encoded(
+                    E::FORMAT,
+                    E::finish(self, &records),
+                    count,
+                ));
                 records.clear();
                 count = 0;
             }
-            put_bytes_field(&mut records, SCOPE_LOGS_LOG_RECORDS, &[&scratch]);
+            E::frame(&mut records, &scratch);
             count += 1;
         }
         if count > 0 {
-            batches.push(self.finish(&records, count));
+            batches.push(LogBatch::encoded(
+                E::FORMAT,
+                E::finish(self, &records),
+                count,
+            ));
         }
         batches
-    }
-
-    /// Wraps encoded records in Request > ResourceLogs > ScopeLogs.
-    fn finish(&self, records: &[u8], count: usize) -> LogBatch {
-        let scope_logs_len = framed_len(self.scope.len()) + records.len();
-        let resource_logs_len = framed_len(self.resource.len()) + framed_len(scope_logs_len);
-        let mut out = Vec::with_capacity(framed_len(resource_logs_len));
-        put_message_header(&mut out, REQUEST_RESOURCE_LOGS, resource_logs_len);
-        put_bytes_field(&mut out, RESOURCE_LOGS_RESOURCE, &[&self.resource]);
-        put_message_header(&mut out, RESOURCE_LOGS_SCOPE_LOGS, scope_logs_len);
-        put_bytes_field(&mut out, SCOPE_LOGS_SCOPE, &[&self.scope]);
-        out.put_slice(records);
-        LogBatch {
-            records: count,
-            protobuf: Bytes::from(out),
-            request: OnceLock::new(),
-            json: OnceLock::new(),
-        }
     }
 
     fn text<'a>(&self, value: &'a str) -> Cow<'a, str> {
@@ -261,12 +479,12 @@ impl OtlpEncoder {
         }
     }
 
-    fn put_text(&self, buf: &mut Vec<u8>, key: &str, value: &str) {
-        put_str_attr(buf, key, &[self.text(value).as_bytes()]);
+    fn put_text<E: Encoding>(&self, buf: &mut Vec<u8>, key: &str, value: &str) {
+        E::str_attr(buf, key, &[&self.text(value)]);
     }
 
-    /// Writes one event as the fields of an OTLP `LogRecord`.
-    fn write_record(
+    /// Writes one event as an OTLP `LogRecord` in encoding `E`.
+    fn write_record<E: Encoding>(
         &self,
         buf: &mut Vec<u8>,
         session: &mut SessionAttributes,
@@ -274,15 +492,17 @@ impl OtlpEncoder {
         observed_unix_nanos: u64,
     ) {
         let suffix = event.kind().suffix();
-        let name: [&[u8]; 3] = [self.prefix.as_bytes(), b".", suffix.as_bytes()];
-        put_fixed64(buf, RECORD_TIME, unix_nanos(event.time));
-        encode_key(RECORD_SEVERITY_NUMBER, WireType::Varint, buf);
-        encode_varint(SeverityNumber::Info as u64, buf);
-        put_bytes_field(buf, RECORD_SEVERITY_TEXT, &[b"INFO"]);
-
-        put_str_attr(buf, "event.name", &name);
-        put_str_attr(buf, "event.timestamp", &[&rfc3339_millis_bytes(event.time)]);
-        buf.put_slice(session.bytes_for(self, &event.session));
+        let name: [&str; 3] = [&self.prefix, ".", suffix];
+        let timestamp = rfc3339_millis_bytes(event.time);
+        E::open_record(buf, unix_nanos(event.time));
+        E::str_attr(buf, "event.name", &name);
+        // The timestamp is ASCII digits and separators.
+        E::str_attr(
+            buf,
+            "event.timestamp",
+            &[std::str::from_utf8(&timestamp).unwrap_or_default()],
+        );
+        buf.put_slice(session.bytes_for::<E>(self, &event.session));
         match &event.body {
             EventBody::ApiRequest {
                 attempt,
@@ -290,16 +510,16 @@ impl OtlpEncoder {
                 status_code,
                 strings,
             } => {
-                put_int_attr(buf, "attempt", i64::from(*attempt));
-                put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
+                E::int_attr(buf, "attempt", i64::from(*attempt));
+                E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 if let Some(status) = status_code {
-                    put_int_attr(buf, "http.response.status_code", i64::from(*status));
+                    E::int_attr(buf, "http.response.status_code", i64::from(*status));
                 }
                 if let Some(ray) = strings.get(0) {
-                    self.put_text(buf, "cf_ray", ray);
+                    self.put_text::<E>(buf, "cf_ray", ray);
                 }
                 if let Some(error) = strings.get(1) {
-                    self.put_text(buf, "error.message", error);
+                    self.put_text::<E>(buf, "error.message", error);
                 }
             }
             EventBody::SseEvent {
@@ -307,28 +527,28 @@ impl OtlpEncoder {
                 tokens,
                 strings,
             } => {
-                self.put_text(buf, "event.kind", strings.str(0));
-                put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
+                self.put_text::<E>(buf, "event.kind", strings.str(0));
+                E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 if let Some(error) = strings.get(1) {
-                    self.put_text(buf, "error.message", error);
+                    self.put_text::<E>(buf, "error.message", error);
                 }
                 if let Some(t) = tokens {
-                    put_int_attr(buf, "input_token_count", to_i64(t.input));
-                    put_int_attr(buf, "output_token_count", to_i64(t.output));
+                    E::int_attr(buf, "input_token_count", to_i64(t.input));
+                    E::int_attr(buf, "output_token_count", to_i64(t.output));
                     if let Some(cached) = t.cached {
-                        put_int_attr(buf, "cached_token_count", to_i64(cached));
+                        E::int_attr(buf, "cached_token_count", to_i64(cached));
                     }
                     if let Some(reasoning) = t.reasoning {
-                        put_int_attr(buf, "reasoning_token_count", to_i64(reasoning));
+                        E::int_attr(buf, "reasoning_token_count", to_i64(reasoning));
                     }
-                    put_int_attr(buf, "tool_token_count", to_i64(t.tool));
+                    E::int_attr(buf, "tool_token_count", to_i64(t.tool));
                 }
             }
             EventBody::UserPrompt { length, strings } => {
-                put_int_attr(buf, "prompt_length", to_i64(*length));
+                E::int_attr(buf, "prompt_length", to_i64(*length));
                 match strings.get(0) {
-                    Some(p) => self.put_text(buf, "prompt", p),
-                    None => put_str_attr(buf, "prompt", &[REDACTED.as_bytes()]),
+                    Some(p) => self.put_text::<E>(buf, "prompt", p),
+                    None => E::str_attr(buf, "prompt", &[REDACTED]),
                 }
             }
             EventBody::ToolDecision {
@@ -336,27 +556,25 @@ impl OtlpEncoder {
                 source,
                 strings,
             } => {
-                self.put_text(buf, "tool_name", strings.str(0));
-                self.put_text(buf, "call_id", strings.str(1));
-                put_str_attr(buf, "decision", &[decision.as_str().as_bytes()]);
-                put_str_attr(buf, "source", &[source.as_str().as_bytes()]);
+                self.put_text::<E>(buf, "tool_name", strings.str(0));
+                self.put_text::<E>(buf, "call_id", strings.str(1));
+                E::str_attr(buf, "decision", &[decision.as_str()]);
+                E::str_attr(buf, "source", &[source.as_str()]);
             }
             EventBody::ToolResult {
                 duration_ms,
                 success,
                 strings,
             } => {
-                self.put_text(buf, "tool_name", strings.str(0));
-                self.put_text(buf, "call_id", strings.str(1));
-                self.put_text(buf, "arguments", strings.str(2));
-                put_int_attr(buf, "duration_ms", to_i64(*duration_ms));
-                let success: &[u8] = if *success { b"true" } else { b"false" };
-                put_str_attr(buf, "success", &[success]);
-                self.put_text(buf, "output", strings.str(3));
+                self.put_text::<E>(buf, "tool_name", strings.str(0));
+                self.put_text::<E>(buf, "call_id", strings.str(1));
+                self.put_text::<E>(buf, "arguments", strings.str(2));
+                E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
+                E::str_attr(buf, "success", &[if *success { "true" } else { "false" }]);
+                self.put_text::<E>(buf, "output", strings.str(3));
             }
         }
-        put_fixed64(buf, RECORD_OBSERVED_TIME, observed_unix_nanos);
-        put_bytes_field(buf, RECORD_EVENT_NAME, &name);
+        E::close_record(buf, observed_unix_nanos, &name);
     }
 }
 
@@ -370,7 +588,11 @@ struct SessionAttributes {
 }
 
 impl SessionAttributes {
-    fn bytes_for(&mut self, encoder: &OtlpEncoder, session: &Arc<SessionMetadata>) -> &[u8] {
+    fn bytes_for<E: Encoding>(
+        &mut self,
+        encoder: &OtlpEncoder,
+        session: &Arc<SessionMetadata>,
+    ) -> &[u8] {
         if !self
             .session
             .as_ref()
@@ -379,17 +601,17 @@ impl SessionAttributes {
             let buf = &mut self.bytes;
             buf.clear();
             let s = session.as_ref();
-            encoder.put_text(buf, "conversation.id", &s.conversation_id);
-            encoder.put_text(buf, "app.version", &s.app_version);
+            encoder.put_text::<E>(buf, "conversation.id", &s.conversation_id);
+            encoder.put_text::<E>(buf, "app.version", &s.app_version);
             if let Some(mode) = &s.auth_mode {
-                encoder.put_text(buf, "auth_mode", mode);
+                encoder.put_text::<E>(buf, "auth_mode", mode);
             }
             if let Some(account) = &s.account_id {
-                encoder.put_text(buf, "user.account_id", account);
+                encoder.put_text::<E>(buf, "user.account_id", account);
             }
-            encoder.put_text(buf, "terminal.type", &s.terminal_type);
-            encoder.put_text(buf, "model", &s.model);
-            encoder.put_text(buf, "slug", &s.slug);
+            encoder.put_text::<E>(buf, "terminal.type", &s.terminal_type);
+            encoder.put_text::<E>(buf, "model", &s.model);
+            encoder.put_text::<E>(buf, "slug", &s.slug);
             self.session = Some(Arc::clone(session));
         }
         &self.bytes
@@ -524,6 +746,109 @@ mod tests {
         let back = ExportLogsServiceRequest::decode(batch.protobuf().clone()).expect("decodes");
         assert_eq!(&back, batch.request());
         assert_eq!(batch.len(), 1);
+    }
+
+    fn every_kind(tricky: &str) -> Vec<Event> {
+        use crate::{
+            ApiRequest, DecisionSource, EventData, SseEvent, TokenCounts, ToolDecision,
+            ToolDecisionEvent, ToolResult,
+        };
+        let session = std::sync::Arc::new(crate::SessionMetadata {
+            conversation_id: format!("conv {tricky}"),
+            auth_mode: Some("ApiKey".into()),
+            ..crate::SessionMetadata::default()
+        });
+        let at = UNIX_EPOCH + Duration::from_millis(1_764_025_614_123);
+        let big = "x".repeat(5000);
+        let data = [
+            EventData::ApiRequest(ApiRequest {
+                attempt: 3,
+                duration: Duration::from_millis(12),
+                status_code: Some(503),
+                cf_ray: Some(tricky),
+                error: Some("bad \"gateway\""),
+            }),
+            EventData::SseEvent(SseEvent {
+                kind: "response.completed",
+                duration: Duration::from_millis(1),
+                error: None,
+                tokens: Some(TokenCounts {
+                    input: u64::MAX,
+                    output: 2,
+                    cached: None,
+                    reasoning: Some(4),
+                    tool: 5,
+                }),
+            }),
+            EventData::UserPrompt(tricky),
+            EventData::ToolDecision(ToolDecisionEvent {
+                tool_name: "shell",
+                call_id: tricky,
+                decision: ToolDecision::Abort,
+                source: DecisionSource::Config,
+            }),
+            EventData::ToolResult(ToolResult {
+                tool_name: "shell",
+                call_id: "c",
+                arguments: tricky,
+                duration: Duration::from_millis(7),
+                success: true,
+                output: &big,
+            }),
+        ];
+        data.into_iter()
+            .map(|d| Event::new(at, std::sync::Arc::clone(&session), d, true))
+            .collect()
+    }
+
+    #[test]
+    fn json_and_protobuf_encodings_carry_the_same_request() {
+        let tricky = "quote \" backslash \\ newline \n tab \t bell \u{7} nul \u{0} ünïcödé ✓";
+        let encoder = OtlpEncoder::new(&TelemetryOptions::default(), 8192);
+        let events = every_kind(tricky);
+        let protobuf = encoder.encode_as(&events, WireFormat::Protobuf);
+        let json = encoder.encode_as(&events, WireFormat::Json);
+        assert_eq!(protobuf.len(), json.len());
+        for (p, j) in protobuf.iter().zip(&json) {
+            let from_protobuf =
+                ExportLogsServiceRequest::decode(p.protobuf().clone()).expect("protobuf decodes");
+            let from_json: ExportLogsServiceRequest =
+                serde_json::from_slice(j.json()).expect("JSON parses as OTLP JSON");
+            let mut expected = from_protobuf.clone();
+            let mut got = from_json.clone();
+            // The observed time is taken per encode call.
+            for r in [&mut expected, &mut got] {
+                for rl in &mut r.resource_logs {
+                    for sl in &mut rl.scope_logs {
+                        for lr in &mut sl.log_records {
+                            lr.observed_time_unix_nano = 0;
+                        }
+                    }
+                }
+            }
+            assert_eq!(got, expected);
+            assert_eq!(p.len(), j.len());
+        }
+        let all =
+            ExportLogsServiceRequest::decode(protobuf[0].protobuf().clone()).expect("decodes");
+        let attrs = &all.resource_logs[0].scope_logs[0].log_records[2].attributes;
+        let prompt = attrs.iter().find(|kv| kv.key == "prompt").expect("prompt");
+        assert_eq!(
+            prompt.value.as_ref().and_then(|v| v.value.clone()),
+            Some(any_value::Value::StringValue(tricky.to_owned()))
+        );
+    }
+
+    #[test]
+    fn json_batches_respect_the_size_limit() {
+        let encoder = OtlpEncoder::new(&TelemetryOptions::default(), 4096);
+        let events: Vec<Event> = (0..20).flat_map(|_| every_kind("v")).collect();
+        let batches = encoder.encode_as(&events, WireFormat::Json);
+        assert!(batches.len() > 1);
+        assert_eq!(batches.iter().map(LogBatch::len).sum::<usize>(), 100);
+        for batch in &batches {
+            assert!(batch.json().len() <= 4096, "{} bytes", batch.json().len());
+        }
     }
 
     #[test]

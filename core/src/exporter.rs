@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::batch::LogBatch;
+use crate::batch::{LogBatch, WireFormat};
 
 /// A transport that delivers one [`LogBatch`] to a collector.
 ///
@@ -27,6 +27,12 @@ pub trait Exporter: Send + Sync + fmt::Debug {
 
     /// Short transport name for stats and messages (`"otlp-http"`, `"none"`).
     fn name(&self) -> &'static str;
+
+    /// The encoding this exporter sends, so the pipeline encodes each batch
+    /// once in it (default protobuf; OTLP/HTTP JSON asks for JSON).
+    fn wire_format(&self) -> WireFormat {
+        WireFormat::Protobuf
+    }
 
     /// Releases connections. Called once by the pipeline when it stops,
     /// bounded by the shutdown deadline.

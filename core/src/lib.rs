@@ -27,7 +27,7 @@ mod telemetry;
 pub mod testing;
 pub mod transport;
 
-pub use batch::{LogBatch, OtlpEncoder, REDACTED};
+pub use batch::{LogBatch, OtlpEncoder, REDACTED, WireFormat};
 pub use event::{
     ApiRequest, DecisionSource, Event, EventKind, SessionMetadata, SseEvent, TokenCounts,
     ToolDecision, ToolDecisionEvent, ToolResult,

@@ -438,7 +438,7 @@ impl Worker {
                     .dropped(DropReason::ShutdownDeadline, chunk.len() as u64);
                 continue;
             }
-            for batch in self.encoder.encode(chunk) {
+            for batch in self.encoder.encode_as(chunk, self.exporter.wire_format()) {
                 if deadline_passed {
                     self.stats
                         .dropped(DropReason::ShutdownDeadline, batch.len() as u64);

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use agent_otel_core::{
     Compression, ExportError, ExportOutcome, Exporter, FailureKind, HttpProtocol, LogBatch,
-    TlsError, TransportOptions,
+    TlsError, TransportOptions, WireFormat,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -359,6 +359,13 @@ impl Exporter for HttpExporter {
 
     fn name(&self) -> &'static str {
         "otlp-http"
+    }
+
+    fn wire_format(&self) -> WireFormat {
+        match self.protocol {
+            HttpProtocol::Binary => WireFormat::Protobuf,
+            HttpProtocol::Json => WireFormat::Json,
+        }
     }
 }
 
