@@ -144,6 +144,8 @@ pub(crate) struct Pipeline {
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<StatsCounters>,
     shut_down: AtomicBool,
+    /// Disconnected when the worker thread has exited.
+    stopped: std::sync::Mutex<std_mpsc::Receiver<()>>,
 }
 
 impl Pipeline {
@@ -175,9 +177,12 @@ impl Pipeline {
                 deadline: None,
             },
         };
+        let (alive, stopped) = std_mpsc::sync_channel::<()>(0);
         thread::Builder::new()
             .name("agent-otel-export".to_owned())
             .spawn(move || {
+                // Dropped when the thread ends: `wait_stopped` sees it.
+                let _alive = alive;
                 runtime.block_on(worker.run());
                 // Never wait long for stray blocking tasks (DNS lookups).
                 runtime.shutdown_timeout(Duration::from_millis(50));
@@ -187,7 +192,21 @@ impl Pipeline {
             control,
             stats,
             shut_down: AtomicBool::new(false),
+            stopped: std::sync::Mutex::new(stopped),
         })
+    }
+
+    /// Blocks until the worker thread has exited (after `shutdown`, with
+    /// every event accounted for) or `timeout` passes; true when it has.
+    pub(crate) fn wait_stopped(&self, timeout: Duration) -> bool {
+        let stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        matches!(
+            stopped.recv_timeout(timeout),
+            Err(std_mpsc::RecvTimeoutError::Disconnected)
+        )
     }
 
     /// Enqueues without blocking; a full or closed queue drops and counts.

@@ -123,6 +123,19 @@ impl Telemetry {
     }
 }
 
+impl Telemetry {
+    /// Blocks until the export worker has stopped, or `timeout` passes;
+    /// true when it has (always true when disabled). After a `shutdown` that
+    /// returned `Err(Timeout)`, the worker may still be booking what the
+    /// deadline cut; once this returns true, `stats()` is final.
+    pub fn wait_stopped(&self, timeout: Duration) -> bool {
+        match &self.inner {
+            Some(inner) => inner.pipeline.wait_stopped(timeout),
+            None => true,
+        }
+    }
+}
+
 /// One event, borrowed from the caller, as given to [`Session::emit`].
 #[derive(Debug, Clone, Copy)]
 pub enum EventData<'a> {

@@ -77,6 +77,7 @@ fn full_queue_drops_and_counts_without_blocking() {
 
     let result = telemetry.shutdown(Duration::from_millis(200));
     assert_eq!(result, Err(FlushError::Timeout));
+    assert!(telemetry.wait_stopped(HANG), "worker stops after shutdown");
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::ShutdownDeadline), 5, "{stats}");
     assert_eq!(stats.in_flight(), 0);
@@ -229,6 +230,7 @@ fn shutdown_returns_by_its_deadline_when_the_exporter_never_answers() {
     let result = telemetry.shutdown(Duration::from_millis(300));
     assert!(started.elapsed() < HANG);
     assert_eq!(result, Err(FlushError::Timeout));
+    assert!(telemetry.wait_stopped(HANG), "worker stops after shutdown");
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::ShutdownDeadline), 7, "{stats}");
     assert_balanced(&stats);
@@ -258,6 +260,7 @@ fn shutdown_during_a_long_backoff_is_not_delayed_by_it() {
         Err(FlushError::Timeout)
     );
     assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(telemetry.wait_stopped(HANG), "worker stops after shutdown");
     assert_eq!(telemetry.stats().dropped(DropReason::ShutdownDeadline), 1);
 }
 

@@ -12,7 +12,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::any_value;
 use agent_otel_collector::{
@@ -759,21 +759,14 @@ pub fn assert_accounted(stats: &PipelineStats, context: &str) {
     );
 }
 
-/// Waits until the pipeline has accounted for every emitted event
-/// (nothing in flight) and returns the stats; gives up after `timeout`.
-///
-/// `shutdown` answers the host before (or while) its worker books what the
-/// deadline cut, so a check right after an `Err(Timeout)` may race it.
+/// The pipeline's final stats: waits (bounded) for the export worker to
+/// stop, so what a shutdown deadline cut is already booked.
 pub fn settled_stats(telemetry: &Telemetry, timeout: Duration) -> PipelineStats {
-    let end = Instant::now() + timeout;
-    loop {
-        let stats = telemetry.stats();
-        if stats.in_flight() == 0 || Instant::now() >= end {
-            return stats;
-        }
-        std::thread::yield_now();
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    assert!(
+        telemetry.wait_stopped(timeout),
+        "the export worker did not stop within {timeout:?}"
+    );
+    telemetry.stats()
 }
 
 /// A CA with a server certificate (`localhost`, `127.0.0.1`) and a client
