@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use agent_otel_collector::test_pki::TestPki;
 use agent_otel_collector::{Collector, CollectorConfig, Fault};
 use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
@@ -395,4 +396,98 @@ fn missing_required_flag_is_a_usage_error() {
         .assert()
         .code(2)
         .stderr(contains("--config"));
+}
+
+/// A TLS collector (HTTP only) and a config dir holding `certs/` files.
+fn tls_setup(mtls: bool) -> (Collector, TestPki, tempfile::TempDir) {
+    let pki = TestPki::generate("cli");
+    let collector = Collector::start(CollectorConfig {
+        tls: Some(pki.collector_tls(mtls)),
+        ..CollectorConfig::http_only()
+    })
+    .expect("TLS collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("certs")).expect("certs dir");
+    write(dir.path(), "certs/ca.pem", &pki.ca_pem);
+    write(dir.path(), "certs/client.pem", &pki.client_cert_pem);
+    write(dir.path(), "certs/client.key", &pki.client_key_pem);
+    write(
+        dir.path(),
+        "certs/other-ca.pem",
+        &TestPki::generate("other").ca_pem,
+    );
+    (collector, pki, dir)
+}
+
+fn tls_config(dir: &Path, endpoint: &str, tls: &str) -> PathBuf {
+    write(
+        dir,
+        "config.toml",
+        &format!(
+            "[otel]\nexporter = {{ otlp-http = {{ endpoint = \"{endpoint}\", timeout-ms = 5000, tls = {{ {tls} }} }} }}\n"
+        ),
+    )
+}
+
+#[test]
+fn check_probe_names_the_tls_side_that_failed() {
+    let (collector, _pki, dir) = tls_setup(true);
+    let endpoint = collector.http_logs_endpoint().expect("https");
+    assert!(endpoint.starts_with("https://"), "{endpoint}");
+
+    let wrong_ca = tls_config(
+        dir.path(),
+        &endpoint,
+        r#"ca-certificate = "certs/other-ca.pem""#,
+    );
+    agent_otel()
+        .args(["check", "--probe", "--config"])
+        .arg(&wrong_ca)
+        .assert()
+        .code(1)
+        .stdout(contains("TLS failure (server side)"));
+
+    let no_identity = tls_config(dir.path(), &endpoint, r#"ca-certificate = "certs/ca.pem""#);
+    agent_otel()
+        .args(["check", "--probe", "--config"])
+        .arg(&no_identity)
+        .assert()
+        .code(1)
+        .stdout(contains("TLS failure (client side)"));
+
+    let mtls = tls_config(
+        dir.path(),
+        &endpoint,
+        r#"ca-certificate = "certs/ca.pem", client-certificate = "certs/client.pem", client-private-key = "certs/client.key""#,
+    );
+    agent_otel()
+        .args(["check", "--probe", "--config"])
+        .arg(&mtls)
+        .assert()
+        .success()
+        .stdout(contains("probe ok"));
+    let requests = collector.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].client_certificate);
+}
+
+#[test]
+fn check_probe_reports_a_timeout() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    collector.push_fault(Fault::NeverAnswer, 1);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = collector.http_logs_endpoint().expect("http");
+    let config = write(
+        dir.path(),
+        "config.toml",
+        &format!(
+            "[otel]\nexporter = {{ otlp-http = {{ endpoint = \"{endpoint}\", timeout-ms = 300 }} }}\n"
+        ),
+    );
+    agent_otel()
+        .args(["check", "--probe", "--config"])
+        .arg(&config)
+        .assert()
+        .code(1)
+        .stdout(contains("timeout"));
 }

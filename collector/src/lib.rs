@@ -74,6 +74,8 @@ mod http_server;
 mod record;
 mod server;
 mod state;
+#[cfg(feature = "test-pki")]
+pub mod test_pki;
 mod tls;
 
 use std::fmt;

@@ -8,15 +8,16 @@
 //! * [`OtelTable`] / [`ConfigDir`]: the config file writer and loader.
 //! * [`emit_every_event`]: emits every event kind with every attribute and
 //!   returns what the collector must see; [`assert_every_event`] checks it.
-//! * [`Pki`]: a CA, a server certificate and a client certificate (rcgen).
+//! * [`write_client_files`]: a [`TestPki`]'s CA and client identity as files.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::any_value;
+pub use agent_otel_collector::test_pki::TestPki;
 use agent_otel_collector::{
-    Collector, CollectorConfig, CollectorTls, ReceivedRecord, ReceivedRequest, Transport,
+    Collector, CollectorConfig, ReceivedRecord, ReceivedRequest, Transport,
 };
 use agent_otel_config::{Environment, HostInfo, ResolvedConfig, Telemetry};
 use agent_otel_core::{
@@ -769,94 +770,10 @@ pub fn settled_stats(telemetry: &Telemetry, timeout: Duration) -> PipelineStats 
     telemetry.stats()
 }
 
-/// A CA with a server certificate (`localhost`, `127.0.0.1`) and a client
-/// certificate, as PEM.
-#[derive(Debug, Clone)]
-pub struct Pki {
-    /// The CA certificate.
-    pub ca_pem: String,
-    /// The server certificate.
-    pub server_cert_pem: String,
-    /// The server's private key.
-    pub server_key_pem: String,
-    /// The client certificate.
-    pub client_cert_pem: String,
-    /// The client's private key.
-    pub client_key_pem: String,
-}
-
-impl Pki {
-    /// Generates a fresh CA (named after `name`) and both leaf certificates.
-    pub fn generate(name: &str) -> Self {
-        use rcgen::{
-            BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-            IsCa, KeyPair, KeyUsagePurpose,
-        };
-        let key = || KeyPair::generate().expect("generate a key pair");
-        let mut ca_params =
-            CertificateParams::new(Vec::<String>::new()).expect("CA certificate parameters");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("agent-otel it CA {name}"));
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = CertifiedIssuer::self_signed(ca_params, key()).expect("self-sign the CA");
-
-        let server_key = key();
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-                .expect("server certificate parameters");
-        server_params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_cert = server_params
-            .signed_by(&server_key, &ca)
-            .expect("sign the server certificate");
-
-        let client_key = key();
-        let mut client_params =
-            CertificateParams::new(Vec::<String>::new()).expect("client certificate parameters");
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "agent-otel it client");
-        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_cert = client_params
-            .signed_by(&client_key, &ca)
-            .expect("sign the client certificate");
-
-        Pki {
-            ca_pem: ca.pem(),
-            server_cert_pem: server_cert.pem(),
-            server_key_pem: server_key.serialize_pem(),
-            client_cert_pem: client_cert.pem(),
-            client_key_pem: client_key.serialize_pem(),
-        }
-    }
-
-    /// The collector's TLS settings; with `require_client_cert`, clients
-    /// must present a certificate issued by this CA (mTLS).
-    pub fn collector_tls(&self, require_client_cert: bool) -> CollectorTls {
-        let tls = CollectorTls::new(
-            self.server_cert_pem.as_bytes(),
-            self.server_key_pem.as_bytes(),
-        );
-        if require_client_cert {
-            tls.with_client_ca(self.ca_pem.as_bytes())
-        } else {
-            tls
-        }
-    }
-
-    /// Writes `certs/ca.pem`, `certs/client.pem` and `certs/client.key`
-    /// into `dir`.
-    pub fn write_client_files(&self, dir: &ConfigDir) {
-        dir.write("certs/ca.pem", &self.ca_pem);
-        dir.write("certs/client.pem", &self.client_cert_pem);
-        dir.write("certs/client.key", &self.client_key_pem);
-    }
+/// Writes `certs/ca.pem`, `certs/client.pem` and `certs/client.key` of
+/// `pki` into `dir`.
+pub fn write_client_files(pki: &TestPki, dir: &ConfigDir) {
+    dir.write("certs/ca.pem", &pki.ca_pem);
+    dir.write("certs/client.pem", &pki.client_cert_pem);
+    dir.write("certs/client.key", &pki.client_key_pem);
 }

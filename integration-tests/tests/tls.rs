@@ -7,8 +7,9 @@ use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_config::ExporterSettings;
 use agent_otel_core::{DropReason, FailureKind, PipelineStats};
 use agent_otel_integration_tests::{
-    Backend, ConfigDir, ExpectedEvent, OtelTable, Pki, WAIT, assert_accounted, assert_every_event,
-    assert_requests, emit_every_event, full_metadata, it_env, start_in,
+    Backend, ConfigDir, ExpectedEvent, OtelTable, TestPki, WAIT, assert_accounted,
+    assert_every_event, assert_requests, emit_every_event, full_metadata, it_env, start_in,
+    write_client_files,
 };
 
 /// How the client side of a scenario is configured.
@@ -38,7 +39,7 @@ fn run(backend: Backend, mutual_server: bool, client: Client) -> Run {
         "{} {client:?} (server mTLS: {mutual_server})",
         backend.label()
     );
-    let pki = Pki::generate("collector");
+    let pki = TestPki::generate("collector");
     let config = CollectorConfig {
         tls: Some(pki.collector_tls(mutual_server)),
         ..backend.collector_config()
@@ -47,8 +48,8 @@ fn run(backend: Backend, mutual_server: bool, client: Client) -> Run {
     assert!(collector.is_tls());
 
     let dir = ConfigDir::new();
-    pki.write_client_files(&dir);
-    dir.write("certs/other-ca.pem", Pki::generate("unrelated").ca_pem);
+    write_client_files(&pki, &dir);
+    dir.write("certs/other-ca.pem", TestPki::generate("unrelated").ca_pem);
     let table = OtelTable::pointing_at(backend, backend.endpoint(&collector))
         .deliver_on_shutdown()
         // Whatever the classification, never hold the test for long.
