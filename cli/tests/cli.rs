@@ -491,3 +491,37 @@ fn check_probe_reports_a_timeout() {
         .code(1)
         .stdout(contains("timeout"));
 }
+
+#[test]
+fn demo_with_a_config_sends_the_session_to_that_collector() {
+    let collector = Collector::start(CollectorConfig::grpc_only()).expect("collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let endpoint = collector.grpc_endpoint().expect("grpc");
+    let config = write(
+        dir.path(),
+        "config.toml",
+        &format!(
+            "[otel]\nenvironment = \"demo-remote\"\nexporter = {{ otlp-grpc = {{ endpoint = \"{endpoint}\" }} }}\n"
+        ),
+    );
+    agent_otel()
+        .args(["demo", "--config"])
+        .arg(&config)
+        .assert()
+        .success()
+        .stdout(contains("all 31 events accepted"));
+    let records = collector.records();
+    assert_eq!(records.len(), 31);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.resource_str("env") == Some("demo-remote"))
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r.event_name() == "codex.tool_decision")
+            .count(),
+        3
+    );
+}
