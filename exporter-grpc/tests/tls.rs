@@ -1,4 +1,4 @@
-//! TLS and mTLS against loopback tonic servers with rcgen certificates.
+//! TLS and mTLS against loopback tonic servers with `TestPki` certificates.
 #![allow(clippy::unwrap_used)]
 
 mod common;

@@ -1,4 +1,4 @@
-//! HTTPS against a loopback rustls server with rcgen certificates: custom
+//! HTTPS against a loopback rustls server with `TestPki` certificates: custom
 //! CA, wrong CA, mTLS with and without a client identity.
 #![allow(clippy::unwrap_used)]
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agent_otel_collector::test_pki::TestPki;
 use agent_otel_core::LogBatch;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -208,53 +209,23 @@ pub fn received_records(server: &TestServer) -> Vec<LogRecord> {
         .collect()
 }
 
-/// PEM material written to a temporary folder.
+/// [`TestPki`] certificates (a CA, a server certificate for
+/// `localhost`/`127.0.0.1`, a client certificate), with the CA and the
+/// client identity also written to a temporary folder.
 pub struct Pki {
     pub dir: tempfile::TempDir,
-    pub ca_cert_pem: String,
-    pub server_cert_pem: String,
-    pub server_key_pem: String,
-    pub client_cert_pem: String,
-    pub client_key_pem: String,
+    pub certs: TestPki,
 }
 
 impl Pki {
-    /// A CA, a server certificate for `localhost`/`127.0.0.1` and a client
-    /// certificate, all signed by the CA.
     pub fn generate() -> Self {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "agent-otel test CA");
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let server_key = KeyPair::generate().unwrap();
-        let server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-
-        let client_key = KeyPair::generate().unwrap();
-        let mut client_params = CertificateParams::new(vec!["client".to_owned()]).unwrap();
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "agent-otel test client");
-        let client_cert = client_params.signed_by(&client_key, &issuer).unwrap();
-
         let pki = Pki {
             dir: tempfile::tempdir().unwrap(),
-            ca_cert_pem: ca_cert.pem(),
-            server_cert_pem: server_cert.pem(),
-            server_key_pem: server_key.serialize_pem(),
-            client_cert_pem: client_cert.pem(),
-            client_key_pem: client_key.serialize_pem(),
+            certs: TestPki::generate("grpc"),
         };
-        pki.write("ca.pem", &pki.ca_cert_pem);
-        pki.write("client.pem", &pki.client_cert_pem);
-        pki.write("client.key", &pki.client_key_pem);
+        pki.write("ca.pem", &pki.certs.ca_pem);
+        pki.write("client.pem", &pki.certs.client_cert_pem);
+        pki.write("client.key", &pki.certs.client_key_pem);
         pki
     }
 
@@ -279,15 +250,15 @@ impl Pki {
     /// Server TLS with this PKI's server certificate.
     pub fn server_tls(&self) -> ServerTlsConfig {
         ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
-            &self.server_cert_pem,
-            &self.server_key_pem,
+            &self.certs.server_cert_pem,
+            &self.certs.server_key_pem,
         ))
     }
 
     /// Server TLS that also requires a client certificate signed by this CA.
     pub fn mtls_server(&self) -> ServerTlsConfig {
         self.server_tls()
-            .client_ca_root(tonic::transport::Certificate::from_pem(&self.ca_cert_pem))
+            .client_ca_root(tonic::transport::Certificate::from_pem(&self.certs.ca_pem))
     }
 }
 

@@ -1,5 +1,5 @@
 //! Shared helpers: a hand-built batch, exporter configs, and a small
-//! blocking HTTPS test server (rustls on ring) with rcgen certificates.
+//! blocking HTTPS test server (rustls on ring) with [`TestPki`] certificates.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{Read, Write};
@@ -8,15 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use agent_otel_collector::test_pki::TestPki;
 use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use agent_otel_core::opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use agent_otel_core::opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use agent_otel_core::opentelemetry_proto::tonic::resource::v1::Resource;
 use agent_otel_core::{HttpProtocol, LogBatch, TransportOptions};
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
-};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -83,55 +81,22 @@ pub fn exporter(config: HttpExporterConfig) -> HttpExporter {
     HttpExporter::new(config).unwrap()
 }
 
-/// A test CA plus certificates it signed, written as PEM files.
+/// [`TestPki`] certificates, with the CA and the client identity also
+/// written as PEM files (`ca.pem`, `client.pem`, `client.key`).
 pub struct Pki {
     pub dir: tempfile::TempDir,
-    pub ca_pem: String,
-    pub ca_der: CertificateDer<'static>,
-    pub server_cert_pem: String,
-    pub server_key_pem: String,
-    pub client_cert_pem: String,
-    pub client_key_pem: String,
+    pub certs: TestPki,
 }
 
 impl Pki {
     pub fn new(name: &str) -> Self {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, format!("agent-otel test CA {name}"));
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-        let server_key = KeyPair::generate().unwrap();
-        let server_params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-        let server_cert = server_params.signed_by(&server_key, &ca).unwrap();
-
-        let client_key = KeyPair::generate().unwrap();
-        let mut client_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "agent-otel test client");
-        let client_cert = client_params.signed_by(&client_key, &ca).unwrap();
-
         let pki = Self {
             dir: tempfile::tempdir().unwrap(),
-            ca_pem: ca.pem(),
-            ca_der: ca.der().clone(),
-            server_cert_pem: server_cert.pem(),
-            server_key_pem: server_key.serialize_pem(),
-            client_cert_pem: client_cert.pem(),
-            client_key_pem: client_key.serialize_pem(),
+            certs: TestPki::generate(name),
         };
-        std::fs::write(pki.path("ca.pem"), &pki.ca_pem).unwrap();
-        std::fs::write(pki.path("client.pem"), &pki.client_cert_pem).unwrap();
-        std::fs::write(pki.path("client.key"), &pki.client_key_pem).unwrap();
+        std::fs::write(pki.path("ca.pem"), &pki.certs.ca_pem).unwrap();
+        std::fs::write(pki.path("client.pem"), &pki.certs.client_cert_pem).unwrap();
+        std::fs::write(pki.path("client.key"), &pki.certs.client_key_pem).unwrap();
         pki
     }
 
@@ -157,7 +122,9 @@ impl TlsServer {
             .unwrap();
         let builder = if require_client_cert {
             let mut roots = rustls::RootCertStore::empty();
-            roots.add(pki.ca_der.clone()).unwrap();
+            roots
+                .add(CertificateDer::from_pem_slice(pki.certs.ca_pem.as_bytes()).unwrap())
+                .unwrap();
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
@@ -168,10 +135,10 @@ impl TlsServer {
         } else {
             builder.with_no_client_auth()
         };
-        let chain = CertificateDer::pem_slice_iter(pki.server_cert_pem.as_bytes())
+        let chain = CertificateDer::pem_slice_iter(pki.certs.server_cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .unwrap();
-        let key = PrivateKeyDer::from_pem_slice(pki.server_key_pem.as_bytes()).unwrap();
+        let key = PrivateKeyDer::from_pem_slice(pki.certs.server_key_pem.as_bytes()).unwrap();
         let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
 
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
