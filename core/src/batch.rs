@@ -43,6 +43,7 @@ pub struct LogBatch {
     protobuf: OnceLock<Bytes>,
     json: OnceLock<Bytes>,
     request: OnceLock<ExportLogsServiceRequest>,
+    transport_body: OnceLock<Bytes>,
 }
 
 impl LogBatch {
@@ -59,6 +60,7 @@ impl LogBatch {
             protobuf: OnceLock::from(Bytes::from(request.encode_to_vec())),
             json: OnceLock::new(),
             request: OnceLock::from(request),
+            transport_body: OnceLock::new(),
         }
     }
 
@@ -68,6 +70,7 @@ impl LogBatch {
             protobuf: OnceLock::new(),
             json: OnceLock::new(),
             request: OnceLock::new(),
+            transport_body: OnceLock::new(),
         };
         let slot = match format {
             WireFormat::Protobuf => &batch.protobuf,
@@ -107,6 +110,19 @@ impl LogBatch {
     pub fn protobuf(&self) -> &Bytes {
         self.protobuf
             .get_or_init(|| Bytes::from(self.request().encode_to_vec()))
+    }
+
+    /// The body an exporter derived from this batch on an earlier attempt
+    /// (e.g. its gzipped encoding), if it stored one.
+    pub fn transport_body(&self) -> Option<&Bytes> {
+        self.transport_body.get()
+    }
+
+    /// Stores a body derived from this batch so retries reuse it; returns
+    /// the stored body (the first one, if called twice). One exporter sends
+    /// a batch, so one slot is enough.
+    pub fn set_transport_body(&self, body: Bytes) -> &Bytes {
+        self.transport_body.get_or_init(|| body)
     }
 
     /// The request encoded as OTLP JSON (`application/json`): lowerCamelCase

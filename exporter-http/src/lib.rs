@@ -219,7 +219,7 @@ impl HttpExporter {
     }
 
     /// The request body for `batch`: the batch's cached encoding, gzipped
-    /// when configured.
+    /// when configured (compressed once per batch, reused by retries).
     fn body(&self, batch: &LogBatch) -> Result<Bytes, std::io::Error> {
         let encoded = match self.protocol {
             HttpProtocol::Binary => batch.protobuf(),
@@ -227,14 +227,10 @@ impl HttpExporter {
         };
         match self.compression {
             Compression::None => Ok(encoded.clone()),
-            Compression::Gzip => {
-                let mut encoder = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(encoded.len() / 4 + 64),
-                    flate2::Compression::default(),
-                );
-                encoder.write_all(encoded)?;
-                Ok(Bytes::from(encoder.finish()?))
-            }
+            Compression::Gzip => match batch.transport_body() {
+                Some(body) => Ok(body.clone()),
+                None => Ok(batch.set_transport_body(gzip(encoded)?).clone()),
+            },
         }
     }
 
@@ -244,6 +240,15 @@ impl HttpExporter {
             HttpProtocol::Json => BodyFormat::Json,
         }
     }
+}
+
+fn gzip(data: &[u8]) -> Result<Bytes, std::io::Error> {
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4 + 64),
+        flate2::Compression::default(),
+    );
+    encoder.write_all(data)?;
+    Ok(Bytes::from(encoder.finish()?))
 }
 
 fn parse_endpoint(raw: &str) -> Result<reqwest::Url, HttpExporterError> {

@@ -148,6 +148,23 @@ async fn the_same_batch_can_be_sent_twice() {
 }
 
 #[tokio::test]
+async fn a_gzip_retry_reuses_the_compressed_body_of_the_batch() {
+    let server = server_answering(ResponseTemplate::new(200)).await;
+    let mut config = config(endpoint(&server), HttpProtocol::Binary);
+    config.transport.compression = Compression::Gzip;
+    let exporter = exporter(config);
+    let batch = batch();
+    assert!(batch.transport_body().is_none());
+    assert_eq!(exporter.export(&batch).await, ExportOutcome::Accepted);
+    let stored = batch.transport_body().expect("gzip body stored").clone();
+    assert_eq!(exporter.export(&batch).await, ExportOutcome::Accepted);
+    let received = server.received_requests().await.unwrap();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[0].body, stored.to_vec());
+    assert_eq!(received[1].body, stored.to_vec());
+}
+
+#[tokio::test]
 async fn protobuf_partial_success_is_partially_rejected() {
     let response = ExportLogsServiceResponse {
         partial_success: Some(ExportLogsPartialSuccess {
