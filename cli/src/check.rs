@@ -26,7 +26,7 @@ pub fn run(config: &Path, probe: bool) -> u8 {
         "{}",
         out.bold(&format!("{}: [otel] resolved", config.display()))
     );
-    print!("{resolved}");
+    println!("{resolved}");
     if !probe {
         return EXIT_OK;
     }
