@@ -18,7 +18,8 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
-use crate::event::{Event, EventBody, SessionMetadata};
+use crate::event::{Event, EventBody, SessionMetadata, SessionRef};
+use crate::registry::SessionRegistry;
 use crate::resource::TelemetryOptions;
 
 /// Value exported for `prompt` when `log_user_prompt` is off.
@@ -143,6 +144,8 @@ pub struct OtlpEncoder {
     prefix: String,
     max_request_bytes: usize,
     max_value_bytes: usize,
+    /// Resolves the session ids of events emitted through a pipeline.
+    sessions: Option<Arc<SessionRegistry>>,
 }
 
 // Field numbers of the OTLP messages written here.
@@ -434,7 +437,14 @@ impl OtlpEncoder {
             prefix: options.event_prefix.clone(),
             max_request_bytes: max_request_bytes.max(1024),
             max_value_bytes: (max_request_bytes / 4).max(256),
+            sessions: None,
         }
+    }
+
+    /// The encoder of a pipeline whose events name their session by id.
+    pub(crate) fn with_sessions(mut self, sessions: Arc<SessionRegistry>) -> Self {
+        self.sessions = Some(sessions);
+        self
     }
 
     /// Encodes `events` as OTLP protobuf; see [`OtlpEncoder::encode_as`].
@@ -599,24 +609,34 @@ impl OtlpEncoder {
 /// and copied into each record.
 #[derive(Default)]
 struct SessionAttributes {
-    session: Option<Arc<SessionMetadata>>,
+    seen: Option<SessionKey>,
     bytes: Vec<u8>,
 }
 
+/// Identity of a session within one encode call.
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum SessionKey {
+    Id(u64),
+    Pointer(usize),
+}
+
 impl SessionAttributes {
-    fn bytes_for<E: Encoding>(
-        &mut self,
-        encoder: &OtlpEncoder,
-        session: &Arc<SessionMetadata>,
-    ) -> &[u8] {
-        if !self
-            .session
-            .as_ref()
-            .is_some_and(|seen| Arc::ptr_eq(seen, session))
-        {
+    fn bytes_for<E: Encoding>(&mut self, encoder: &OtlpEncoder, session: &SessionRef) -> &[u8] {
+        let key = match session {
+            SessionRef::Id(id) => SessionKey::Id(*id),
+            SessionRef::Metadata(metadata) => SessionKey::Pointer(Arc::as_ptr(metadata) as usize),
+        };
+        if self.seen != Some(key) {
+            let resolved = match session {
+                SessionRef::Metadata(metadata) => Some(Arc::clone(metadata)),
+                SessionRef::Id(id) => encoder.sessions.as_ref().and_then(|r| r.get(*id)),
+            };
+            // A registered session is kept until its events are encoded, so
+            // the fallback (empty metadata) is never expected to be used.
+            let fallback = SessionMetadata::default();
+            let s = resolved.as_deref().unwrap_or(&fallback);
             let buf = &mut self.bytes;
             buf.clear();
-            let s = session.as_ref();
             encoder.put_text::<E>(buf, "conversation.id", &s.conversation_id);
             encoder.put_text::<E>(buf, "app.version", &s.app_version);
             if let Some(mode) = &s.auth_mode {
@@ -628,7 +648,7 @@ impl SessionAttributes {
             encoder.put_text::<E>(buf, "terminal.type", &s.terminal_type);
             encoder.put_text::<E>(buf, "model", &s.model);
             encoder.put_text::<E>(buf, "slug", &s.slug);
-            self.session = Some(Arc::clone(session));
+            self.seen = Some(key);
         }
         &self.bytes
     }
@@ -725,7 +745,7 @@ mod tests {
         let encoder = OtlpEncoder::new(&TelemetryOptions::default(), 4 << 20);
         let event = Event {
             time: UNIX_EPOCH + Duration::from_millis(1_764_025_614_123),
-            session: std::sync::Arc::new(crate::SessionMetadata::default()),
+            session: SessionRef::Metadata(Arc::new(crate::SessionMetadata::default())),
             body: EventBody::ApiRequest {
                 attempt: 2,
                 duration_ms: 30,

@@ -205,8 +205,17 @@ impl EventKind {
 #[derive(Debug, Clone)]
 pub struct Event {
     pub(crate) time: SystemTime,
-    pub(crate) session: Arc<SessionMetadata>,
+    pub(crate) session: SessionRef,
     pub(crate) body: EventBody,
+}
+
+/// Which session an event belongs to.
+#[derive(Debug, Clone)]
+pub(crate) enum SessionRef {
+    /// Registered with the pipeline's session registry (the emit path).
+    Id(u64),
+    /// Carried along (events built with [`Event::new`] outside a pipeline).
+    Metadata(Arc<SessionMetadata>),
 }
 
 /// The strings of one event in a single allocation (none when they are all
@@ -299,6 +308,15 @@ impl Event {
     pub fn new(
         time: SystemTime,
         session: Arc<SessionMetadata>,
+        data: crate::EventData<'_>,
+        log_user_prompt: bool,
+    ) -> Self {
+        Self::with_session(time, SessionRef::Metadata(session), data, log_user_prompt)
+    }
+
+    pub(crate) fn with_session(
+        time: SystemTime,
+        session: SessionRef,
         data: crate::EventData<'_>,
         log_user_prompt: bool,
     ) -> Self {

@@ -20,6 +20,7 @@ pub mod event;
 pub mod exporter;
 pub mod pipeline;
 mod queue;
+mod registry;
 pub mod resource;
 pub mod stats;
 mod telemetry;

@@ -13,9 +13,10 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::batch::{LogBatch, OtlpEncoder};
-use crate::event::Event;
+use crate::event::{Event, SessionMetadata};
 use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
 use crate::queue::{EventQueue, QueueFull};
+use crate::registry::SessionRegistry;
 use crate::resource::TelemetryOptions;
 use crate::stats::{DropReason, PipelineStats, StatsCounters};
 
@@ -127,6 +128,8 @@ pub enum FlushError {
 
 enum Control {
     Flush(std_mpsc::SyncSender<()>),
+    /// The last handle of session `id` is gone.
+    Retire(u64),
     Shutdown {
         deadline: Instant,
         /// Answered with `true` when everything queued was delivered.
@@ -141,6 +144,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(25);
 /// Host side of a running pipeline.
 pub(crate) struct Pipeline {
     events: Arc<EventQueue>,
+    sessions: Arc<SessionRegistry>,
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<StatsCounters>,
     shut_down: AtomicBool,
@@ -161,12 +165,17 @@ impl Pipeline {
         ));
         let (control, control_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCounters::default());
+        let sessions = Arc::new(SessionRegistry::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("agent-otel-export")
             .build()?;
         let worker = Worker {
-            encoder: OtlpEncoder::new(telemetry, options.max_request_bytes),
+            encoder: OtlpEncoder::new(telemetry, options.max_request_bytes)
+                .with_sessions(Arc::clone(&sessions)),
+            sessions: Arc::clone(&sessions),
+            retiring: Vec::new(),
+            retired: Vec::new(),
             exporter,
             options,
             stats: Arc::clone(&stats),
@@ -189,6 +198,7 @@ impl Pipeline {
             })?;
         Ok(Self {
             events,
+            sessions,
             control,
             stats,
             shut_down: AtomicBool::new(false),
@@ -207,6 +217,19 @@ impl Pipeline {
             stopped.recv_timeout(timeout),
             Err(std_mpsc::RecvTimeoutError::Disconnected)
         )
+    }
+
+    /// Registers a session; its events carry the returned registration's id.
+    pub(crate) fn register_session(&self, metadata: Arc<SessionMetadata>) -> SessionRegistration {
+        SessionRegistration {
+            id: self.sessions.register(metadata),
+            control: self.control.clone(),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn registered_sessions(&self) -> usize {
+        self.sessions.len()
     }
 
     /// Enqueues without blocking; a full or closed queue drops and counts.
@@ -282,6 +305,20 @@ fn validate(options: &PipelineOptions) -> Result<(), PipelineError> {
     Ok(())
 }
 
+/// A session's place in the registry, shared by the clones of one
+/// [`crate::Session`]; dropping the last clone tells the worker.
+pub(crate) struct SessionRegistration {
+    pub(crate) id: u64,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+impl Drop for SessionRegistration {
+    fn drop(&mut self) {
+        // After shutdown nobody listens, and nothing is left to free.
+        let _ = self.control.send(Control::Retire(self.id));
+    }
+}
+
 /// Control messages seen by the worker, and the hard deadline set by
 /// `shutdown`, which cuts any attempt or backoff short.
 struct ControlInbox {
@@ -330,6 +367,12 @@ struct Worker {
     stats: Arc<StatsCounters>,
     events: Arc<EventQueue>,
     control: ControlInbox,
+    sessions: Arc<SessionRegistry>,
+    /// Sessions whose last handle is gone; their events may still be queued.
+    retiring: Vec<u64>,
+    /// Retiring sessions whose events are all out of the queue; forgotten
+    /// once the buffer holding them is encoded.
+    retired: Vec<u64>,
 }
 
 enum Delivery {
@@ -351,6 +394,7 @@ impl Worker {
                         // The host may have stopped waiting: ignore a closed channel.
                         let _ = done.send(());
                     }
+                    Control::Retire(id) => self.retiring.push(id),
                     Control::Shutdown { done, .. } => {
                         self.finish(&mut buffer).await;
                         let delivered =
@@ -414,7 +458,7 @@ impl Worker {
         while buffer.len() < self.options.max_batch_size {
             match self.events.pop() {
                 Some(event) => buffer.push(event),
-                None => break,
+                None => return self.queue_emptied(),
             }
         }
     }
@@ -425,6 +469,14 @@ impl Worker {
         while let Some(event) = self.events.pop() {
             buffer.push(event);
         }
+        self.queue_emptied();
+    }
+
+    /// The queue was seen empty: every event of a session retired before
+    /// now is in the buffer (its emits happened before its last handle was
+    /// dropped, and that before the worker read the retirement).
+    fn queue_emptied(&mut self) {
+        self.retired.append(&mut self.retiring);
     }
 
     /// Delivers what is queued (bounded by the shutdown deadline), closes
@@ -469,6 +521,9 @@ impl Worker {
             }
         }
         buffer.clear();
+        // The buffer is encoded: retired sessions can go.
+        self.sessions.remove(&self.retired);
+        self.retired.clear();
     }
 
     /// Sends one batch until it is accepted, permanently refused, out of

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::event::{ApiRequest, Event, SessionMetadata, SseEvent, ToolDecisionEvent, ToolResult};
+use crate::event::{
+    ApiRequest, Event, SessionMetadata, SessionRef, SseEvent, ToolDecisionEvent, ToolResult,
+};
 use crate::exporter::Exporter;
-use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions};
+use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions, SessionRegistration};
 use crate::resource::TelemetryOptions;
 use crate::stats::PipelineStats;
 
@@ -88,9 +90,15 @@ impl Telemetry {
 
     /// A session whose events carry `metadata`.
     pub fn session(&self, metadata: SessionMetadata) -> Session {
+        let metadata = Arc::new(metadata);
+        let registration = self
+            .inner
+            .as_ref()
+            .map(|inner| Arc::new(inner.pipeline.register_session(Arc::clone(&metadata))));
         Session {
+            registration,
             telemetry: self.clone(),
-            metadata: Arc::new(metadata),
+            metadata,
         }
     }
 
@@ -153,10 +161,22 @@ pub enum EventData<'a> {
 
 /// Emits events for one conversation. Cheap to clone; every method returns
 /// at once, never blocks and never panics.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Session {
+    /// Dropped first: retiring the session must not wait for the pipeline
+    /// (dropping `telemetry` may shut it down).
+    registration: Option<Arc<SessionRegistration>>,
     telemetry: Telemetry,
     metadata: Arc<SessionMetadata>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("metadata", &self.metadata)
+            .field("telemetry", &self.telemetry)
+            .finish()
+    }
 }
 
 impl Session {
@@ -182,9 +202,15 @@ impl Session {
     }
 
     fn enqueue(&self, inner: &Inner, time: SystemTime, event: EventData<'_>) {
-        inner.pipeline.emit(Event::new(
+        // Events name their session by id: threads emitting on one session
+        // share no reference count.
+        let session = match &self.registration {
+            Some(registration) => SessionRef::Id(registration.id),
+            None => SessionRef::Metadata(Arc::clone(&self.metadata)),
+        };
+        inner.pipeline.emit(Event::with_session(
             time,
-            Arc::clone(&self.metadata),
+            session,
             event,
             inner.log_user_prompt,
         ));
@@ -218,5 +244,65 @@ impl Session {
     #[inline]
     pub fn tool_result(&self, event: ToolResult<'_>) {
         self.emit(EventData::ToolResult(event));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::LogBatch;
+    use crate::exporter::ExportOutcome;
+
+    /// Accepts every batch.
+    #[derive(Debug)]
+    struct Accept;
+
+    #[async_trait::async_trait]
+    impl Exporter for Accept {
+        async fn export(&self, _batch: &LogBatch) -> ExportOutcome {
+            ExportOutcome::Accepted
+        }
+
+        fn name(&self) -> &'static str {
+            "accept"
+        }
+    }
+
+    fn registered(telemetry: &Telemetry) -> usize {
+        telemetry
+            .inner
+            .as_ref()
+            .map_or(0, |inner| inner.pipeline.registered_sessions())
+    }
+
+    #[test]
+    fn a_dropped_session_is_forgotten_once_its_events_are_encoded() {
+        let telemetry = Telemetry::new(
+            TelemetryOptions::default(),
+            Box::new(Accept),
+            PipelineOptions::default(),
+        )
+        .expect("pipeline starts");
+        let first = telemetry.session(SessionMetadata::default());
+        let kept = telemetry.session(SessionMetadata::default());
+        let clone = first.clone();
+        first.user_prompt("one");
+        assert_eq!(registered(&telemetry), 2);
+        drop(first);
+        clone.user_prompt("two");
+        telemetry
+            .force_flush(Duration::from_secs(20))
+            .expect("flush");
+        assert_eq!(registered(&telemetry), 2, "a clone still holds the session");
+        drop(clone);
+        telemetry
+            .force_flush(Duration::from_secs(20))
+            .expect("flush");
+        assert_eq!(registered(&telemetry), 1, "only the kept session remains");
+        kept.user_prompt("three");
+        telemetry
+            .shutdown(Duration::from_secs(20))
+            .expect("shutdown");
+        assert_eq!(telemetry.stats().exported, 3);
     }
 }
