@@ -136,6 +136,10 @@ impl LogBatch {
     }
 }
 
+/// The shortest a string value is cut to when a record must shrink to fit
+/// a request.
+const MIN_VALUE_BYTES: usize = 64;
+
 /// Converts queued [`Event`]s into [`LogBatch`]es.
 #[derive(Debug, Clone)]
 pub struct OtlpEncoder {
@@ -474,7 +478,22 @@ impl OtlpEncoder {
         let mut session = SessionAttributes::default();
         for event in events {
             scratch.clear();
-            self.write_record::<E>(&mut scratch, &mut session, event, observed);
+            self.write_record::<E>(
+                &mut scratch,
+                Some(&mut session),
+                event,
+                observed,
+                self.max_value_bytes,
+            );
+            // A record too large for a request on its own (several long
+            // strings, or JSON escaping) is written again with shorter
+            // values until it fits, so no request exceeds the limit.
+            let mut cap = self.max_value_bytes;
+            while E::framed_len(&scratch) > budget && cap > MIN_VALUE_BYTES {
+                cap = (cap / 2).max(MIN_VALUE_BYTES);
+                scratch.clear();
+                self.write_record::<E>(&mut scratch, None, event, observed, cap);
+            }
             if count > 0 && records.len() + E::framed_len(&scratch) > budget {
                 batches.push(LogBatch::encoded(
                     E::FORMAT,
@@ -497,25 +516,49 @@ impl OtlpEncoder {
         batches
     }
 
-    fn text<'a>(&self, value: &'a str) -> Cow<'a, str> {
-        if value.len() <= self.max_value_bytes {
+    /// A string attribute, truncated with a marker past `cap` bytes.
+    fn put_text<E: Encoding>(buf: &mut Vec<u8>, key: &str, value: &str, cap: usize) {
+        let text = if value.len() <= cap {
             Cow::Borrowed(value)
         } else {
-            Cow::Owned(truncate(value, self.max_value_bytes))
+            Cow::Owned(truncate(value, cap))
+        };
+        E::str_attr(buf, key, &[&text]);
+    }
+
+    /// The metadata of the session an event belongs to.
+    fn resolve_session(&self, session: &SessionRef) -> Option<Arc<SessionMetadata>> {
+        match session {
+            SessionRef::Metadata(metadata) => Some(Arc::clone(metadata)),
+            SessionRef::Id(id) => self.sessions.as_ref().and_then(|r| r.get(*id)),
         }
     }
 
-    fn put_text<E: Encoding>(&self, buf: &mut Vec<u8>, key: &str, value: &str) {
-        E::str_attr(buf, key, &[&self.text(value)]);
+    /// The eight common attributes, minus the two written per event.
+    fn put_session<E: Encoding>(buf: &mut Vec<u8>, s: &SessionMetadata, cap: usize) {
+        Self::put_text::<E>(buf, "conversation.id", &s.conversation_id, cap);
+        Self::put_text::<E>(buf, "app.version", &s.app_version, cap);
+        if let Some(mode) = &s.auth_mode {
+            Self::put_text::<E>(buf, "auth_mode", mode, cap);
+        }
+        if let Some(account) = &s.account_id {
+            Self::put_text::<E>(buf, "user.account_id", account, cap);
+        }
+        Self::put_text::<E>(buf, "terminal.type", &s.terminal_type, cap);
+        Self::put_text::<E>(buf, "model", &s.model, cap);
+        Self::put_text::<E>(buf, "slug", &s.slug, cap);
     }
 
     /// Writes one event as an OTLP `LogRecord` in encoding `E`.
+    /// `session` caches the common attributes across one batch (at the
+    /// default `cap`); without it they are written with `cap`.
     fn write_record<E: Encoding>(
         &self,
         buf: &mut Vec<u8>,
-        session: &mut SessionAttributes,
+        session: Option<&mut SessionAttributes>,
         event: &Event,
         observed_unix_nanos: u64,
+        cap: usize,
     ) {
         let suffix = event.kind().suffix();
         let name: [&str; 3] = [&self.prefix, ".", suffix];
@@ -528,7 +571,13 @@ impl OtlpEncoder {
             "event.timestamp",
             &[std::str::from_utf8(&timestamp).unwrap_or_default()],
         );
-        buf.put_slice(session.bytes_for::<E>(self, &event.session));
+        match session {
+            Some(cache) => buf.put_slice(cache.bytes_for::<E>(self, &event.session)),
+            None => {
+                let resolved = self.resolve_session(&event.session).unwrap_or_default();
+                Self::put_session::<E>(buf, &resolved, cap);
+            }
+        }
         match &event.body {
             EventBody::ApiRequest {
                 attempt,
@@ -542,10 +591,10 @@ impl OtlpEncoder {
                     E::int_attr(buf, "http.response.status_code", i64::from(*status));
                 }
                 if let Some(ray) = strings.get(0) {
-                    self.put_text::<E>(buf, "cf_ray", ray);
+                    Self::put_text::<E>(buf, "cf_ray", ray, cap);
                 }
                 if let Some(error) = strings.get(1) {
-                    self.put_text::<E>(buf, "error.message", error);
+                    Self::put_text::<E>(buf, "error.message", error, cap);
                 }
             }
             EventBody::SseEvent {
@@ -553,10 +602,10 @@ impl OtlpEncoder {
                 tokens,
                 strings,
             } => {
-                self.put_text::<E>(buf, "event.kind", strings.str(0));
+                Self::put_text::<E>(buf, "event.kind", strings.str(0), cap);
                 E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 if let Some(error) = strings.get(1) {
-                    self.put_text::<E>(buf, "error.message", error);
+                    Self::put_text::<E>(buf, "error.message", error, cap);
                 }
                 if let Some(t) = tokens {
                     E::int_attr(buf, "input_token_count", to_i64(t.input));
@@ -573,7 +622,7 @@ impl OtlpEncoder {
             EventBody::UserPrompt { length, strings } => {
                 E::int_attr(buf, "prompt_length", to_i64(*length));
                 match strings.get(0) {
-                    Some(p) => self.put_text::<E>(buf, "prompt", p),
+                    Some(p) => Self::put_text::<E>(buf, "prompt", p, cap),
                     None => E::str_attr(buf, "prompt", &[REDACTED]),
                 }
             }
@@ -582,8 +631,8 @@ impl OtlpEncoder {
                 source,
                 strings,
             } => {
-                self.put_text::<E>(buf, "tool_name", strings.str(0));
-                self.put_text::<E>(buf, "call_id", strings.str(1));
+                Self::put_text::<E>(buf, "tool_name", strings.str(0), cap);
+                Self::put_text::<E>(buf, "call_id", strings.str(1), cap);
                 E::str_attr(buf, "decision", &[decision.as_str()]);
                 E::str_attr(buf, "source", &[source.as_str()]);
             }
@@ -592,12 +641,12 @@ impl OtlpEncoder {
                 success,
                 strings,
             } => {
-                self.put_text::<E>(buf, "tool_name", strings.str(0));
-                self.put_text::<E>(buf, "call_id", strings.str(1));
-                self.put_text::<E>(buf, "arguments", strings.str(2));
+                Self::put_text::<E>(buf, "tool_name", strings.str(0), cap);
+                Self::put_text::<E>(buf, "call_id", strings.str(1), cap);
+                Self::put_text::<E>(buf, "arguments", strings.str(2), cap);
                 E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
                 E::str_attr(buf, "success", &[if *success { "true" } else { "false" }]);
-                self.put_text::<E>(buf, "output", strings.str(3));
+                Self::put_text::<E>(buf, "output", strings.str(3), cap);
             }
         }
         E::close_record(buf, observed_unix_nanos, &name);
@@ -627,27 +676,11 @@ impl SessionAttributes {
             SessionRef::Metadata(metadata) => SessionKey::Pointer(Arc::as_ptr(metadata) as usize),
         };
         if self.seen != Some(key) {
-            let resolved = match session {
-                SessionRef::Metadata(metadata) => Some(Arc::clone(metadata)),
-                SessionRef::Id(id) => encoder.sessions.as_ref().and_then(|r| r.get(*id)),
-            };
             // A registered session is kept until its events are encoded, so
             // the fallback (empty metadata) is never expected to be used.
-            let fallback = SessionMetadata::default();
-            let s = resolved.as_deref().unwrap_or(&fallback);
-            let buf = &mut self.bytes;
-            buf.clear();
-            encoder.put_text::<E>(buf, "conversation.id", &s.conversation_id);
-            encoder.put_text::<E>(buf, "app.version", &s.app_version);
-            if let Some(mode) = &s.auth_mode {
-                encoder.put_text::<E>(buf, "auth_mode", mode);
-            }
-            if let Some(account) = &s.account_id {
-                encoder.put_text::<E>(buf, "user.account_id", account);
-            }
-            encoder.put_text::<E>(buf, "terminal.type", &s.terminal_type);
-            encoder.put_text::<E>(buf, "model", &s.model);
-            encoder.put_text::<E>(buf, "slug", &s.slug);
+            let resolved = encoder.resolve_session(session).unwrap_or_default();
+            self.bytes.clear();
+            OtlpEncoder::put_session::<E>(&mut self.bytes, &resolved, encoder.max_value_bytes);
             self.seen = Some(key);
         }
         &self.bytes

@@ -40,7 +40,7 @@ pub use stats::{DropReason, PipelineStats};
 pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, Telemetry};
 pub use transport::{
     ClientIdentityPem, Compression, Headers, HttpProtocol, SecretString, TlsConfig, TlsError,
-    TlsMaterial, TransportOptions, is_tls_failure_text,
+    TlsMaterial, TransportOptions, is_tls_failure_text, mask_url_credentials,
 };
 
 /// Re-export of the OTLP wire types this crate encodes to.

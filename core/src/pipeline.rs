@@ -3,9 +3,11 @@
 //! once, and delivers each batch with retry, backoff, jitter and deadlines.
 
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
+use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
@@ -69,9 +71,11 @@ impl RetryPolicy {
 /// Queueing, batching and delivery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineOptions {
-    /// Events the queue holds before new ones are dropped (default 2048).
+    /// Events the queue holds before new ones are dropped (default 2048;
+    /// at most [`MAX_QUEUE_CAPACITY`], the slots are allocated up front).
     pub queue_capacity: usize,
-    /// Events per export request at most (default 512).
+    /// Events per export request at most (default 512; at most
+    /// [`MAX_BATCH_SIZE`]).
     pub max_batch_size: usize,
     /// How long the first event of a batch waits for more (default 1 s).
     pub batch_timeout: Duration,
@@ -275,12 +279,12 @@ impl Pipeline {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(FlushError::ShutDown);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = after(timeout);
         let (done, wait) = std_mpsc::sync_channel(1);
         self.control
             .send(Control::Shutdown { deadline, done })
             .map_err(|_| FlushError::ShutDown)?;
-        match wait.recv_timeout(timeout + SHUTDOWN_GRACE) {
+        match wait.recv_timeout(timeout.saturating_add(SHUTDOWN_GRACE)) {
             Ok(true) => Ok(()),
             Ok(false) | Err(_) => Err(FlushError::Timeout),
         }
@@ -291,13 +295,46 @@ impl Pipeline {
     }
 }
 
+/// Largest `queue_capacity`: the queue's slots are allocated up front.
+pub const MAX_QUEUE_CAPACITY: usize = 1 << 20;
+
+/// Largest `max_batch_size`.
+pub const MAX_BATCH_SIZE: usize = 1 << 16;
+
+/// Far enough in the future to mean "never" for timers, near enough that
+/// adding it to now cannot overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `Instant::now() + duration`, saturating at [`FAR_FUTURE`] instead of
+/// panicking on overflow (a host's `Duration::MAX`, a server's absurd
+/// `Retry-After`).
+fn after(duration: Duration) -> Instant {
+    Instant::now() + duration.min(FAR_FUTURE)
+}
+
+/// Runs one export attempt; an exporter that panics fails the attempt
+/// (permanently) instead of killing the worker and its accounting.
+async fn guarded_export(exporter: &dyn Exporter, batch: &LogBatch) -> ExportOutcome {
+    let mut attempt = exporter.export(batch);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| attempt.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(_) => Poll::Ready(ExportOutcome::permanent(ExportError::new(
+                FailureKind::Exporter,
+                "the exporter panicked",
+            ))),
+        }
+    })
+    .await
+}
+
 fn validate(options: &PipelineOptions) -> Result<(), PipelineError> {
     let invalid = |option, reason| Err(PipelineError::InvalidOption { option, reason });
-    if options.queue_capacity == 0 {
-        return invalid("queue_capacity", "must be at least 1");
+    if options.queue_capacity == 0 || options.queue_capacity > MAX_QUEUE_CAPACITY {
+        return invalid("queue_capacity", "must be between 1 and 1048576");
     }
-    if options.max_batch_size == 0 {
-        return invalid("max_batch_size", "must be at least 1");
+    if options.max_batch_size == 0 || options.max_batch_size > MAX_BATCH_SIZE {
+        return invalid("max_batch_size", "must be between 1 and 65536");
     }
     if options.request_timeout.is_zero() {
         return invalid("request_timeout", "must be longer than zero");
@@ -382,7 +419,7 @@ enum Delivery {
 
 impl Worker {
     async fn run(mut self) {
-        let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size);
+        let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size.min(4096));
         let mut batch_due: Option<Instant> = None;
         loop {
             if let Some(control) = self.control.next() {
@@ -424,7 +461,7 @@ impl Worker {
                     }
                     continue;
                 }
-                batch_due = Some(Instant::now() + self.options.batch_timeout);
+                batch_due = Some(after(self.options.batch_timeout));
             }
             if buffer.len() < self.options.max_batch_size {
                 let due = batch_due.unwrap_or_else(Instant::now);
@@ -494,7 +531,7 @@ impl Worker {
     /// Every host handle is gone without a shutdown: deliver what is queued
     /// within the default deadline, then stop.
     async fn orphaned(&mut self, buffer: &mut Vec<Event>) {
-        self.control.deadline = Some(Instant::now() + crate::DEFAULT_SHUTDOWN_TIMEOUT);
+        self.control.deadline = Some(after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         self.finish(buffer).await;
     }
 
@@ -531,14 +568,14 @@ impl Worker {
     /// batch is counted exactly once.
     async fn deliver(&mut self, batch: &LogBatch) -> Delivery {
         let records = batch.len() as u64;
-        let budget_end = Instant::now() + self.options.retry.budget;
+        let budget_end = after(self.options.retry.budget);
         let mut retry = 0u32;
         loop {
             self.stats.request();
-            let attempt_end = Instant::now() + self.options.request_timeout;
+            let attempt_end = after(self.options.request_timeout);
             let outcome = tokio::select! {
                 biased;
-                outcome = timeout_at(attempt_end, self.exporter.export(batch)) => {
+                outcome = timeout_at(attempt_end, guarded_export(&*self.exporter, batch)) => {
                     outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
                         FailureKind::Timeout,
                         format!("no answer within {:?}", self.options.request_timeout),
@@ -577,7 +614,7 @@ impl Worker {
                         Some(delay) => delay.max(self.options.retry.initial_backoff),
                         None => self.options.retry.backoff(retry),
                     };
-                    let resume = Instant::now() + delay;
+                    let resume = after(delay);
                     if resume > budget_end {
                         self.stats.dropped(DropReason::RetriesExhausted, records);
                         return Delivery::Done;
@@ -605,7 +642,7 @@ impl Worker {
         let deadline = self
             .control
             .deadline
-            .unwrap_or_else(|| Instant::now() + crate::DEFAULT_SHUTDOWN_TIMEOUT);
+            .unwrap_or_else(|| after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         // A transport that will not close in time is abandoned.
         let _ = timeout_at(deadline, self.exporter.shutdown()).await;
     }

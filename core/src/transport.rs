@@ -234,6 +234,32 @@ fn read_private_key(path: &Path) -> Result<Vec<u8>, TlsError> {
     }
 }
 
+/// `url` with the password of its user-info (`scheme://user:password@host`)
+/// replaced by `***`, for messages and `Debug` output. Works on text, so an
+/// unparsable URL is masked too; the user-info ends at the last `@` before
+/// the path, query or fragment.
+pub fn mask_url_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &userinfo[..colon],
+            &url[scheme_end + at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
 /// How rustls words its TLS failures. After a TLS 1.3 handshake a server
 /// refusing the client certificate sends its alert with the first answer,
 /// and HTTP/2 and gRPC stacks pass it on as text only, not as a typed
@@ -275,5 +301,23 @@ impl Default for TransportOptions {
             timeout: Duration::from_secs(10),
             tls: TlsConfig::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_url_credentials as mask;
+
+    #[test]
+    fn url_passwords_are_masked_whatever_they_contain() {
+        assert_eq!(mask("https://h:4318/v1/logs"), "https://h:4318/v1/logs");
+        assert_eq!(mask("https://u@h/v1/logs"), "https://u@h/v1/logs");
+        assert_eq!(mask("https://u:pw@h/v1/logs"), "https://u:***@h/v1/logs");
+        assert_eq!(
+            mask("https://user:p@ss@host:99999/v1/logs"),
+            "https://user:***@host:99999/v1/logs"
+        );
+        assert_eq!(mask("https://u:a:b@h?x=@y"), "https://u:***@h?x=@y");
+        assert_eq!(mask("no scheme u:pw@h"), "no scheme u:pw@h");
     }
 }

@@ -486,3 +486,123 @@ fn retry_backoff_doubles_with_jitter_and_caps() {
         );
     }
 }
+
+#[test]
+fn an_absurd_server_delay_drops_the_batch_instead_of_panicking() {
+    let exporter = ScriptedExporter::new();
+    exporter.then(
+        ScriptedAnswer::Outcome(ExportOutcome::Retryable {
+            error: ExportError::with_status(FailureKind::HttpStatus, 503, "later"),
+            retry_after: Some(Duration::MAX),
+        }),
+        1,
+    );
+    let telemetry = start(&exporter, fast_retry());
+    emit_prompts(&telemetry, 2);
+    telemetry.shutdown(HANG).expect("nothing left to deliver");
+    assert_eq!(telemetry.stats().dropped(DropReason::RetriesExhausted), 2);
+    assert_balanced(&telemetry.stats());
+}
+
+#[test]
+fn shutdown_with_an_unbounded_timeout_returns_once_delivered() {
+    let exporter = ScriptedExporter::new();
+    let telemetry = start(&exporter, PipelineOptions::default());
+    emit_prompts(&telemetry, 3);
+    assert_eq!(telemetry.shutdown(Duration::MAX), Ok(()));
+    assert_eq!(telemetry.stats().exported, 3);
+}
+
+/// An exporter that panics on every call.
+#[derive(Debug)]
+struct PanickingExporter;
+
+#[async_trait::async_trait]
+impl agent_otel_core::Exporter for PanickingExporter {
+    async fn export(&self, _batch: &agent_otel_core::LogBatch) -> ExportOutcome {
+        panic!("exporter bug");
+    }
+
+    fn name(&self) -> &'static str {
+        "panicking"
+    }
+}
+
+#[test]
+fn a_panicking_exporter_fails_its_batch_and_the_pipeline_goes_on() {
+    let telemetry = Telemetry::new(
+        TelemetryOptions::default(),
+        Box::new(PanickingExporter),
+        PipelineOptions::default(),
+    )
+    .expect("pipeline starts");
+    emit_prompts(&telemetry, 2);
+    telemetry
+        .force_flush(HANG)
+        .expect("the worker survives the panic");
+    emit_prompts(&telemetry, 1);
+    telemetry.shutdown(HANG).expect("shutdown completes");
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped(DropReason::PermanentFailure), 3, "{stats}");
+    assert_eq!(stats.failures(FailureKind::Exporter), 2, "{stats}");
+    assert_balanced(&stats);
+}
+
+#[test]
+fn out_of_range_options_are_refused() {
+    for options in [
+        PipelineOptions {
+            queue_capacity: 0,
+            ..PipelineOptions::default()
+        },
+        PipelineOptions {
+            queue_capacity: agent_otel_core::pipeline::MAX_QUEUE_CAPACITY + 1,
+            ..PipelineOptions::default()
+        },
+        PipelineOptions {
+            max_batch_size: agent_otel_core::pipeline::MAX_BATCH_SIZE + 1,
+            ..PipelineOptions::default()
+        },
+    ] {
+        let error = Telemetry::new(
+            TelemetryOptions::default(),
+            Box::new(ScriptedExporter::new()),
+            options,
+        )
+        .expect_err("refused");
+        assert!(error.to_string().contains("must be between"), "{error}");
+    }
+}
+
+#[test]
+fn a_record_of_many_long_strings_still_fits_the_request_limit() {
+    let exporter = ScriptedExporter::new();
+    let max_request_bytes = 8 * 1024;
+    let telemetry = start(
+        &exporter,
+        PipelineOptions {
+            max_request_bytes,
+            ..PipelineOptions::default()
+        },
+    );
+    let long = "l".repeat(50_000);
+    let session = telemetry.session(SessionMetadata {
+        conversation_id: long.clone(),
+        model: long.clone(),
+        ..SessionMetadata::default()
+    });
+    session.tool_result(ToolResult {
+        tool_name: &long,
+        call_id: &long,
+        arguments: &long,
+        duration: Duration::from_millis(1),
+        success: true,
+        output: &long,
+    });
+    telemetry.shutdown(HANG).expect("delivered");
+    let calls = exporter.calls();
+    assert_eq!(calls.len(), 1);
+    let size = prost::Message::encoded_len(&calls[0].request);
+    assert!(size <= max_request_bytes, "request of {size} bytes");
+    assert_eq!(telemetry.stats().exported, 1);
+}

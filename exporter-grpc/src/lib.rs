@@ -65,6 +65,10 @@ const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Metadata names gRPC itself sets; a header may not replace them.
 const RESERVED_METADATA: [&str; 3] = ["content-type", "te", "user-agent"];
 
+/// The longest `grpc-timeout` header tonic can encode (99,999,999 hours);
+/// longer configured timeouts are sent as this.
+const MAX_GRPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(99_999_999 * 3600);
+
 /// Settings of a [`GrpcExporter`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrpcExporterConfig {
@@ -231,7 +235,8 @@ impl GrpcExporter {
             endpoint: endpoint_text.clone(),
             reason,
         };
-        let timeout = transport.timeout;
+        // tonic cannot encode a longer grpc-timeout; longer means "none".
+        let timeout = transport.timeout.min(MAX_GRPC_TIMEOUT);
         let mut endpoint = Endpoint::from(uri)
             .user_agent(concat!(
                 "agent-otel-exporter-grpc/",
@@ -571,6 +576,14 @@ mod tests {
         assert!(!debug.contains("topsecret"), "{debug}");
         assert!(!debug.contains("binsecret"), "{debug}");
         assert_eq!(exporter.name(), "otlp-grpc");
+    }
+
+    #[test]
+    fn an_enormous_timeout_is_clamped_to_what_grpc_can_send() {
+        let mut cfg = GrpcExporterConfig::new("http://127.0.0.1:4317");
+        cfg.transport.timeout = Duration::MAX;
+        let exporter = GrpcExporter::new(cfg).expect("builds");
+        assert_eq!(exporter.timeout, MAX_GRPC_TIMEOUT);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use agent_otel_core::{
     Compression, ExportError, ExportOutcome, Exporter, FailureKind, HttpProtocol, LogBatch,
-    TlsError, TransportOptions, WireFormat,
+    TlsError, TransportOptions, WireFormat, mask_url_credentials,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -61,8 +61,9 @@ const RESERVED_HEADERS: [&str; 4] = [
     "transfer-encoding",
 ];
 
-/// Settings of an [`HttpExporter`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Settings of an [`HttpExporter`]. `Debug` masks a URL password and
+/// header values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpExporterConfig {
     /// Full URL requests are POSTed to, used as given (e.g. `https://host:4318/v1/logs`).
     pub endpoint: String,
@@ -71,6 +72,16 @@ pub struct HttpExporterConfig {
     /// Headers, compression, timeout, TLS. A zero timeout means no
     /// exporter-level timeout (the pipeline's request timeout still applies).
     pub transport: TransportOptions,
+}
+
+impl fmt::Debug for HttpExporterConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpExporterConfig")
+            .field("endpoint", &mask_url_credentials(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("transport", &self.transport)
+            .finish()
+    }
 }
 
 /// Why an [`HttpExporter`] could not be built.
@@ -164,7 +175,7 @@ pub struct HttpExporter {
 impl fmt::Debug for HttpExporter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpExporter")
-            .field("endpoint", &self.endpoint.as_str())
+            .field("endpoint", &mask_url_credentials(self.endpoint.as_str()))
             .field("protocol", &self.protocol)
             .field("compression", &self.compression)
             .field("timeout", &self.timeout)
@@ -186,7 +197,7 @@ impl HttpExporter {
         let headers = build_headers(&transport)?;
         let material = transport.tls.load()?;
         let https = endpoint.scheme() == "https";
-        let tls = tls::client_config(&material, &raw_endpoint, https)?;
+        let tls = tls::client_config(&material, &mask_url_credentials(&raw_endpoint), https)?;
         let timeout = (!transport.timeout.is_zero()).then_some(transport.timeout);
         let header_names = transport
             .headers
@@ -213,9 +224,9 @@ impl HttpExporter {
         })
     }
 
-    /// The endpoint requests go to.
-    pub fn endpoint(&self) -> &str {
-        self.endpoint.as_str()
+    /// The endpoint requests go to, with any URL password masked.
+    pub fn endpoint(&self) -> String {
+        mask_url_credentials(self.endpoint.as_str())
     }
 
     /// The request body for `batch`: the batch's cached encoding, gzipped
@@ -253,7 +264,7 @@ fn gzip(data: &[u8]) -> Result<Bytes, std::io::Error> {
 
 fn parse_endpoint(raw: &str) -> Result<reqwest::Url, HttpExporterError> {
     let invalid = |reason: String| HttpExporterError::InvalidEndpoint {
-        endpoint: raw.to_owned(),
+        endpoint: mask_url_credentials(raw),
         reason,
     };
     let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
@@ -268,7 +279,7 @@ fn parse_endpoint(raw: &str) -> Result<reqwest::Url, HttpExporterError> {
         "http" | "https" => {}
         scheme => {
             return Err(HttpExporterError::UnsupportedScheme {
-                endpoint: raw.to_owned(),
+                endpoint: mask_url_credentials(raw),
                 scheme: scheme.to_owned(),
             });
         }

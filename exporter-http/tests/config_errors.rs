@@ -57,6 +57,31 @@ fn http_and_https_endpoints_build_without_a_runtime() {
     let exporter =
         HttpExporter::new(config("http://127.0.0.1:4318/v1/logs", HttpProtocol::Json)).unwrap();
     assert_eq!(exporter.endpoint(), "http://127.0.0.1:4318/v1/logs");
+    let with_password = HttpExporter::new(config(
+        "https://user:hunter2@127.0.0.1:4318/v1/logs",
+        HttpProtocol::Binary,
+    ))
+    .expect("builds");
+    assert_eq!(
+        with_password.endpoint(),
+        "https://user:***@127.0.0.1:4318/v1/logs"
+    );
+    assert!(!format!("{with_password:?}").contains("hunter2"));
+    let bad = HttpExporter::new(config(
+        "https://user:hunter2@host:99999999/v1/logs",
+        HttpProtocol::Binary,
+    ))
+    .expect_err("bad port");
+    assert!(!bad.to_string().contains("hunter2"), "{bad}");
+    let unsupported = HttpExporter::new(config(
+        "ftp://user:hunter2@host/v1/logs",
+        HttpProtocol::Binary,
+    ))
+    .expect_err("bad scheme");
+    assert!(
+        !unsupported.to_string().contains("hunter2"),
+        "{unsupported}"
+    );
     let pki = Pki::new("build");
     let mut https = config(
         "https://collector.example:4318/v1/logs",
