@@ -40,9 +40,12 @@ pub fn run(http: SocketAddr, grpc: SocketAddr, out: Option<&Path>, quiet: bool) 
         );
         return EXIT_USAGE;
     }
+    // Only the live feed is read: keep no history, so a long-running sink
+    // does not grow without bound.
     let collector = match Collector::start(CollectorConfig {
         http_addr: Some(http),
         grpc_addr: Some(grpc),
+        keep_requests: false,
         ..CollectorConfig::default()
     }) {
         Ok(collector) => collector,

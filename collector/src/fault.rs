@@ -45,12 +45,16 @@ pub enum Fault {
     /// | 401 | `UNAUTHENTICATED` |
     /// | 403 | `PERMISSION_DENIED` |
     /// | 404 | `UNIMPLEMENTED` |
-    /// | 408 | `DEADLINE_EXCEEDED` |
+    /// | 408 | `UNKNOWN` (permanent under OTLP/HTTP, so not the retryable `DEADLINE_EXCEEDED`) |
     /// | 429 | `RESOURCE_EXHAUSTED`, always with a `RetryInfo` detail (so it stays retryable) |
     /// | 500 | `INTERNAL` |
     /// | 501 | `UNIMPLEMENTED` |
     /// | 502, 503, 504 | `UNAVAILABLE` |
     /// | anything else | `UNKNOWN` |
+    ///
+    /// Only 429, 502, 503 and 504 are retryable over OTLP/HTTP; they map to
+    /// the retryable gRPC codes above, and every other status maps to a code
+    /// OTLP/gRPC senders do not retry.
     ///
     /// When `retry_after` is a whole number of seconds it becomes the
     /// `RetryInfo` delay of `UNAVAILABLE` / `RESOURCE_EXHAUSTED` answers.
@@ -94,8 +98,10 @@ pub enum Fault {
         message: String,
     },
     /// Accept normally after this delay. The request is recorded (and its
-    /// records counted) on arrival; if the collector is dropped during the
-    /// delay the request is answered 503 / `UNAVAILABLE` instead.
+    /// records counted and fed to subscribers) on arrival; if the collector
+    /// is dropped during the delay the delay is cut short and the request is
+    /// answered as accepted right away, so the answer always matches what
+    /// was recorded.
     Delay(Duration),
     /// Never answer: hold the request open until the collector is dropped,
     /// then answer 503 / `UNAVAILABLE`. Records are not counted.
@@ -156,7 +162,6 @@ pub(crate) fn http_status_to_grpc(status: u16) -> Code {
         401 => Code::Unauthenticated,
         403 => Code::PermissionDenied,
         404 | 501 => Code::Unimplemented,
-        408 => Code::DeadlineExceeded,
         429 => Code::ResourceExhausted,
         500 => Code::Internal,
         502..=504 => Code::Unavailable,
@@ -203,6 +208,30 @@ mod tests {
         }
         assert_eq!(http_status_to_grpc(400), Code::InvalidArgument);
         assert_eq!(http_status_to_grpc(418), Code::Unknown);
+        // 408 is permanent under OTLP/HTTP: it must not become the retryable
+        // DEADLINE_EXCEEDED over gRPC.
+        assert_eq!(http_status_to_grpc(408), Code::Unknown);
+        // Every non-retryable HTTP status maps to a non-retryable gRPC code.
+        let retryable_grpc = |c: Code| {
+            matches!(
+                c,
+                Code::Cancelled
+                    | Code::DeadlineExceeded
+                    | Code::ResourceExhausted
+                    | Code::Aborted
+                    | Code::OutOfRange
+                    | Code::Unavailable
+                    | Code::DataLoss
+            )
+        };
+        for s in 300..=599u16 {
+            let retryable_http = matches!(s, 429 | 502 | 503 | 504);
+            assert_eq!(
+                retryable_grpc(http_status_to_grpc(s)),
+                retryable_http,
+                "HTTP {s}"
+            );
+        }
         for c in [Code::Unavailable, Code::Cancelled, Code::DataLoss] {
             assert_eq!(grpc_code_to_http(c), 503);
         }

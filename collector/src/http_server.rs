@@ -174,10 +174,13 @@ async fn answer_response(ctx: &Ctx, encoding: Encoding, answer: Answer) -> Respo
     match answer {
         Answer::Accepted => success(encoding, None),
         Answer::Delayed(d) => {
+            // Shutdown cuts the delay short: the request was recorded and fed
+            // to the subscribers as accepted, so it is answered as accepted.
             tokio::select! {
-                () = tokio::time::sleep(d) => success(encoding, None),
-                () = wait_shutdown(ctx.shutdown.clone()) => shutting_down(encoding),
+                () = tokio::time::sleep(d) => {}
+                () = wait_shutdown(ctx.shutdown.clone()) => {}
             }
+            success(encoding, None)
         }
         Answer::PartialSuccess { rejected, message } => success(
             encoding,

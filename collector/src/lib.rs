@@ -122,6 +122,19 @@ pub struct CollectorConfig {
     /// [`CollectorTls::client_ca_pem`] is set). `None` (the default):
     /// plaintext.
     pub tls: Option<CollectorTls>,
+    /// Whether to keep every received request in memory for
+    /// [`Collector::requests`], [`Collector::records`] and the vectors the
+    /// `wait_for_*` methods return. Default `true`, as tests want.
+    ///
+    /// `false` suits a long-running sink that only reads
+    /// [`Collector::subscribe`]: nothing is kept, so memory stays flat.
+    /// Requests and records are still counted
+    /// ([`Collector::request_count`], [`Collector::record_count`]),
+    /// subscribers still get every request, scripted faults still apply and
+    /// [`Collector::wait_for_requests`] / [`Collector::wait_for_records`]
+    /// still wait on the counts; but [`Collector::requests`],
+    /// [`Collector::records`] and the vectors the waits return are empty.
+    pub keep_requests: bool,
 }
 
 fn loopback_ephemeral() -> SocketAddr {
@@ -129,13 +142,15 @@ fn loopback_ephemeral() -> SocketAddr {
 }
 
 impl Default for CollectorConfig {
-    /// Both receivers on `127.0.0.1:0` (ephemeral ports), 64 MiB body cap.
+    /// Both receivers on `127.0.0.1:0` (ephemeral ports), 64 MiB body cap,
+    /// plaintext, requests kept.
     fn default() -> Self {
         CollectorConfig {
             http_addr: Some(loopback_ephemeral()),
             grpc_addr: Some(loopback_ephemeral()),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             tls: None,
+            keep_requests: true,
         }
     }
 }
@@ -295,7 +310,7 @@ impl Collector {
         let http_addr = http.as_ref().map(|(_, a)| *a);
         let grpc_addr = grpc.as_ref().map(|(_, a)| *a);
 
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(config.keep_requests));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let ctx = Arc::new(Ctx {
             shared: Arc::clone(&shared),
@@ -454,13 +469,15 @@ impl Collector {
     }
 
     /// Every request received so far (accepted or not), in arrival order.
+    /// Empty when [`CollectorConfig::keep_requests`] is `false`.
     pub fn requests(&self) -> Vec<ReceivedRequest> {
         self.shared.lock().requests.clone()
     }
 
     /// The log records of every request whose answer counts them (accepted,
     /// delayed and partially successful ones; see [`Answer::counts_records`]),
-    /// in arrival order.
+    /// in arrival order. Empty when [`CollectorConfig::keep_requests`] is
+    /// `false`.
     pub fn records(&self) -> Vec<ReceivedRecord> {
         let st = self.shared.lock();
         let mut out = Vec::with_capacity(st.record_count);
@@ -470,19 +487,22 @@ impl Collector {
         out
     }
 
-    /// How many records [`Collector::records`] would return.
+    /// How many records [`Collector::records`] would return (with
+    /// [`CollectorConfig::keep_requests`]; counted either way).
     pub fn record_count(&self) -> usize {
         self.shared.lock().record_count
     }
 
-    /// How many requests were received, including refused ones.
+    /// How many requests were received, including refused ones (counted
+    /// whatever [`CollectorConfig::keep_requests`] says).
     pub fn request_count(&self) -> usize {
-        self.shared.lock().requests.len()
+        self.shared.lock().request_count
     }
 
     /// Waits until at least `n` records are counted (see
-    /// [`Collector::records`]) and returns them all, or gives up after
-    /// `timeout` saying how many arrived.
+    /// [`Collector::records`]) and returns them all (none without
+    /// [`CollectorConfig::keep_requests`]), or gives up after `timeout`
+    /// saying how many arrived.
     pub fn wait_for_records(
         &self,
         n: usize,
@@ -502,35 +522,40 @@ impl Collector {
     }
 
     /// Waits until at least `n` requests (of any answer) arrived and returns
-    /// them all, or gives up after `timeout` saying how many arrived.
+    /// them all (none without [`CollectorConfig::keep_requests`]), or gives
+    /// up after `timeout` saying how many arrived.
     pub fn wait_for_requests(
         &self,
         n: usize,
         timeout: Duration,
     ) -> Result<Vec<ReceivedRequest>, WaitTimeout> {
-        let (st, ok) = self.shared.wait_until(timeout, |st| st.requests.len() >= n);
+        let (st, ok) = self.shared.wait_until(timeout, |st| st.request_count >= n);
         if !ok {
             return Err(WaitTimeout {
                 what: "requests",
                 expected: n,
-                arrived: st.requests.len(),
+                arrived: st.request_count,
                 timeout,
             });
         }
         Ok(st.requests.clone())
     }
 
-    /// Forgets the requests and records received so far. Scripted faults,
-    /// the default fault and subscriptions are kept.
+    /// Forgets the requests and records received so far and resets their
+    /// counts. Scripted faults, the default fault and subscriptions are kept.
     pub fn clear(&self) {
         let mut st = self.shared.lock();
         st.requests.clear();
+        st.request_count = 0;
         st.record_count = 0;
     }
 
     /// A live feed of the requests received from now on (all of them,
-    /// whatever the answer; check [`ReceivedRequest::answered`]). The feed
-    /// ends when the collector is dropped.
+    /// whatever the answer; check [`ReceivedRequest::answered`]). A request
+    /// is fed before it is answered, so every request a client saw accepted
+    /// is in the feed, including those in flight when the collector is
+    /// dropped. The feed ends once a dropped collector's servers have
+    /// stopped.
     pub fn subscribe(&self) -> mpsc::Receiver<ReceivedRequest> {
         let (tx, rx) = mpsc::channel();
         self.shared.lock().subscribers.push(tx);
@@ -566,8 +591,8 @@ impl Collector {
 impl Drop for Collector {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
-        // End live feeds.
-        self.shared.lock().subscribers.clear();
+        // The live feeds end only once the servers have drained: a request
+        // in flight now still reaches the subscribers before it is answered.
         let finished = self
             .finished
             .get_mut()
@@ -596,5 +621,8 @@ impl Drop for Collector {
             }
             None => {}
         }
+        // End live feeds; a request a detached server still receives is
+        // refused (see `Shared::receive`), never accepted unseen.
+        self.shared.close();
     }
 }

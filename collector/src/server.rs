@@ -221,12 +221,13 @@ impl LogsService for GrpcLogs {
         match answer {
             Answer::Accepted => Ok(tonic::Response::new(ExportLogsServiceResponse::default())),
             Answer::Delayed(d) => {
+                // Shutdown cuts the delay short: the request was recorded and
+                // fed to the subscribers as accepted, so it is answered as such.
                 tokio::select! {
-                    () = tokio::time::sleep(d) => {
-                        Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
-                    }
-                    () = wait_shutdown(ctx.shutdown.clone()) => Err(shutting_down()),
+                    () = tokio::time::sleep(d) => {}
+                    () = wait_shutdown(ctx.shutdown.clone()) => {}
                 }
+                Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
             }
             Answer::PartialSuccess { rejected, message } => {
                 Ok(tonic::Response::new(ExportLogsServiceResponse {

@@ -12,7 +12,13 @@ use crate::record::{ReceivedRequest, Transport};
 
 #[derive(Default)]
 pub(crate) struct State {
+    /// The requests kept for [`Collector::requests`](crate::Collector::requests);
+    /// stays empty unless `keep_requests`.
     pub(crate) requests: Vec<ReceivedRequest>,
+    /// Whether `requests` keeps a history ([`crate::CollectorConfig::keep_requests`]).
+    pub(crate) keep_requests: bool,
+    /// Requests received (kept or not) since the start or the last clear.
+    pub(crate) request_count: usize,
     /// Records of requests whose answer counts them.
     pub(crate) record_count: usize,
     pub(crate) faults: VecDeque<Fault>,
@@ -20,6 +26,10 @@ pub(crate) struct State {
     pub(crate) subscribers: Vec<mpsc::Sender<ReceivedRequest>>,
     /// TLS connections dropped because their handshake failed.
     pub(crate) tls_handshake_failures: usize,
+    /// Set once the collector is dropped and its servers have stopped (or
+    /// were given up on): the subscribers are gone, so a request still
+    /// arriving is refused rather than accepted unseen.
+    pub(crate) closed: bool,
 }
 
 /// What a transport learnt about a request before decoding its answer.
@@ -33,13 +43,23 @@ pub(crate) struct Incoming {
     pub(crate) client_certificate: bool,
 }
 
-#[derive(Default)]
 pub(crate) struct Shared {
     state: Mutex<State>,
     changed: Condvar,
 }
 
 impl Shared {
+    /// Empty state; `keep_requests` as in [`crate::CollectorConfig::keep_requests`].
+    pub(crate) fn new(keep_requests: bool) -> Self {
+        Shared {
+            state: Mutex::new(State {
+                keep_requests,
+                ..State::default()
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the state inconsistent
         // (every update is a single push or counter change), so recover.
@@ -47,15 +67,23 @@ impl Shared {
     }
 
     /// Records a decoded request, consuming the next scripted fault, and
-    /// returns the answer to give.
+    /// returns the answer to give. The request reaches the subscribers
+    /// before this returns, so no request is answered without being fed to
+    /// them; once the collector is closed (its subscribers gone) requests
+    /// are answered as [`Fault::NeverAnswer`] (503 / `UNAVAILABLE`, records
+    /// not counted) without consuming a scripted fault.
     pub(crate) fn receive(&self, incoming: Incoming) -> Answer {
         let mut st = self.lock();
-        let answer = match st.faults.pop_front() {
-            Some(f) => Answer::from_fault(f),
-            None => st
-                .default_fault
-                .clone()
-                .map_or(Answer::Accepted, Answer::from_fault),
+        let answer = if st.closed {
+            Answer::Fault(Fault::NeverAnswer)
+        } else {
+            match st.faults.pop_front() {
+                Some(f) => Answer::from_fault(f),
+                None => st
+                    .default_fault
+                    .clone()
+                    .map_or(Answer::Accepted, Answer::from_fault),
+            }
         };
         let req = ReceivedRequest {
             transport: incoming.transport,
@@ -74,10 +102,23 @@ impl Shared {
         if !st.subscribers.is_empty() {
             st.subscribers.retain(|tx| tx.send(req.clone()).is_ok());
         }
-        st.requests.push(req);
+        st.request_count += 1;
+        if st.keep_requests {
+            st.requests.push(req);
+        }
         drop(st);
         self.changed.notify_all();
         answer
+    }
+
+    /// Ends the live feeds and refuses requests from now on (see
+    /// [`Shared::receive`]). Called once the servers have stopped.
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.subscribers.clear();
+        drop(st);
+        self.changed.notify_all();
     }
 
     /// Counts a TLS connection dropped because its handshake failed.

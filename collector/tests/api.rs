@@ -94,6 +94,7 @@ fn bind_errors_name_the_address() {
         grpc_addr: None,
         max_body_bytes: 1,
         tls: None,
+        keep_requests: true,
     })
     .unwrap_err();
     assert!(matches!(err, CollectorError::NoReceiver));
@@ -304,4 +305,142 @@ fn many_collectors_start_and_stop_quickly() {
         drop(c);
     }
     assert!(started.elapsed() < BOUND);
+}
+
+#[test]
+fn without_history_requests_are_counted_and_fed_but_not_kept() {
+    let c = Collector::start(CollectorConfig {
+        keep_requests: false,
+        ..CollectorConfig::default()
+    })
+    .unwrap();
+    let feed = c.subscribe();
+    c.push_fault(Fault::Unavailable { retry_after: None }, 1);
+    common::runtime().block_on(async {
+        assert_eq!(post_protobuf(&c, &sample_request(1)).await, 503);
+        assert_eq!(post_protobuf(&c, &sample_request(2)).await, 200);
+        export_grpc(&c, sample_request(3)).await.unwrap();
+    });
+    // The waits work on the counts; nothing is kept to return.
+    assert!(c.wait_for_requests(3, BOUND).unwrap().is_empty());
+    assert!(c.wait_for_records(5, BOUND).unwrap().is_empty());
+    assert_eq!((c.request_count(), c.record_count()), (3, 5));
+    assert!(c.requests().is_empty());
+    assert!(c.records().is_empty());
+    let err = c
+        .wait_for_requests(4, Duration::from_millis(20))
+        .unwrap_err();
+    assert_eq!(err.arrived, 3);
+    // Subscribers still get every request.
+    let fed: Vec<_> = (0..3).map(|_| feed.recv_timeout(BOUND).unwrap()).collect();
+    assert!(matches!(fed[0].answered, Answer::Fault(_)));
+    assert_eq!(fed[1].record_count(), 2);
+    assert_eq!(fed[2].transport, Transport::Grpc);
+    assert_eq!(fed[2].record_count(), 3);
+    c.clear();
+    assert_eq!((c.request_count(), c.record_count()), (0, 0));
+}
+
+/// Reads an HTTP/1.1 response head (up to the blank line), byte by byte so
+/// nothing after it is consumed.
+fn read_head(conn: &mut std::net::TcpStream) -> String {
+    use std::io::Read as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte).unwrap() {
+            0 => break,
+            _ => head.push(byte[0]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+#[test]
+fn a_request_in_flight_at_drop_reaches_the_subscribers_before_its_answer() {
+    use std::io::Write as _;
+    use std::net::TcpStream;
+
+    let c = Collector::start(CollectorConfig::http_only()).unwrap();
+    let addr = c.http_addr().unwrap();
+    let feed = c.subscribe();
+    let body = sample_request(2).encode_to_vec();
+    let mut conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(BOUND)).unwrap();
+    write!(
+        conn,
+        "POST /v1/logs HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // The server asks for the body once the handler reads it: the request
+    // is in flight from here on.
+    let interim = read_head(&mut conn);
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim:?}");
+
+    let dropper = std::thread::spawn(move || drop(c));
+    // Shutdown has begun once the listener refuses new connections.
+    let deadline = Instant::now() + BOUND;
+    while TcpStream::connect(addr).is_ok() {
+        assert!(Instant::now() < deadline, "the collector kept listening");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    conn.write_all(&body).unwrap();
+    let head = read_head(&mut conn);
+    dropper.join().unwrap();
+
+    // The feed ends once the collector is gone; it must hold the request
+    // that was answered 200.
+    let fed: Vec<_> = feed.iter().collect();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head:?}");
+    assert_eq!(
+        fed.len(),
+        1,
+        "a request answered 200 never reached the feed"
+    );
+    assert_eq!(fed[0].answered, Answer::Accepted);
+    assert_eq!(fed[0].record_count(), 2);
+}
+
+#[test]
+fn a_delayed_request_in_flight_at_drop_is_answered_as_fed() {
+    let c = Collector::start(CollectorConfig::default()).unwrap();
+    let feed = c.subscribe();
+    let delay = Duration::from_secs(3600);
+    c.push_fault(Fault::Delay(delay), 2);
+    let http = c.http_logs_endpoint().unwrap();
+    let grpc = c.grpc_endpoint().unwrap();
+    let http_client_thread = std::thread::spawn(move || {
+        common::runtime().block_on(async {
+            http_client()
+                .post(http)
+                .header("content-type", "application/x-protobuf")
+                .body(sample_request(1).encode_to_vec())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    });
+    let grpc_client_thread = std::thread::spawn(move || {
+        common::runtime().block_on(async {
+            let mut cl = LogsServiceClient::connect(grpc).await.unwrap();
+            cl.export(sample_request(1)).await.map(|_| ())
+        })
+    });
+    c.wait_for_requests(2, BOUND).unwrap();
+    let started = Instant::now();
+    drop(c);
+    assert!(
+        started.elapsed() < BOUND,
+        "drop took {:?}",
+        started.elapsed()
+    );
+
+    // Both were fed as accepted (records counted) on arrival, so both are
+    // answered as accepted when the drop cuts the delay short.
+    let fed: Vec<_> = feed.iter().collect();
+    assert_eq!(fed.len(), 2);
+    assert!(fed.iter().all(|r| r.answered == Answer::Delayed(delay)));
+    assert_eq!(http_client_thread.join().unwrap().unwrap(), 200);
+    grpc_client_thread.join().unwrap().unwrap();
 }

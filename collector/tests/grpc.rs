@@ -168,6 +168,16 @@ async fn each_fault_gives_its_grpc_code() {
             Code::Unknown,
             None,
         ),
+        // 408 is permanent under OTLP/HTTP, so not DEADLINE_EXCEEDED
+        // (which gRPC senders retry).
+        (
+            Fault::HttpStatus {
+                status: 408,
+                retry_after: None,
+            },
+            Code::Unknown,
+            None,
+        ),
         (
             Fault::GrpcStatus {
                 code: Code::Aborted,

@@ -48,7 +48,7 @@
 //!
 //! | exporter key | type | default | environment (`LOGS_` variant wins over the generic one) |
 //! | --- | --- | --- | --- |
-//! | `endpoint` | URL (`http`/`https`), `${VAR}` expanded | `http://localhost:4318/v1/logs` (HTTP), `http://localhost:4317` (gRPC) | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as given), `OTEL_EXPORTER_OTLP_ENDPOINT` (HTTP appends `/v1/logs`; gRPC uses it as given) |
+//! | `endpoint` | URL (`http`/`https`), `${VAR}` expanded | `http://localhost:4318/v1/logs` (HTTP), `http://localhost:4317` (gRPC) | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` (used as given), `OTEL_EXPORTER_OTLP_ENDPOINT` (HTTP appends `v1/logs` to the URL's path, after a `/` when it lacks one, keeping any query: `http://h:4318?t=a` → `http://h:4318/v1/logs?t=a`, `http://h:4318/otlp` → `http://h:4318/otlp/v1/logs`; gRPC uses it as given) |
 //! | `protocol` (otlp-http only) | `"binary"` \| `"json"` | `"binary"` | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL`: `http/json` → json, `http/protobuf` → binary, `grpc` ignored |
 //! | `headers` | table of strings, `${VAR}` expanded, secret | empty | `OTEL_EXPORTER_OTLP_HEADERS` then `OTEL_EXPORTER_OTLP_LOGS_HEADERS` (`k=v,k2=v2`, %-decoded); merged per header name, the table wins |
 //! | `compression` | `"none"` \| `"gzip"` | `"none"` | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` |
@@ -76,6 +76,15 @@
 //!   environment (set-but-empty expands to nothing); `$$` is a literal `$`; a
 //!   lone `$` or a malformed reference is an error; an unset variable is an
 //!   error naming the variable and the key. TLS paths are not expanded.
+//!   Values are inserted as they are, not percent-encoded: a value that
+//!   lands in an endpoint's user-info (`https://user:${PASS}@host`) and
+//!   holds `@`, `/`, `?`, `#` or `\` is refused (the error names the key and
+//!   the variable, never the value), since the URL would otherwise be read
+//!   with part of the password as its host or path. Percent-encode such
+//!   characters in the variable (`@` as `%40`, `/` as `%2F`), or send
+//!   credentials as a header. The user-info is located from the text
+//!   written around the references (up to the last written `@` of the
+//!   authority); an endpoint that is a single `${NAME}` is used as written.
 //! - **Relative TLS paths** in the table resolve against the config file's
 //!   folder (the working directory when parsed from a string without a
 //!   path); paths from the environment are used as given.
@@ -89,7 +98,11 @@
 //! - **Secrets**: header values are [`SecretString`](agent_otel_core::SecretString)
 //!   from parsing on; `Debug`/`Display` of every type here, and every
 //!   error message, show `***` or nothing in their place. URL passwords are
-//!   masked in messages and summaries.
+//!   masked in messages and summaries (the user-info ends at its last `@`,
+//!   even in URLs that do not parse). An invalid header name in
+//!   `OTEL_EXPORTER_OTLP_[LOGS_]HEADERS` is reported by entry number,
+//!   showing at most the part before its first invalid character (a
+//!   mistyped `Authorization: Basic ...` shows `Authorization` only).
 //! - **Transports** are cargo features (`http`, `grpc`, both default).
 //!   Choosing one that is not compiled in fails in [`OtelConfig::resolve`]
 //!   with [`ConfigError::TransportNotCompiled`].

@@ -15,7 +15,10 @@ use crate::env::Environment;
 use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
 use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting, TlsPaths};
 use crate::parse::{COMPRESSIONS, check_header_name};
-use crate::text::{ExpandError, check_url, expand, mask_url, percent_decode, suggest};
+use crate::text::{
+    ExpandError, Expansion, USERINFO_BREAKERS, check_url, expand_tracked, mask_url, percent_decode,
+    suggest, userinfo_expansion_breaking_url,
+};
 
 type Result<T> = std::result::Result<T, ConfigError>;
 
@@ -399,7 +402,7 @@ impl OtelConfig {
         let mut service_name = host.service_name.clone();
         let mut attributes: Vec<(String, String)> = Vec::new();
         if let Some(raw) = env.otel("OTEL_RESOURCE_ATTRIBUTES") {
-            for (k, v) in parse_env_pairs("OTEL_RESOURCE_ATTRIBUTES", raw, true)? {
+            for (_, k, v) in parse_env_pairs("OTEL_RESOURCE_ATTRIBUTES", raw, true)? {
                 if k == "service.name" {
                     service_name = v;
                 } else {
@@ -489,12 +492,7 @@ impl OtelConfig {
         }
         if let Some(base) = env.otel(BASE) {
             check_env_url(BASE, base, false)?;
-            let url = if base.ends_with('/') {
-                format!("{base}v1/logs")
-            } else {
-                format!("{base}/v1/logs")
-            };
-            return Ok((url, Origin::Env(BASE.into())));
+            return Ok((logs_url_from_base(BASE, base)?, Origin::Env(BASE.into())));
         }
         Ok((DEFAULT_HTTP_ENDPOINT.to_owned(), Origin::Default))
     }
@@ -707,7 +705,16 @@ fn upsert(attributes: &mut Vec<(String, String)>, key: String, value: String) {
 }
 
 fn expand_setting<T>(raw: &str, setting: &Setting<T>, env: &Environment) -> Result<String> {
-    expand(raw, env).map_err(|e| {
+    expand_setting_tracked(raw, setting, env).map(|(out, _)| out)
+}
+
+/// [`expand_setting`], also telling where each expanded value landed.
+fn expand_setting_tracked<T>(
+    raw: &str,
+    setting: &Setting<T>,
+    env: &Environment,
+) -> Result<(String, Vec<Expansion>)> {
+    expand_tracked(raw, env).map_err(|e| {
         let at = setting.origin.clone();
         let key = KeyPath::from(setting.key.clone());
         match e {
@@ -733,7 +740,25 @@ fn table_endpoint(
     env: &Environment,
     grpc: bool,
 ) -> Result<(String, Origin)> {
-    let url = expand_setting(&setting.value, setting, env)?;
+    let (url, expansions) = expand_setting_tracked(&setting.value, setting, env)?;
+    // Checked before the URL itself: a value breaking the user-info would be
+    // re-parsed with part of it as the host, and shown as such.
+    if let Some(expansion) = userinfo_expansion_breaking_url(&url, &expansions) {
+        let breakers: Vec<String> = USERINFO_BREAKERS.iter().map(|c| format!("'{c}'")).collect();
+        return Err(ConfigError::InvalidValue {
+            at: setting.origin.clone(),
+            key: KeyPath::from(setting.key.clone()),
+            reason: format!(
+                "${{{}}} expands into the endpoint's user-info and its value holds one of {} (the value is not shown), so the URL would be read with part of it as the host or path",
+                expansion.name,
+                breakers.join(" ")
+            ),
+            fix: format!(
+                "percent-encode those characters in {} ('@' as %40, '/' as %2F, '?' as %3F, '#' as %23, '\\' as %5C), or send the credentials as a header",
+                expansion.name
+            ),
+        });
+    }
     check_url(&url, grpc).map_err(|(reason, fix)| ConfigError::InvalidUrl {
         at: setting.origin.clone(),
         key: KeyPath::from(setting.key.clone()),
@@ -742,6 +767,28 @@ fn table_endpoint(
         fix,
     })?;
     Ok((url, setting.origin.clone()))
+}
+
+/// The OTLP/HTTP logs URL for the base endpoint `base` (from `var`): the
+/// signal path `v1/logs` appended to the base's path (OTel spec: `http://h:4318`
+/// and `http://h:4318/` give `http://h:4318/v1/logs`, `http://h:4318/otlp`
+/// gives `http://h:4318/otlp/v1/logs`), the query kept.
+fn logs_url_from_base(var: &str, base: &str) -> Result<String> {
+    let mut url = url::Url::parse(base).map_err(|e| ConfigError::InvalidUrl {
+        at: Origin::Env(var.to_owned()),
+        key: KeyPath::default(),
+        url: mask_url(base),
+        reason: e.to_string(),
+        fix: "write an absolute URL such as \"https://collector.example.com:4318\"",
+    })?;
+    let path = url.path();
+    let path = if path.ends_with('/') {
+        format!("{path}v1/logs")
+    } else {
+        format!("{path}/v1/logs")
+    };
+    url.set_path(&path);
+    Ok(url.to_string())
 }
 
 fn check_env_url(var: &str, url: &str, grpc: bool) -> Result<()> {
@@ -877,9 +924,15 @@ fn pick_ms(
         .transpose()
 }
 
-/// Parses `k=v,k2=v2` (W3C-baggage style, values percent-decoded).
-/// Messages never show the values when `show_values` is false.
-fn parse_env_pairs(var: &str, raw: &str, show_values: bool) -> Result<Vec<(String, String)>> {
+/// Parses `k=v,k2=v2` (W3C-baggage style, values percent-decoded) into
+/// `(entry number, key, value)`, entries numbered from 1 as written.
+/// Messages never show the values, nor the keys (a mistyped entry may hold
+/// a secret in its key), when `show_values` is false.
+fn parse_env_pairs(
+    var: &str,
+    raw: &str,
+    show_values: bool,
+) -> Result<Vec<(usize, String, String)>> {
     let mut out = Vec::new();
     for (index, entry) in raw.split(',').enumerate() {
         let entry = entry.trim();
@@ -909,11 +962,16 @@ fn parse_env_pairs(var: &str, raw: &str, show_values: bool) -> Result<Vec<(Strin
             ))
         })?;
         let value = percent_decode(v.trim()).ok_or_else(|| {
-            invalid(format!(
-                "the value of \"{key}\" is not valid UTF-8 once %-decoded"
-            ))
+            invalid(if show_values {
+                format!("the value of \"{key}\" is not valid UTF-8 once %-decoded")
+            } else {
+                format!(
+                    "the value of entry {} is not valid UTF-8 once %-decoded",
+                    index + 1
+                )
+            })
         })?;
-        out.push((key, value));
+        out.push((index + 1, key, value));
     }
     Ok(out)
 }
@@ -925,14 +983,11 @@ fn headers(table: &OtlpConfig, env: &Environment) -> Result<Headers> {
         "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
     ] {
         let Some(raw) = env.otel(var) else { continue };
-        for (name, value) in parse_env_pairs(var, raw, false)? {
+        for (entry, name, value) in parse_env_pairs(var, raw, false)? {
             let at = Origin::Env(var.to_owned());
-            check_header_name(&name).map_err(|reason| ConfigError::InvalidHeaderName {
-                at: at.clone(),
-                key: KeyPath::default(),
-                name: name.clone(),
-                reason,
-            })?;
+            if check_header_name(&name).is_err() {
+                return Err(env_header_name_error(var, entry, &name));
+            }
             check_header_value(&value, &name, at, KeyPath::default())?;
             headers.insert(name, SecretString::new(value));
         }
@@ -948,6 +1003,35 @@ fn headers(table: &OtlpConfig, env: &Environment) -> Result<Headers> {
         headers.insert(name.value.clone(), SecretString::new(expanded));
     }
     Ok(headers)
+}
+
+/// The error for an invalid header name in entry `entry` of `var`. The name
+/// is not echoed in full: `OTEL_EXPORTER_OTLP_HEADERS="Authorization: Basic
+/// dXNl..."` makes the whole `Authorization: Basic dXNl...` the name, so
+/// only the part before its first invalid character is shown.
+fn env_header_name_error(var: &str, entry: usize, name: &str) -> ConfigError {
+    let valid_len = name.find(|c: char| !is_token_char(c)).unwrap_or(name.len());
+    let shown = &name[..valid_len];
+    let reason = if shown.is_empty() || valid_len == name.len() {
+        format!("entry {entry} of {var} has an invalid header name (the name is not shown)")
+    } else {
+        format!(
+            "entry {entry} of {var} has an invalid header name: \"{shown}\" is followed by a character header names cannot hold (the rest is not shown)"
+        )
+    };
+    ConfigError::InvalidValue {
+        at: Origin::Env(var.to_owned()),
+        key: KeyPath::default(),
+        reason,
+        fix: format!(
+            "write {var} as k=v,k2=v2 with a token name (letters, digits and !#$%&'*+-.^_`|~) and '=' (not ':') before the value, %-encoding spaces and ',' in values, e.g. Authorization=Basic%20..."
+        ),
+    }
+}
+
+/// An RFC 9110 token character, the characters of a header name.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 fn check_header_value(value: &str, name: &str, at: Origin, key: KeyPath) -> Result<()> {

@@ -15,11 +15,25 @@ pub(crate) enum ExpandError {
     LoneDollar(usize),
 }
 
+/// Where one `${NAME}` expansion landed in the expanded text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Expansion {
+    /// The variable's name.
+    pub(crate) name: String,
+    /// Byte range of its value in the expanded text.
+    pub(crate) span: std::ops::Range<usize>,
+}
+
 /// Expands `${NAME}` from `env` and `$$` to `$`. Expanded values are
-/// inserted as they are (not expanded again).
-pub(crate) fn expand(raw: &str, env: &Environment) -> Result<String, ExpandError> {
+/// inserted as they are (not expanded again). Also tells where each
+/// expanded value landed.
+pub(crate) fn expand_tracked(
+    raw: &str,
+    env: &Environment,
+) -> Result<(String, Vec<Expansion>), ExpandError> {
+    let mut expansions = Vec::new();
     if !raw.contains('$') {
-        return Ok(raw.to_owned());
+        return Ok((raw.to_owned(), expansions));
     }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.char_indices().peekable();
@@ -57,14 +71,65 @@ pub(crate) fn expand(raw: &str, env: &Environment) -> Result<String, ExpandError
                     return Err(ExpandError::BadReference(at));
                 }
                 match env.get(&name) {
-                    Some(value) => out.push_str(value),
+                    Some(value) => {
+                        let start = out.len();
+                        out.push_str(value);
+                        expansions.push(Expansion {
+                            name,
+                            span: start..out.len(),
+                        });
+                    }
                     None => return Err(ExpandError::Unset(name)),
                 }
             }
             _ => return Err(ExpandError::LoneDollar(at)),
         }
     }
-    Ok(out)
+    Ok((out, expansions))
+}
+
+/// Characters that, inside an expanded value, would move the end of a URL's
+/// user-info (`@`) or of its authority (`/`, `?`, `#`, and `\` for http(s)).
+pub(crate) const USERINFO_BREAKERS: [char; 5] = ['@', '/', '?', '#', '\\'];
+
+/// The first expansion that lands in the user-info of the URL `url` and
+/// holds one of [`USERINFO_BREAKERS`]: once expanded, such a value would be
+/// re-parsed with part of it as the host or path (leaking it in summaries
+/// and sending requests elsewhere).
+///
+/// The URL's structure is read from the text written around the `${NAME}`
+/// references only: the user-info ends at the last written `@` before the
+/// first written `/`, `?` or `#` after the written `://`. When the written
+/// text has no `://` or no such `@` (e.g. the whole URL is one `${NAME}`),
+/// no expansion counts as user-info.
+pub(crate) fn userinfo_expansion_breaking_url<'a>(
+    url: &str,
+    expansions: &'a [Expansion],
+) -> Option<&'a Expansion> {
+    if expansions.is_empty() {
+        return None;
+    }
+    let literal = |i: usize| !expansions.iter().any(|e| e.span.contains(&i));
+    let authority_start = url
+        .match_indices("://")
+        .map(|(i, _)| i)
+        .find(|&i| (i..i + 3).all(literal))?
+        + 3;
+    let authority_end = url[authority_start..]
+        .char_indices()
+        .find(|&(i, c)| matches!(c, '/' | '?' | '#') && literal(authority_start + i))
+        .map_or(url.len(), |(i, _)| authority_start + i);
+    let userinfo_end = authority_start
+        + url[authority_start..authority_end]
+            .char_indices()
+            .rev()
+            .find(|&(i, c)| c == '@' && literal(authority_start + i))?
+            .0;
+    expansions.iter().find(|e| {
+        e.span.start >= authority_start
+            && e.span.end <= userinfo_end
+            && url[e.span.clone()].contains(USERINFO_BREAKERS)
+    })
 }
 
 /// Decodes `%XX` escapes (as in `OTEL_EXPORTER_OTLP_HEADERS` and
@@ -124,26 +189,12 @@ fn levenshtein(a: &str, b: &str) -> usize {
 }
 
 /// `url` with the password of its user-info replaced by `***`, for messages
-/// and summaries.
+/// and summaries. Works on unparsable text too; the user-info ends at the
+/// last `@` before the path, query or fragment (see
+/// [`agent_otel_core::mask_url_credentials`]), so a password holding `@`
+/// is masked in full.
 pub(crate) fn mask_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(_) => raw.to_owned(),
-        // Unparsable: mask anything between "://" and "@" that holds a ':'.
-        Err(_) => match (raw.find("://"), raw.find('@')) {
-            (Some(s), Some(at)) if s + 3 < at => {
-                let userinfo = &raw[s + 3..at];
-                match userinfo.find(':') {
-                    Some(colon) => format!("{}:***{}", &raw[..s + 3 + colon], &raw[at..]),
-                    None => raw.to_owned(),
-                }
-            }
-            _ => raw.to_owned(),
-        },
-    }
+    agent_otel_core::mask_url_credentials(raw)
 }
 
 /// Checks an endpoint URL; `Err` holds (reason, fix).
@@ -206,6 +257,10 @@ pub(crate) fn check_url(raw: &str, grpc: bool) -> Result<(), (String, &'static s
 mod tests {
     use super::*;
 
+    fn expand(raw: &str, env: &Environment) -> Result<String, ExpandError> {
+        expand_tracked(raw, env).map(|(out, _)| out)
+    }
+
     #[test]
     fn expands_variables_and_dollar_escapes() {
         let env = Environment::from_pairs([("TOKEN", "abc"), ("EMPTY", "")]);
@@ -265,5 +320,67 @@ mod tests {
             "https://user:***@h/v1/logs"
         );
         assert_eq!(mask_url("https://h/v1/logs"), "https://h/v1/logs");
+    }
+
+    #[test]
+    fn masking_splits_user_info_at_the_last_at_sign() {
+        // Unparsable (port out of range): the fallback used to split at the
+        // first '@' and show "ss@host".
+        assert_eq!(
+            mask_url("https://user:p@ss@host:99999/v1/logs"),
+            "https://user:***@host:99999/v1/logs"
+        );
+        assert_eq!(
+            mask_url("https://user:p@ss@host/v1/logs"),
+            "https://user:***@host/v1/logs"
+        );
+        assert_eq!(mask_url("https://u:pw@h?x=@y"), "https://u:***@h?x=@y");
+        assert_eq!(mask_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn expansions_are_tracked() {
+        let env = Environment::from_pairs([("A", "xy"), ("B", "")]);
+        let (out, spans) = expand_tracked("$$${A}-${B}${A}", &env).expect("expands");
+        assert_eq!(out, "$xy-xy");
+        let found: Vec<(&str, std::ops::Range<usize>)> = spans
+            .iter()
+            .map(|e| (e.name.as_str(), e.span.clone()))
+            .collect();
+        assert_eq!(found, [("A", 1..3), ("B", 4..4), ("A", 4..6)]);
+    }
+
+    #[test]
+    fn expansions_breaking_the_user_info_are_found() {
+        let breaking = |template: &str, pairs: &[(&str, &str)]| {
+            let env = Environment::from_pairs(pairs.iter().copied());
+            let (url, spans) = expand_tracked(template, &env).expect("expands");
+            userinfo_expansion_breaking_url(&url, &spans).map(|e| e.name.clone())
+        };
+        let t = "https://${U}:${P}@${H}/v1/logs";
+        let ok = [("U", "user"), ("P", "pw:x%40y"), ("H", "h:4318/otlp")];
+        assert_eq!(breaking(t, &ok), None);
+        for bad in ["a@b/c", "a/b", "a?b", "a#b", "a\\b", "x@y"] {
+            let pairs = [("U", "user"), ("P", bad), ("H", "h")];
+            assert_eq!(breaking(t, &pairs).as_deref(), Some("P"), "{bad}");
+        }
+        assert_eq!(
+            breaking(t, &[("U", "us@r"), ("P", "pw"), ("H", "h")]).as_deref(),
+            Some("U")
+        );
+        // Whole credentials in one variable.
+        assert_eq!(
+            breaking("https://${C}@h/v1/logs", &[("C", "u:p/w")]).as_deref(),
+            Some("C")
+        );
+        assert_eq!(breaking("https://${C}@h/v1/logs", &[("C", "u:pw")]), None);
+        // Outside the user-info anything goes.
+        assert_eq!(breaking("https://h/${P}", &[("P", "a@b/c?d#e")]), None);
+        assert_eq!(breaking("https://u:pw@h?t=${Q}", &[("Q", "a@b/c")]), None);
+        // No written structure: the value is a whole URL, used as written.
+        assert_eq!(
+            breaking("${URL}", &[("URL", "https://u:p@w@h/v1/logs")]),
+            None
+        );
     }
 }

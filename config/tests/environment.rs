@@ -196,6 +196,39 @@ fn http_endpoint_precedence() {
     ));
 }
 
+#[cfg(feature = "http")]
+#[test]
+fn base_endpoint_gets_the_signal_path_appended_to_its_path() {
+    for (base, want) in [
+        ("http://h:4318", "http://h:4318/v1/logs"),
+        ("http://h:4318/", "http://h:4318/v1/logs"),
+        ("http://h:4318/otlp", "http://h:4318/otlp/v1/logs"),
+        ("http://h:4318/otlp/", "http://h:4318/otlp/v1/logs"),
+        // The query stays a query (it used to become "?tenant=a/v1/logs").
+        ("https://h:4318?tenant=a", "https://h:4318/v1/logs?tenant=a"),
+        (
+            "https://h:4318/?tenant=a",
+            "https://h:4318/v1/logs?tenant=a",
+        ),
+        (
+            "https://h:4318/otlp?tenant=a&x=1",
+            "https://h:4318/otlp/v1/logs?tenant=a&x=1",
+        ),
+    ] {
+        let resolved = resolve(HTTP, &[("OTEL_EXPORTER_OTLP_ENDPOINT", base)]);
+        assert_eq!(http(&resolved).endpoint, want, "base {base}");
+    }
+    // The logs endpoint is used as given, query and all.
+    let resolved = resolve(
+        HTTP,
+        &[(
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+            "https://h:4318/custom?tenant=a",
+        )],
+    );
+    assert_eq!(http(&resolved).endpoint, "https://h:4318/custom?tenant=a");
+}
+
 #[cfg(feature = "grpc")]
 #[test]
 fn grpc_endpoint_precedence_and_scheme() {

@@ -102,3 +102,135 @@ fn errors_about_a_header_never_carry_its_value() {
     assert_hidden("wrong type", &err.to_string());
     assert_hidden("wrong type Debug", &format!("{err:?}"));
 }
+
+#[test]
+fn env_header_written_with_a_colon_does_not_leak_the_credential() {
+    if !agent_otel_config::HTTP_COMPILED {
+        return;
+    }
+    const CREDENTIAL: &str = "dXNlcjpwYXNzd29yZA";
+    for var in [
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+    ] {
+        for (raw, entry) in [
+            ("Authorization: Basic dXNlcjpwYXNzd29yZA==", 1),
+            ("x-ok=1,Authorization: Basic dXNlcjpwYXNzd29yZA==", 2),
+            (",Authorization:Basic%20dXNlcjpwYXNzd29yZA==", 2),
+        ] {
+            let env = Environment::from_pairs([(var, raw)]);
+            let err = OtelConfig::parse("[otel]\nexporter = \"otlp-http\"\n")
+                .expect("parses")
+                .resolve(&env, &HostInfo::default())
+                .expect_err("the header name is invalid");
+            let msg = err.to_string();
+            let debug = format!("{err:?}");
+            for text in [&msg, &debug] {
+                assert!(!text.contains(CREDENTIAL), "leaks the credential: {text}");
+                assert!(!text.contains("dXNl"), "leaks the credential: {text}");
+            }
+            assert!(
+                msg.contains(&format!(
+                    "entry {entry} of {var} has an invalid header name"
+                )),
+                "{msg}"
+            );
+            assert!(msg.contains("\"Authorization\""), "{msg}");
+            assert!(msg.contains("k=v,k2=v2"), "{msg}");
+        }
+    }
+}
+
+#[test]
+fn env_header_name_without_a_valid_prefix_is_not_shown() {
+    if !agent_otel_config::HTTP_COMPILED {
+        return;
+    }
+    // Only the part before the first invalid character may be shown; here
+    // that is nothing.
+    let env = Environment::from_pairs([("OTEL_EXPORTER_OTLP_HEADERS", format!(": {SECRET}=1"))]);
+    let err = OtelConfig::parse("[otel]\nexporter = \"otlp-http\"\n")
+        .expect("parses")
+        .resolve(&env, &HostInfo::default())
+        .expect_err("the header name is invalid");
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "entry 1 of OTEL_EXPORTER_OTLP_HEADERS has an invalid header name (the name is not shown)"
+        ),
+        "{msg}"
+    );
+    assert_hidden("header name error", &msg);
+    assert_hidden("header name error Debug", &format!("{err:?}"));
+}
+
+#[test]
+fn env_header_value_undecodable_does_not_echo_the_key() {
+    if !agent_otel_config::HTTP_COMPILED {
+        return;
+    }
+    let env = Environment::from_pairs([(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        format!("Authorization: Bearer {SECRET}=%FF"),
+    )]);
+    check("[otel]\nexporter = \"otlp-http\"\n", &env);
+}
+
+#[test]
+fn unparsable_url_with_at_in_the_password_is_masked_in_full() {
+    // Port out of range: the URL does not parse, the fallback masks it.
+    let endpoint = "https://user:x@s3cr3t-pw@host:99999/v1/logs";
+    let toml = format!("[otel]\nexporter = {{ otlp-http = {{ endpoint = \"{endpoint}\" }} }}\n");
+    let err = OtelConfig::parse(&toml).expect_err("the port is out of range");
+    let msg = err.to_string();
+    assert_hidden("invalid URL error", &msg);
+    assert_hidden("invalid URL error Debug", &format!("{err:?}"));
+    assert!(msg.contains("https://user:***@host:99999/v1/logs"), "{msg}");
+
+    let env = Environment::from_pairs([(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "https://user:x@s3cr3t-pw@host:99999",
+    )]);
+    check("[otel]\nexporter = \"otlp-http\"\n", &env);
+}
+
+#[test]
+fn expanded_password_breaking_the_url_is_refused_without_showing_it() {
+    if !agent_otel_config::HTTP_COMPILED {
+        return;
+    }
+    let toml = "[otel]\nexporter = { otlp-http = { endpoint = \"https://user:${PASS}@otel.example.com/v1/logs\" } }\n";
+    for password in [
+        "s3cr3t-pw@leaky/part",
+        "s3cr3t-pw/leaky",
+        "s3cr3t-pw?leaky",
+        "s3cr3t-pw#leaky",
+    ] {
+        let env = Environment::from_pairs([("PASS", password)]);
+        check(toml, &env);
+        let err = OtelConfig::parse(toml)
+            .expect("parses")
+            .resolve(&env, &HostInfo::default())
+            .expect_err("the password breaks the URL");
+        let msg = err.to_string();
+        assert!(!msg.contains("leaky"), "{msg}");
+        assert!(!format!("{err:?}").contains("leaky"));
+        assert!(msg.contains("otel.exporter.otlp-http.endpoint"), "{msg}");
+        assert!(msg.contains("${PASS}"), "{msg}");
+        assert!(msg.contains("user-info"), "{msg}");
+    }
+
+    // Percent-encoded, the same password works and stays masked.
+    let env = Environment::from_pairs([("PASS", "s3cr3t-pw%40leaky%2Fpart")]);
+    check(toml, &env);
+    let resolved = OtelConfig::parse(toml)
+        .expect("parses")
+        .resolve(&env, &HostInfo::default())
+        .expect("resolves");
+    let summary = resolved.to_string();
+    assert!(
+        summary.contains("endpoint: https://user:***@otel.example.com/v1/logs"),
+        "{summary}"
+    );
+    assert!(!summary.contains("leaky"), "{summary}");
+}
