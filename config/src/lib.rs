@@ -37,6 +37,7 @@
 //! | `max_batch_size` | integer ≥ 1 | 512 | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` |
 //! | `batch_timeout_ms` | integer ≥ 1 | 1000 | `OTEL_BLRP_SCHEDULE_DELAY` |
 //! | `max_request_bytes` | integer ≥ 1024 | 4194304 | – |
+//! | `max_concurrent_exports` | integer 1..=64 | 4 | – |
 //! | `retry_budget_ms` | integer (0 = no retries) | 30000 | – |
 //! | `retry_initial_backoff_ms` | integer ≥ 1 | 100 | – |
 //! | `retry_max_backoff_ms` | integer ≥ 1 | 5000 | – |

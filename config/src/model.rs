@@ -117,6 +117,8 @@ pub struct PipelineConfig {
     pub batch_timeout_ms: Option<Setting<u64>>,
     /// `max_request_bytes`: largest encoded request.
     pub max_request_bytes: Option<Setting<u64>>,
+    /// `max_concurrent_exports`: export requests in flight at once.
+    pub max_concurrent_exports: Option<Setting<u64>>,
     /// `retry_budget_ms`: total retry time per batch (0 disables retries).
     pub retry_budget_ms: Option<Setting<u64>>,
     /// `retry_initial_backoff_ms`: delay before the first retry.

@@ -22,6 +22,7 @@ pub const OTEL_KEYS: &[&str] = &[
     "max_batch_size",
     "batch_timeout_ms",
     "max_request_bytes",
+    "max_concurrent_exports",
     "retry_budget_ms",
     "retry_initial_backoff_ms",
     "retry_max_backoff_ms",
@@ -238,6 +239,7 @@ impl Walker<'_> {
                 "max_batch_size" => p.max_batch_size = Some(self.integer(v, &key)?),
                 "batch_timeout_ms" => p.batch_timeout_ms = Some(self.integer(v, &key)?),
                 "max_request_bytes" => p.max_request_bytes = Some(self.integer(v, &key)?),
+                "max_concurrent_exports" => p.max_concurrent_exports = Some(self.integer(v, &key)?),
                 "retry_budget_ms" => p.retry_budget_ms = Some(self.integer(v, &key)?),
                 "retry_initial_backoff_ms" => {
                     p.retry_initial_backoff_ms = Some(self.integer(v, &key)?)
@@ -548,10 +550,31 @@ fn check_pipeline(p: &PipelineConfig) -> Result<()> {
             _ => Ok(()),
         }
     };
+    let at_most = |s: &Option<Setting<u64>>, max: usize| -> Result<()> {
+        match s {
+            Some(s) if s.value > max as u64 => Err(ConfigError::InvalidValue {
+                at: s.origin.clone(),
+                key: KeyPath::from(s.key.clone()),
+                reason: format!("the value {} is above the maximum {max}", s.value),
+                fix: format!("give at most {max}, or remove the key for the default"),
+            }),
+            _ => Ok(()),
+        }
+    };
     at_least(&p.queue_capacity, 1, "")?;
+    at_most(
+        &p.queue_capacity,
+        agent_otel_core::pipeline::MAX_QUEUE_CAPACITY,
+    )?;
     at_least(&p.max_batch_size, 1, "")?;
+    at_most(&p.max_batch_size, agent_otel_core::pipeline::MAX_BATCH_SIZE)?;
     at_least(&p.batch_timeout_ms, 1, " ms")?;
     at_least(&p.max_request_bytes, 1024, " bytes")?;
+    at_least(&p.max_concurrent_exports, 1, "")?;
+    at_most(
+        &p.max_concurrent_exports,
+        agent_otel_core::pipeline::MAX_CONCURRENT_EXPORTS,
+    )?;
     at_least(&p.retry_initial_backoff_ms, 1, " ms")?;
     at_least(&p.retry_max_backoff_ms, 1, " ms")?;
     if let (Some(initial), Some(max)) = (&p.retry_initial_backoff_ms, &p.retry_max_backoff_ms)

@@ -452,6 +452,9 @@ impl OtelConfig {
         if let Some(s) = &p.max_request_bytes {
             options.max_request_bytes = to_usize(s)?;
         }
+        if let Some(s) = &p.max_concurrent_exports {
+            options.max_concurrent_exports = to_usize(s)?;
+        }
         if let Some(s) = &p.retry_budget_ms {
             options.retry.budget = Duration::from_millis(s.value);
         }
@@ -1136,12 +1139,13 @@ impl fmt::Display for ResolvedConfig {
         let p = &self.pipeline;
         writeln!(
             f,
-            "pipeline: queue_capacity={}, max_batch_size={}, batch_timeout={} ms, request_timeout={} ms, max_request_bytes={}",
+            "pipeline: queue_capacity={}, max_batch_size={}, batch_timeout={} ms, request_timeout={} ms, max_request_bytes={}, max_concurrent_exports={}",
             p.queue_capacity,
             p.max_batch_size,
             p.batch_timeout.as_millis(),
             p.request_timeout.as_millis(),
-            p.max_request_bytes
+            p.max_request_bytes,
+            p.max_concurrent_exports
         )?;
         writeln!(
             f,

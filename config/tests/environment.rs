@@ -419,13 +419,14 @@ fn host_info_flows_into_telemetry_options() {
 
 #[test]
 fn pipeline_keys_and_blrp_env() {
-    let toml = "[otel]\nqueue_capacity = 100\nmax_batch_size = 10\nbatch_timeout_ms = 250\nmax_request_bytes = 65536\nretry_budget_ms = 0\nretry_initial_backoff_ms = 50\nretry_max_backoff_ms = 400\nshutdown_timeout_ms = 1500\n";
+    let toml = "[otel]\nqueue_capacity = 100\nmax_batch_size = 10\nbatch_timeout_ms = 250\nmax_request_bytes = 65536\nmax_concurrent_exports = 1\nretry_budget_ms = 0\nretry_initial_backoff_ms = 50\nretry_max_backoff_ms = 400\nshutdown_timeout_ms = 1500\n";
     let resolved = resolve(toml, &[("OTEL_BLRP_MAX_QUEUE_SIZE", "7")]);
     let p = &resolved.pipeline;
     assert_eq!(p.queue_capacity, 100);
     assert_eq!(p.max_batch_size, 10);
     assert_eq!(p.batch_timeout, Duration::from_millis(250));
     assert_eq!(p.max_request_bytes, 65536);
+    assert_eq!(p.max_concurrent_exports, 1);
     assert_eq!(p.retry.budget, Duration::ZERO);
     assert_eq!(p.retry.initial_backoff, Duration::from_millis(50));
     assert_eq!(p.retry.max_backoff, Duration::from_millis(400));

@@ -453,3 +453,20 @@ fn bad_env_headers_never_show_values() {
         assert!(!format!("{err:?}").contains("sekrit"));
     }
 }
+
+#[test]
+fn pipeline_sizes_above_their_maximum_name_the_key_and_line() {
+    for (key, value) in [
+        ("queue_capacity", "2000000"),
+        ("max_batch_size", "100000"),
+        ("max_concurrent_exports", "100"),
+    ] {
+        let toml = format!("[otel]\n{key} = {value}\n");
+        let error = agent_otel_config::OtelConfig::parse(&toml)
+            .expect_err("above the maximum")
+            .to_string();
+        assert!(error.contains(key), "{error}");
+        assert!(error.contains("line 2"), "{error}");
+        assert!(error.contains("above the maximum"), "{error}");
+    }
+}

@@ -11,7 +11,7 @@ use std::task::Poll;
 use std::thread;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::batch::{LogBatch, OtlpEncoder};
@@ -83,6 +83,11 @@ pub struct PipelineOptions {
     pub request_timeout: Duration,
     /// Retry policy for retryable failures.
     pub retry: RetryPolicy,
+    /// Export requests in flight at once (default 4): the next batch is
+    /// encoded and sent while the collector still works on the previous
+    /// one. 1 sends strictly one after another (batches then arrive in
+    /// order).
+    pub max_concurrent_exports: usize,
     /// Largest encoded request (default 4 MiB, a collector's default gRPC
     /// limit). Bigger batches are split; a single string value longer than a
     /// quarter of it is truncated with a visible marker.
@@ -97,6 +102,7 @@ impl Default for PipelineOptions {
             batch_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            max_concurrent_exports: 4,
             max_request_bytes: 4 * 1024 * 1024,
         }
     }
@@ -180,7 +186,8 @@ impl Pipeline {
             sessions: Arc::clone(&sessions),
             retiring: Vec::new(),
             retired: Vec::new(),
-            exporter,
+            exporter: Arc::from(exporter),
+            exports: Arc::new(Semaphore::new(options.max_concurrent_exports)),
             options,
             stats: Arc::clone(&stats),
             events: Arc::clone(&events),
@@ -188,6 +195,7 @@ impl Pipeline {
                 rx: control_rx,
                 pending: VecDeque::new(),
                 deadline: None,
+                published: watch::channel(None).0,
             },
         };
         let (alive, stopped) = std_mpsc::sync_channel::<()>(0);
@@ -301,6 +309,9 @@ pub const MAX_QUEUE_CAPACITY: usize = 1 << 20;
 /// Largest `max_batch_size`.
 pub const MAX_BATCH_SIZE: usize = 1 << 16;
 
+/// Largest `max_concurrent_exports`.
+pub const MAX_CONCURRENT_EXPORTS: usize = 64;
+
 /// Far enough in the future to mean "never" for timers, near enough that
 /// adding it to now cannot overflow.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
@@ -336,6 +347,11 @@ fn validate(options: &PipelineOptions) -> Result<(), PipelineError> {
     if options.max_batch_size == 0 || options.max_batch_size > MAX_BATCH_SIZE {
         return invalid("max_batch_size", "must be between 1 and 65536");
     }
+    if options.max_concurrent_exports == 0
+        || options.max_concurrent_exports > MAX_CONCURRENT_EXPORTS
+    {
+        return invalid("max_concurrent_exports", "must be between 1 and 64");
+    }
     if options.request_timeout.is_zero() {
         return invalid("request_timeout", "must be longer than zero");
     }
@@ -357,34 +373,31 @@ impl Drop for SessionRegistration {
 }
 
 /// Control messages seen by the worker, and the hard deadline set by
-/// `shutdown`, which cuts any attempt or backoff short.
+/// `shutdown`, published to the export tasks, which cut any attempt or
+/// backoff short when it passes.
 struct ControlInbox {
     rx: mpsc::UnboundedReceiver<Control>,
     pending: VecDeque<Control>,
     deadline: Option<Instant>,
+    published: watch::Sender<Option<Instant>>,
 }
 
 impl ControlInbox {
     fn accept(&mut self, control: Control) {
         if let Control::Shutdown { deadline, .. } = &control {
-            self.deadline = Some(self.deadline.map_or(*deadline, |d| d.min(*deadline)));
+            self.set_deadline(*deadline);
         }
         self.pending.push_back(control);
     }
 
-    /// Resolves when the shutdown deadline passes; keeps reading control
-    /// messages meanwhile so a shutdown during a long retry is noticed.
-    async fn deadline_passed(&mut self) {
-        loop {
-            if let Some(deadline) = self.deadline {
-                sleep_until(deadline).await;
-                return;
-            }
-            match self.rx.recv().await {
-                Some(control) => self.accept(control),
-                None => std::future::pending::<()>().await,
-            }
-        }
+    fn set_deadline(&mut self, deadline: Instant) {
+        let deadline = self.deadline.map_or(deadline, |d| d.min(deadline));
+        self.deadline = Some(deadline);
+        self.published.send_replace(Some(deadline));
+    }
+
+    fn passed(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 
     fn next(&mut self) -> Option<Control> {
@@ -397,9 +410,36 @@ impl ControlInbox {
     }
 }
 
+/// Resolves when the published shutdown deadline passes.
+async fn deadline_passed(deadline: &mut watch::Receiver<Option<Instant>>) {
+    loop {
+        let current = *deadline.borrow_and_update();
+        match current {
+            Some(at) => {
+                tokio::select! {
+                    () = sleep_until(at) => return,
+                    changed = deadline.changed() => {
+                        if changed.is_err() {
+                            sleep_until(at).await;
+                            return;
+                        }
+                    }
+                }
+            }
+            None => {
+                if deadline.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
 struct Worker {
     encoder: OtlpEncoder,
-    exporter: Box<dyn Exporter>,
+    exporter: Arc<dyn Exporter>,
+    /// One permit per export request allowed in flight.
+    exports: Arc<Semaphore>,
     options: PipelineOptions,
     stats: Arc<StatsCounters>,
     events: Arc<EventQueue>,
@@ -412,11 +452,6 @@ struct Worker {
     retired: Vec<u64>,
 }
 
-enum Delivery {
-    Done,
-    DeadlinePassed,
-}
-
 impl Worker {
     async fn run(mut self) {
         let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size.min(4096));
@@ -427,6 +462,7 @@ impl Worker {
                     Control::Flush(done) => {
                         self.drain_queue(&mut buffer);
                         self.deliver_all(&mut buffer).await;
+                        self.exports_finished().await;
                         batch_due = None;
                         // The host may have stopped waiting: ignore a closed channel.
                         let _ = done.send(());
@@ -521,6 +557,7 @@ impl Worker {
     async fn finish(&mut self, buffer: &mut Vec<Event>) {
         self.drain_queue(buffer);
         self.deliver_all(buffer).await;
+        self.exports_finished().await;
         self.close_exporter().await;
         self.events.mark_stopped();
         while self.events.pop().is_some() {
@@ -531,30 +568,41 @@ impl Worker {
     /// Every host handle is gone without a shutdown: deliver what is queued
     /// within the default deadline, then stop.
     async fn orphaned(&mut self, buffer: &mut Vec<Event>) {
-        self.control.deadline = Some(after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
+        self.control
+            .set_deadline(after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         self.finish(buffer).await;
     }
 
-    /// Delivers `buffer` in batches of at most `max_batch_size`; once the
-    /// shutdown deadline has passed, what is left is counted as dropped.
+    /// Encodes `buffer` in batches of at most `max_batch_size` and hands
+    /// each to an export task, waiting for a free slot when
+    /// `max_concurrent_exports` are in flight. Once the shutdown deadline
+    /// has passed, what is left is counted as dropped.
     async fn deliver_all(&mut self, buffer: &mut Vec<Event>) {
-        let mut deadline_passed = false;
+        let format = self.exporter.wire_format();
+        let mut cut = false;
         for chunk in buffer.chunks(self.options.max_batch_size) {
-            if deadline_passed || self.control.deadline.is_some_and(|d| Instant::now() >= d) {
-                deadline_passed = true;
+            if cut || self.control.passed() {
+                cut = true;
                 self.stats
                     .dropped(DropReason::ShutdownDeadline, chunk.len() as u64);
                 continue;
             }
-            for batch in self.encoder.encode_as(chunk, self.exporter.wire_format()) {
-                if deadline_passed {
+            for batch in self.encoder.encode_as(chunk, format) {
+                let slot = if cut { None } else { self.export_slot().await };
+                let Some(permit) = slot.filter(|_| !self.control.passed()) else {
+                    cut = true;
                     self.stats
                         .dropped(DropReason::ShutdownDeadline, batch.len() as u64);
                     continue;
-                }
-                if let Delivery::DeadlinePassed = self.deliver(&batch).await {
-                    deadline_passed = true;
-                }
+                };
+                tokio::spawn(deliver(
+                    Arc::clone(&self.exporter),
+                    batch,
+                    Arc::clone(&self.stats),
+                    self.options,
+                    self.control.published.subscribe(),
+                    permit,
+                ));
             }
         }
         buffer.clear();
@@ -563,77 +611,42 @@ impl Worker {
         self.retired.clear();
     }
 
-    /// Sends one batch until it is accepted, permanently refused, out of
-    /// retry budget, or cut by the shutdown deadline. Every record of the
-    /// batch is counted exactly once.
-    async fn deliver(&mut self, batch: &LogBatch) -> Delivery {
-        let records = batch.len() as u64;
-        let budget_end = after(self.options.retry.budget);
-        let mut retry = 0u32;
+    /// Waits for a free export slot, reading control messages meanwhile (a
+    /// shutdown must reach the running exports); `None` once the shutdown
+    /// deadline has passed.
+    async fn export_slot(&mut self) -> Option<OwnedSemaphorePermit> {
         loop {
-            self.stats.request();
-            let attempt_end = after(self.options.request_timeout);
-            let outcome = tokio::select! {
+            let deadline = self.control.deadline;
+            tokio::select! {
                 biased;
-                outcome = timeout_at(attempt_end, guarded_export(&*self.exporter, batch)) => {
-                    outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
-                        FailureKind::Timeout,
-                        format!("no answer within {:?}", self.options.request_timeout),
-                    )))
+                permit = Arc::clone(&self.exports).acquire_owned() => return permit.ok(),
+                control = self.control.rx.recv() => match control {
+                    Some(control) => self.control.accept(control),
+                    // Every host handle is gone: finish within the default deadline.
+                    None => self.control.set_deadline(after(crate::DEFAULT_SHUTDOWN_TIMEOUT)),
+                },
+                () = sleep_until(deadline.unwrap_or_else(|| after(FAR_FUTURE))), if deadline.is_some() => {
+                    return None;
                 }
-                () = self.control.deadline_passed() => {
-                    self.stats.failure(&ExportError::new(
-                        FailureKind::Timeout,
-                        "shutdown deadline passed during export",
-                    ));
-                    self.stats.dropped(DropReason::ShutdownDeadline, records);
-                    return Delivery::DeadlinePassed;
+            }
+        }
+    }
+
+    /// Waits until no export is in flight, reading control messages
+    /// meanwhile. Bounded by the shutdown deadline: exports stop there.
+    async fn exports_finished(&mut self) {
+        let all = u32::try_from(self.options.max_concurrent_exports).unwrap_or(u32::MAX);
+        loop {
+            tokio::select! {
+                biased;
+                permits = Arc::clone(&self.exports).acquire_many_owned(all) => {
+                    drop(permits);
+                    return;
                 }
-            };
-            match outcome {
-                ExportOutcome::Accepted => {
-                    self.stats.exported(records);
-                    return Delivery::Done;
-                }
-                ExportOutcome::PartiallyRejected { rejected, .. } => {
-                    let rejected = rejected.min(records);
-                    self.stats.rejected(rejected);
-                    self.stats.exported(records - rejected);
-                    return Delivery::Done;
-                }
-                ExportOutcome::Permanent { error } => {
-                    self.stats.failure(&error);
-                    self.stats.dropped(DropReason::PermanentFailure, records);
-                    return Delivery::Done;
-                }
-                ExportOutcome::Retryable { error, retry_after } => {
-                    self.stats.failure(&error);
-                    // A server delay wins, but never below the first backoff
-                    // step, so "Retry-After: 0" cannot spin.
-                    let delay = match retry_after {
-                        Some(delay) => delay.max(self.options.retry.initial_backoff),
-                        None => self.options.retry.backoff(retry),
-                    };
-                    let resume = after(delay);
-                    if resume > budget_end {
-                        self.stats.dropped(DropReason::RetriesExhausted, records);
-                        return Delivery::Done;
-                    }
-                    if self.control.deadline.is_some_and(|d| resume >= d) {
-                        self.stats.dropped(DropReason::ShutdownDeadline, records);
-                        return Delivery::DeadlinePassed;
-                    }
-                    tokio::select! {
-                        biased;
-                        () = sleep_until(resume) => {}
-                        () = self.control.deadline_passed() => {
-                            self.stats.dropped(DropReason::ShutdownDeadline, records);
-                            return Delivery::DeadlinePassed;
-                        }
-                    }
-                    self.stats.retry();
-                    retry = retry.saturating_add(1);
-                }
+                control = self.control.rx.recv() => match control {
+                    Some(control) => self.control.accept(control),
+                    None => self.control.set_deadline(after(crate::DEFAULT_SHUTDOWN_TIMEOUT)),
+                },
             }
         }
     }
@@ -645,5 +658,87 @@ impl Worker {
             .unwrap_or_else(|| after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         // A transport that will not close in time is abandoned.
         let _ = timeout_at(deadline, self.exporter.shutdown()).await;
+    }
+}
+
+/// Sends one batch until it is accepted, permanently refused, out of retry
+/// budget, or cut by the shutdown deadline; counts every record of the
+/// batch exactly once, then frees its export slot.
+async fn deliver(
+    exporter: Arc<dyn Exporter>,
+    batch: LogBatch,
+    stats: Arc<StatsCounters>,
+    options: PipelineOptions,
+    mut deadline: watch::Receiver<Option<Instant>>,
+    _slot: OwnedSemaphorePermit,
+) {
+    let records = batch.len() as u64;
+    let budget_end = after(options.retry.budget);
+    let mut retry = 0u32;
+    loop {
+        stats.request();
+        let attempt_end = after(options.request_timeout);
+        let outcome = tokio::select! {
+            biased;
+            outcome = timeout_at(attempt_end, guarded_export(&*exporter, &batch)) => {
+                outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
+                    FailureKind::Timeout,
+                    format!("no answer within {:?}", options.request_timeout),
+                )))
+            }
+            () = deadline_passed(&mut deadline) => {
+                stats.failure(&ExportError::new(
+                    FailureKind::Timeout,
+                    "shutdown deadline passed during export",
+                ));
+                stats.dropped(DropReason::ShutdownDeadline, records);
+                return;
+            }
+        };
+        match outcome {
+            ExportOutcome::Accepted => {
+                stats.exported(records);
+                return;
+            }
+            ExportOutcome::PartiallyRejected { rejected, .. } => {
+                let rejected = rejected.min(records);
+                stats.rejected(rejected);
+                stats.exported(records - rejected);
+                return;
+            }
+            ExportOutcome::Permanent { error } => {
+                stats.failure(&error);
+                stats.dropped(DropReason::PermanentFailure, records);
+                return;
+            }
+            ExportOutcome::Retryable { error, retry_after } => {
+                stats.failure(&error);
+                // A server delay wins, but never below the first backoff
+                // step, so "Retry-After: 0" cannot spin.
+                let delay = match retry_after {
+                    Some(delay) => delay.max(options.retry.initial_backoff),
+                    None => options.retry.backoff(retry),
+                };
+                let resume = after(delay);
+                if resume > budget_end {
+                    stats.dropped(DropReason::RetriesExhausted, records);
+                    return;
+                }
+                if deadline.borrow().is_some_and(|d| resume >= d) {
+                    stats.dropped(DropReason::ShutdownDeadline, records);
+                    return;
+                }
+                tokio::select! {
+                    biased;
+                    () = sleep_until(resume) => {}
+                    () = deadline_passed(&mut deadline) => {
+                        stats.dropped(DropReason::ShutdownDeadline, records);
+                        return;
+                    }
+                }
+                stats.retry();
+                retry = retry.saturating_add(1);
+            }
+        }
     }
 }

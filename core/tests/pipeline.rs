@@ -57,29 +57,34 @@ fn connection_error() -> ExportError {
 #[test]
 fn full_queue_drops_and_counts_without_blocking() {
     let exporter = ScriptedExporter::new();
-    exporter.then(ScriptedAnswer::Hang, 1);
+    exporter.then(ScriptedAnswer::Hang, 1_000);
     let telemetry = start(
         &exporter,
         PipelineOptions {
             queue_capacity: 4,
             max_batch_size: 1,
+            max_concurrent_exports: 1,
             ..PipelineOptions::default()
         },
     );
     emit_prompts(&telemetry, 1);
-    // The worker now holds that event in a hung export; the queue is empty.
+    // The only export slot now holds that event in a hung export.
     assert_eq!(exporter.wait_for_calls(1, HANG), 1);
     emit_prompts(&telemetry, 20);
     let stats = telemetry.stats();
     assert_eq!(stats.emitted, 21);
-    assert_eq!(stats.dropped(DropReason::QueueFull), 16, "{stats}");
-    assert_eq!(stats.in_flight(), 5);
+    // Held: the hung event, the 4 queued, and at most one the worker took
+    // before it blocked on the export slot. Everything else was dropped.
+    let dropped = stats.dropped(DropReason::QueueFull);
+    assert!((15..=16).contains(&dropped), "{stats}");
+    let held = 21 - dropped;
+    assert_eq!(stats.in_flight(), held);
 
     let result = telemetry.shutdown(Duration::from_millis(200));
     assert_eq!(result, Err(FlushError::Timeout));
     assert!(telemetry.wait_stopped(HANG), "worker stops after shutdown");
     let stats = telemetry.stats();
-    assert_eq!(stats.dropped(DropReason::ShutdownDeadline), 5, "{stats}");
+    assert_eq!(stats.dropped(DropReason::ShutdownDeadline), held, "{stats}");
     assert_eq!(stats.in_flight(), 0);
     assert_balanced(&stats);
 }
@@ -328,6 +333,33 @@ fn full_batches_go_out_without_waiting_for_the_timer() {
     assert_eq!(&sizes[..2], &[10, 10]);
     telemetry.shutdown(HANG).expect("shutdown");
     assert_eq!(telemetry.stats().exported, 25);
+}
+
+#[test]
+fn exports_run_concurrently_up_to_the_limit() {
+    let exporter = ScriptedExporter::new();
+    // The first two exports hang: with two slots the third batch can only
+    // go out once the shutdown deadline frees them.
+    exporter.then(ScriptedAnswer::Hang, 2);
+    let telemetry = start(
+        &exporter,
+        PipelineOptions {
+            max_batch_size: 1,
+            max_concurrent_exports: 2,
+            ..PipelineOptions::default()
+        },
+    );
+    emit_prompts(&telemetry, 3);
+    assert_eq!(exporter.wait_for_calls(2, HANG), 2, "two exports in flight");
+    assert_eq!(exporter.call_count(), 2, "the third waits for a slot");
+    assert_eq!(
+        telemetry.shutdown(Duration::from_millis(200)),
+        Err(FlushError::Timeout)
+    );
+    assert!(telemetry.wait_stopped(HANG));
+    let stats = telemetry.stats();
+    assert_eq!(stats.dropped(DropReason::ShutdownDeadline), 3, "{stats}");
+    assert_balanced(&stats);
 }
 
 #[test]
