@@ -218,32 +218,79 @@ pub(crate) enum SessionRef {
     Metadata(Arc<SessionMetadata>),
 }
 
-/// The strings of one event in a single allocation (none when they are all
-/// empty or absent): one `malloc` per emit whatever the kind, and one
-/// `free` on the worker.
-#[derive(Debug, Clone, Default)]
+/// Bytes of an event's strings kept inside the event itself.
+const INLINE_BYTES: usize = 48;
+
+/// Where an event's strings live: inside the event when they are short
+/// (no allocation at all), else in one heap allocation.
+#[derive(Debug, Clone)]
+enum PackedText {
+    Inline { bytes: [u8; INLINE_BYTES], len: u8 },
+    Heap(Box<str>),
+}
+
+impl PackedText {
+    fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied from `&str`s: always valid UTF-8.
+            PackedText::Inline { bytes, len } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            PackedText::Heap(text) => text,
+        }
+    }
+}
+
+/// The strings of one event, concatenated: inside the event when they fit
+/// in [`INLINE_BYTES`], else in a single allocation. An emit then costs at
+/// most one `malloc` on the caller (and one `free` on the worker).
+#[derive(Debug, Clone)]
 pub(crate) struct PackedStrings {
-    text: Box<str>,
+    text: PackedText,
     ends: [u32; 4],
     present: u8,
+}
+
+impl Default for PackedStrings {
+    fn default() -> Self {
+        Self::new([None; 4])
+    }
 }
 
 impl PackedStrings {
     /// Packs up to four optional strings; get them back by position.
     pub(crate) fn new(parts: [Option<&str>; 4]) -> Self {
         let len: usize = parts.iter().flatten().map(|p| p.len()).sum();
-        let mut text = String::with_capacity(len);
         let mut ends = [0u32; 4];
         let mut present = 0u8;
+        let mut end = 0usize;
         for (i, part) in parts.iter().enumerate() {
             if let Some(part) = part {
-                text.push_str(part);
+                end += part.len();
                 present |= 1 << i;
             }
-            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            ends[i] = u32::try_from(end).unwrap_or(u32::MAX);
         }
+        let text = if len <= INLINE_BYTES {
+            let mut bytes = [0u8; INLINE_BYTES];
+            let mut at = 0;
+            for part in parts.iter().flatten() {
+                bytes[at..at + part.len()].copy_from_slice(part.as_bytes());
+                at += part.len();
+            }
+            PackedText::Inline {
+                bytes,
+                len: u8::try_from(len).unwrap_or(u8::MAX),
+            }
+        } else {
+            let mut text = String::with_capacity(len);
+            for part in parts.iter().flatten() {
+                text.push_str(part);
+            }
+            PackedText::Heap(text.into_boxed_str())
+        };
         Self {
-            text: text.into_boxed_str(),
+            text,
             ends,
             present,
         }
@@ -259,7 +306,7 @@ impl PackedStrings {
         } else {
             self.ends[index - 1] as usize
         };
-        self.text.get(start..self.ends[index] as usize)
+        self.text.as_str().get(start..self.ends[index] as usize)
     }
 
     /// The string at `index`, empty when absent.
@@ -407,6 +454,24 @@ impl EventBody {
 #[cfg(test)]
 mod tests {
     use super::PackedStrings;
+
+    #[test]
+    fn short_strings_stay_inline_and_long_ones_go_to_the_heap() {
+        let short = PackedStrings::new([Some("shell"), Some("call_1"), None, None]);
+        assert!(matches!(short.text, super::PackedText::Inline { .. }));
+        assert_eq!((short.str(0), short.str(1)), ("shell", "call_1"));
+        let exactly = "é".repeat(super::INLINE_BYTES / 2);
+        let fits = PackedStrings::new([Some(&exactly), None, None, None]);
+        assert!(matches!(fits.text, super::PackedText::Inline { .. }));
+        assert_eq!(fits.str(0), exactly);
+        let long = "x".repeat(super::INLINE_BYTES + 1);
+        let heap = PackedStrings::new([Some("a"), Some(&long), None, Some("z")]);
+        assert!(matches!(heap.text, super::PackedText::Heap(_)));
+        assert_eq!(
+            (heap.str(0), heap.str(1), heap.str(3)),
+            ("a", long.as_str(), "z")
+        );
+    }
 
     #[test]
     fn packed_strings_keep_absent_empty_and_present_apart() {
