@@ -143,8 +143,11 @@ const MIN_VALUE_BYTES: usize = 64;
 /// Converts queued [`Event`]s into [`LogBatch`]es.
 #[derive(Debug, Clone)]
 pub struct OtlpEncoder {
-    resource: ProtoResource,
-    scope: InstrumentationScope,
+    /// The Resource and Scope, encoded once per encoder in both formats.
+    resource_protobuf: Vec<u8>,
+    scope_protobuf: Vec<u8>,
+    resource_json: Vec<u8>,
+    scope_json: Vec<u8>,
     prefix: String,
     max_request_bytes: usize,
     max_value_bytes: usize,
@@ -273,20 +276,20 @@ impl Encoding for Protobuf {
     }
 
     fn overhead(encoder: &OtlpEncoder) -> usize {
-        framed_len(encoder.resource.encoded_len()) + framed_len(encoder.scope.encoded_len()) + 16
+        framed_len(encoder.resource_protobuf.len()) + framed_len(encoder.scope_protobuf.len()) + 16
     }
 
     /// Wraps encoded records in Request > ResourceLogs > ScopeLogs.
     fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8> {
-        let resource = encoder.resource.encode_to_vec();
-        let scope = encoder.scope.encode_to_vec();
+        let resource = &encoder.resource_protobuf;
+        let scope = &encoder.scope_protobuf;
         let scope_logs_len = framed_len(scope.len()) + records.len();
         let resource_logs_len = framed_len(resource.len()) + framed_len(scope_logs_len);
         let mut out = Vec::with_capacity(framed_len(resource_logs_len));
         put_message_header(&mut out, REQUEST_RESOURCE_LOGS, resource_logs_len);
-        put_bytes_field(&mut out, RESOURCE_LOGS_RESOURCE, &[&resource]);
+        put_bytes_field(&mut out, RESOURCE_LOGS_RESOURCE, &[resource]);
         put_message_header(&mut out, RESOURCE_LOGS_SCOPE_LOGS, scope_logs_len);
-        put_bytes_field(&mut out, SCOPE_LOGS_SCOPE, &[&scope]);
+        put_bytes_field(&mut out, SCOPE_LOGS_SCOPE, &[scope]);
         out.put_slice(records);
         out
     }
@@ -329,6 +332,15 @@ fn put_json_u64_string(buf: &mut Vec<u8>, value: u64) {
     buf.put_slice(value.to_string().as_bytes());
     buf.put_u8(b'"');
 }
+
+/// The fixed text of an OTLP JSON request around its Resource, Scope and
+/// records.
+const JSON_FRAME: [&[u8]; 4] = [
+    b"{\"resourceLogs\":[{\"resource\":",
+    b",\"scopeLogs\":[{\"scope\":",
+    b",\"logRecords\":[",
+    b"]}]}]}",
+];
 
 impl Encoding for Json {
     const FORMAT: WireFormat = WireFormat::Json;
@@ -382,21 +394,23 @@ impl Encoding for Json {
     }
 
     fn overhead(encoder: &OtlpEncoder) -> usize {
-        Self::finish(encoder, &[]).len()
+        JSON_FRAME.iter().map(|part| part.len()).sum::<usize>()
+            + encoder.resource_json.len()
+            + encoder.scope_json.len()
     }
 
     fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8> {
-        // Serializing plain prost structs into a Vec cannot fail.
-        let resource = serde_json::to_vec(&encoder.resource).unwrap_or_default();
-        let scope = serde_json::to_vec(&encoder.scope).unwrap_or_default();
-        let mut out = Vec::with_capacity(records.len() + resource.len() + scope.len() + 96);
-        out.put_slice(b"{\"resourceLogs\":[{\"resource\":");
-        out.put_slice(&resource);
-        out.put_slice(b",\"scopeLogs\":[{\"scope\":");
-        out.put_slice(&scope);
-        out.put_slice(b",\"logRecords\":[");
+        let resource = &encoder.resource_json;
+        let scope = &encoder.scope_json;
+        let [open, scope_logs, log_records, close] = JSON_FRAME;
+        let mut out = Vec::with_capacity(records.len() + Self::overhead(encoder));
+        out.put_slice(open);
+        out.put_slice(resource);
+        out.put_slice(scope_logs);
+        out.put_slice(scope);
+        out.put_slice(log_records);
         out.put_slice(records);
-        out.put_slice(b"]}]}]}");
+        out.put_slice(close);
         out
     }
 }
@@ -436,8 +450,11 @@ impl OtlpEncoder {
             ..Default::default()
         };
         Self {
-            resource,
-            scope,
+            resource_protobuf: resource.encode_to_vec(),
+            scope_protobuf: scope.encode_to_vec(),
+            // Serializing plain prost structs into a Vec cannot fail.
+            resource_json: serde_json::to_vec(&resource).unwrap_or_default(),
+            scope_json: serde_json::to_vec(&scope).unwrap_or_default(),
             prefix: options.event_prefix.clone(),
             max_request_bytes: max_request_bytes.max(1024),
             max_value_bytes: (max_request_bytes / 4).max(256),

@@ -194,8 +194,7 @@ impl Pipeline {
             control: ControlInbox {
                 rx: control_rx,
                 pending: VecDeque::new(),
-                deadline: None,
-                published: watch::channel(None).0,
+                deadline: watch::channel(None).0,
             },
         };
         let (alive, stopped) = std_mpsc::sync_channel::<()>(0);
@@ -261,9 +260,7 @@ impl Pipeline {
         // An emit that raced `shutdown` may have queued its event after the
         // worker's last look: count such stragglers as dropped.
         if self.events.is_stopped() {
-            while self.events.pop().is_some() {
-                self.stats.dropped(DropReason::AfterShutdown, 1);
-            }
+            drop_stragglers(&self.events, &self.stats);
         }
         self.stats.snapshot()
     }
@@ -300,6 +297,14 @@ impl Pipeline {
 
     pub(crate) fn is_shut_down(&self) -> bool {
         self.shut_down.load(Ordering::Acquire)
+    }
+}
+
+/// Counts events queued after the worker stopped (emits that raced
+/// `shutdown`) as dropped.
+fn drop_stragglers(events: &EventQueue, stats: &StatsCounters) {
+    while events.pop().is_some() {
+        stats.dropped(DropReason::AfterShutdown, 1);
     }
 }
 
@@ -378,8 +383,8 @@ impl Drop for SessionRegistration {
 struct ControlInbox {
     rx: mpsc::UnboundedReceiver<Control>,
     pending: VecDeque<Control>,
-    deadline: Option<Instant>,
-    published: watch::Sender<Option<Instant>>,
+    /// The shutdown deadline, once set; read by every export task.
+    deadline: watch::Sender<Option<Instant>>,
 }
 
 impl ControlInbox {
@@ -391,13 +396,17 @@ impl ControlInbox {
     }
 
     fn set_deadline(&mut self, deadline: Instant) {
-        let deadline = self.deadline.map_or(deadline, |d| d.min(deadline));
-        self.deadline = Some(deadline);
-        self.published.send_replace(Some(deadline));
+        self.deadline.send_modify(|current| {
+            *current = Some(current.map_or(deadline, |d| d.min(deadline)));
+        });
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        *self.deadline.borrow()
     }
 
     fn passed(&self) -> bool {
-        self.deadline.is_some_and(|d| Instant::now() >= d)
+        self.deadline().is_some_and(|d| Instant::now() >= d)
     }
 
     fn next(&mut self) -> Option<Control> {
@@ -560,9 +569,7 @@ impl Worker {
         self.exports_finished().await;
         self.close_exporter().await;
         self.events.mark_stopped();
-        while self.events.pop().is_some() {
-            self.stats.dropped(DropReason::AfterShutdown, 1);
-        }
+        drop_stragglers(&self.events, &self.stats);
     }
 
     /// Every host handle is gone without a shutdown: deliver what is queued
@@ -600,7 +607,7 @@ impl Worker {
                     batch,
                     Arc::clone(&self.stats),
                     self.options,
-                    self.control.published.subscribe(),
+                    self.control.deadline.subscribe(),
                     permit,
                 ));
             }
@@ -616,7 +623,7 @@ impl Worker {
     /// deadline has passed.
     async fn export_slot(&mut self) -> Option<OwnedSemaphorePermit> {
         loop {
-            let deadline = self.control.deadline;
+            let deadline = self.control.deadline();
             tokio::select! {
                 biased;
                 permit = Arc::clone(&self.exports).acquire_owned() => return permit.ok(),
@@ -654,7 +661,7 @@ impl Worker {
     async fn close_exporter(&mut self) {
         let deadline = self
             .control
-            .deadline
+            .deadline()
             .unwrap_or_else(|| after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         // A transport that will not close in time is abandoned.
         let _ = timeout_at(deadline, self.exporter.shutdown()).await;

@@ -188,32 +188,32 @@ impl Session {
     /// Emits `event` stamped with the current time.
     #[inline]
     pub fn emit(&self, event: EventData<'_>) {
-        if let Some(inner) = &self.telemetry.inner {
-            self.enqueue(inner, SystemTime::now(), event);
+        if self.registration.is_some() {
+            self.enqueue(SystemTime::now(), event);
         }
     }
 
     /// Emits `event` stamped with `time` (to backfill a past event).
     #[inline]
     pub fn emit_at(&self, time: SystemTime, event: EventData<'_>) {
-        if let Some(inner) = &self.telemetry.inner {
-            self.enqueue(inner, time, event);
+        if self.registration.is_some() {
+            self.enqueue(time, event);
         }
     }
 
-    fn enqueue(&self, inner: &Inner, time: SystemTime, event: EventData<'_>) {
-        // Events name their session by id: threads emitting on one session
-        // share no reference count.
-        let session = match &self.registration {
-            Some(registration) => SessionRef::Id(registration.id),
-            None => SessionRef::Metadata(Arc::clone(&self.metadata)),
-        };
-        inner.pipeline.emit(Event::with_session(
-            time,
-            session,
-            event,
-            inner.log_user_prompt,
-        ));
+    /// Enqueues on the pipeline; the session is registered exactly when the
+    /// telemetry is enabled.
+    fn enqueue(&self, time: SystemTime, event: EventData<'_>) {
+        if let (Some(inner), Some(registration)) = (&self.telemetry.inner, &self.registration) {
+            // Events name their session by id: threads emitting on one
+            // session share no reference count.
+            inner.pipeline.emit(Event::with_session(
+                time,
+                SessionRef::Id(registration.id),
+                event,
+                inner.log_user_prompt,
+            ));
+        }
     }
 
     /// `<prefix>.api_request`.
