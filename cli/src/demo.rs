@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_config::Environment;
+use agent_otel_core::{PipelineStats, Telemetry};
 
 use crate::style::Style;
 use crate::summary::{Summary, event_table, render_stats};
@@ -51,6 +52,17 @@ fn transport_label(transport: DemoTransport) -> &'static str {
     }
 }
 
+/// Sends the simulated session and shuts down; returns how many events
+/// were emitted, whether all of them were exported, and the final stats.
+fn run_session(telemetry: &Telemetry) -> (u64, bool, PipelineStats) {
+    let session = telemetry.session(simulate::metadata());
+    let emitted = simulate::run(&session);
+    let shutdown = telemetry.shutdown(DELIVERY_TIMEOUT);
+    let stats = telemetry.stats();
+    let delivered = shutdown.is_ok() && stats.exported == emitted;
+    (emitted, delivered, stats)
+}
+
 fn run_embedded(transport: DemoTransport) -> u8 {
     let out = Style::stdout();
     let err = Style::stderr();
@@ -87,17 +99,14 @@ fn run_embedded(transport: DemoTransport) -> u8 {
             transport_label(transport)
         ))
     );
-    let session = telemetry.session(simulate::metadata());
-    let emitted = simulate::run(&session);
-    let shutdown = telemetry.shutdown(DELIVERY_TIMEOUT);
-    let stats = telemetry.stats();
+    let (emitted, delivered, stats) = run_session(&telemetry);
     let records = collector.records();
     println!();
     print!("{}", event_table(&records, &out));
     println!();
     print!("{}", Summary::of(&records).render(&out));
     print!("{}", render_stats(&stats, &out));
-    let complete = shutdown.is_ok() && stats.exported == emitted && records.len() as u64 == emitted;
+    let complete = delivered && records.len() as u64 == emitted;
     if complete {
         println!(
             "{}",
@@ -129,12 +138,9 @@ fn run_against_config(path: &Path) -> u8 {
         println!("exporter is none: the simulated session was not sent anywhere");
         return EXIT_OK;
     }
-    let session = telemetry.session(simulate::metadata());
-    let emitted = simulate::run(&session);
-    let shutdown = telemetry.shutdown(DELIVERY_TIMEOUT);
-    let stats = telemetry.stats();
+    let (emitted, delivered, stats) = run_session(&telemetry);
     print!("{}", render_stats(&stats, &out));
-    if shutdown.is_ok() && stats.exported == emitted {
+    if delivered {
         println!(
             "{}",
             out.ok(&format!(

@@ -12,13 +12,11 @@ use crate::summary::render_stats;
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
 use crate::{input, setup};
 
-fn open_input(path: &Path) -> Result<(Box<dyn Read>, bool), std::io::Error> {
+fn open_input(path: &Path) -> Result<Box<dyn Read>, std::io::Error> {
     if path == Path::new("-") {
-        let stdin = std::io::stdin();
-        let interactive = stdin.is_terminal();
-        Ok((Box::new(stdin), interactive))
+        Ok(Box::new(std::io::stdin()))
     } else {
-        Ok((Box::new(File::open(path)?), false))
+        Ok(Box::new(File::open(path)?))
     }
 }
 
@@ -44,7 +42,7 @@ pub fn run(
         Ok(telemetry) => telemetry,
         Err(code) => return code,
     };
-    let (reader, _) = match open_input(input_path) {
+    let reader = match open_input(input_path) {
         Ok(opened) => opened,
         Err(e) => {
             eprintln!(
