@@ -217,6 +217,16 @@ fn bad_config_is_a_usage_error_naming_the_key() {
         .stderr(contains("otlp-http"));
 }
 
+/// `agent-otel check --probe --config CONFIG`, with the header token the
+/// test configs reference.
+fn probe(config: &Path, token: &str) -> assert_cmd::assert::Assert {
+    agent_otel()
+        .env("CLI_TEST_TOKEN", token)
+        .args(["check", "--probe", "--config"])
+        .arg(config)
+        .assert()
+}
+
 /// Kills the child on drop so a failed assertion never leaks a server.
 struct Child(std::process::Child);
 
@@ -334,11 +344,7 @@ fn check_probe_reports_connection_refused() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let config = http_config(dir.path(), &format!("http://127.0.0.1:{port}/v1/logs"));
-    agent_otel()
-        .env("CLI_TEST_TOKEN", "t")
-        .args(["check", "--probe", "--config"])
-        .arg(&config)
-        .assert()
+    probe(&config, "t")
         .code(1)
         .stdout(contains("connection refused"));
 }
@@ -349,18 +355,10 @@ fn check_probe_reports_unauthorized_and_success() {
     collector.push_fault(Fault::Unauthenticated, 1);
     let dir = tempfile::tempdir().expect("tempdir");
     let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
-    agent_otel()
-        .env("CLI_TEST_TOKEN", "wrong")
-        .args(["check", "--probe", "--config"])
-        .arg(&config)
-        .assert()
+    probe(&config, "wrong")
         .code(1)
         .stdout(contains("authentication failed (HTTP 401)"));
-    agent_otel()
-        .env("CLI_TEST_TOKEN", "right")
-        .args(["check", "--probe", "--config"])
-        .arg(&config)
-        .assert()
+    probe(&config, "right")
         .success()
         .stdout(contains("probe ok"));
     let records = collector.records();
@@ -380,13 +378,7 @@ fn check_probe_hints_at_the_path_on_404() {
         collector.http_base_endpoint().expect("http")
     );
     let config = http_config(dir.path(), &wrong);
-    agent_otel()
-        .env("CLI_TEST_TOKEN", "t")
-        .args(["check", "--probe", "--config"])
-        .arg(&config)
-        .assert()
-        .code(1)
-        .stdout(contains("/v1/logs"));
+    probe(&config, "t").code(1).stdout(contains("/v1/logs"));
 }
 
 #[test]
@@ -440,18 +432,12 @@ fn check_probe_names_the_tls_side_that_failed() {
         &endpoint,
         r#"ca-certificate = "certs/other-ca.pem""#,
     );
-    agent_otel()
-        .args(["check", "--probe", "--config"])
-        .arg(&wrong_ca)
-        .assert()
+    probe(&wrong_ca, "t")
         .code(1)
         .stdout(contains("TLS failure (server side)"));
 
     let no_identity = tls_config(dir.path(), &endpoint, r#"ca-certificate = "certs/ca.pem""#);
-    agent_otel()
-        .args(["check", "--probe", "--config"])
-        .arg(&no_identity)
-        .assert()
+    probe(&no_identity, "t")
         .code(1)
         .stdout(contains("TLS failure (client side)"));
 
@@ -460,12 +446,7 @@ fn check_probe_names_the_tls_side_that_failed() {
         &endpoint,
         r#"ca-certificate = "certs/ca.pem", client-certificate = "certs/client.pem", client-private-key = "certs/client.key""#,
     );
-    agent_otel()
-        .args(["check", "--probe", "--config"])
-        .arg(&mtls)
-        .assert()
-        .success()
-        .stdout(contains("probe ok"));
+    probe(&mtls, "t").success().stdout(contains("probe ok"));
     let requests = collector.requests();
     assert_eq!(requests.len(), 1);
     assert!(requests[0].client_certificate);
@@ -484,12 +465,7 @@ fn check_probe_reports_a_timeout() {
             "[otel]\nexporter = {{ otlp-http = {{ endpoint = \"{endpoint}\", timeout-ms = 300 }} }}\n"
         ),
     );
-    agent_otel()
-        .args(["check", "--probe", "--config"])
-        .arg(&config)
-        .assert()
-        .code(1)
-        .stdout(contains("timeout"));
+    probe(&config, "t").code(1).stdout(contains("timeout"));
 }
 
 #[test]
