@@ -343,9 +343,57 @@ mod tests {
             r#"{"type":"tool_decision","tool_name":"shell","call_id":"c1","decision":"abort","source":"config"}"#,
             r#"{"type":"tool_result","tool_name":"shell","call_id":"c1","arguments":{"cmd":"ls"},"duration_ms":9,"success":true,"output":"ok"}"#,
         ];
-        for line in lines {
-            parse(line).unwrap_or_else(|e| panic!("{line}: {e}"));
-        }
+        let parsed: Vec<InputLine> = lines
+            .iter()
+            .map(|line| parse(line).unwrap_or_else(|e| panic!("{line}: {e}")))
+            .collect();
+        let session = parsed[0].session().expect("a session line");
+        assert_eq!(
+            (
+                session.conversation_id.as_str(),
+                session.account_id.as_deref()
+            ),
+            ("c", Some("x"))
+        );
+        let kinds: Vec<&str> = parsed[1..]
+            .iter()
+            .map(|line| {
+                line.with_event(|event| match event {
+                    EventData::ApiRequest(e) => {
+                        assert_eq!((e.status_code, e.cf_ray), (Some(200), Some("r")));
+                        "api_request"
+                    }
+                    EventData::SseEvent(e) => {
+                        let tokens = e.tokens.expect("completion tokens");
+                        assert_eq!((tokens.input, tokens.cached, tokens.tool), (1, Some(3), 5));
+                        "sse_event"
+                    }
+                    EventData::UserPrompt(prompt) => {
+                        assert_eq!(prompt, "hi");
+                        "user_prompt"
+                    }
+                    EventData::ToolDecision(e) => {
+                        assert_eq!(e.decision, ToolDecision::Abort);
+                        "tool_decision"
+                    }
+                    EventData::ToolResult(e) => {
+                        assert_eq!((e.arguments, e.success), (r#"{"cmd":"ls"}"#, true));
+                        "tool_result"
+                    }
+                })
+                .expect("an event line")
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "api_request",
+                "sse_event",
+                "user_prompt",
+                "tool_decision",
+                "tool_result"
+            ]
+        );
         let with_time = parse(lines[1]).expect("parses");
         let expected = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_558_014_123);
         assert_eq!(with_time.time(), Some(expected));

@@ -53,6 +53,15 @@ this is not json
 {"type":"tool_result","tool_name":"shell","call_id":"c1","arguments":{"cmd":"ls"},"duration_ms":40,"success":true,"output":"Cargo.toml"}
 "#;
 
+/// The valid lines of [`GOOD_AND_BAD`].
+fn good_lines() -> String {
+    GOOD_AND_BAD
+        .lines()
+        .filter(|l| !l.contains("not json") && !l.contains("sometimes"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 #[test]
 fn every_subcommand_has_help() {
     for sub in ["demo", "collect", "emit", "check"] {
@@ -148,11 +157,7 @@ fn emit_exits_zero_when_everything_arrives_and_honours_service_name() {
     let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
     let dir = tempfile::tempdir().expect("tempdir");
     let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
-    let good: String = GOOD_AND_BAD
-        .lines()
-        .filter(|l| !l.contains("not json") && !l.contains("sometimes"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let good = good_lines();
     agent_otel()
         .env("CLI_TEST_TOKEN", "t")
         .args(["emit", "--service-name", "my-agent", "--config"])
@@ -270,11 +275,7 @@ fn collect_out_round_trips_what_emit_sent() {
         .to_owned();
 
     let config = http_config(dir.path(), &endpoint);
-    let good: String = GOOD_AND_BAD
-        .lines()
-        .filter(|l| !l.contains("not json") && !l.contains("sometimes"))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let good = good_lines();
     agent_otel()
         .env("CLI_TEST_TOKEN", "t")
         .args(["emit", "--config"])

@@ -298,6 +298,7 @@ fn optional_attributes_are_omitted_when_unknown() {
         );
     });
     let records = records(&request);
+    assert_eq!(records.len(), 3);
     expect(
         records[0],
         "codex.api_request",

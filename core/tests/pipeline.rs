@@ -257,7 +257,11 @@ fn shutdown_during_a_long_backoff_is_not_delayed_by_it() {
     );
     let telemetry = start(&exporter, PipelineOptions::default());
     emit_prompts(&telemetry, 1);
-    telemetry.force_flush(Duration::from_millis(50)).ok();
+    // The export now waits out a 20 s server delay: the flush cannot finish.
+    assert_eq!(
+        telemetry.force_flush(Duration::from_millis(50)),
+        Err(FlushError::Timeout)
+    );
     assert_eq!(exporter.wait_for_calls(1, HANG), 1);
     let started = Instant::now();
     assert_eq!(
@@ -357,6 +361,7 @@ fn exports_run_concurrently_up_to_the_limit() {
         Err(FlushError::Timeout)
     );
     assert!(telemetry.wait_stopped(HANG));
+    assert_eq!(exporter.call_count(), 2, "the third never got a slot");
     let stats = telemetry.stats();
     assert_eq!(stats.dropped(DropReason::ShutdownDeadline), 3, "{stats}");
     assert_balanced(&stats);
@@ -392,27 +397,31 @@ fn oversized_batches_are_split_and_huge_values_truncated() {
     telemetry.shutdown(HANG).expect("delivered");
     let calls = exporter.calls();
     assert!(calls.len() > 1, "batch was split");
-    let mut call_ids = Vec::new();
+    let mut outputs = std::collections::BTreeMap::new();
     for call in &calls {
         let size = prost::Message::encoded_len(&call.request);
         assert!(size <= max_request_bytes, "request of {size} bytes");
         for record in call.records() {
-            for kv in &record.attributes {
-                let Some(agent_otel_core::opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) =
-                    kv.value.as_ref().and_then(|v| v.value.as_ref())
-                else {
-                    continue;
-                };
-                if kv.key == "call_id" {
-                    call_ids.push(s.clone());
-                }
-                if kv.key == "output" && s.starts_with('h') {
-                    assert!(s.ends_with("bytes]"), "marker present");
-                    assert!(s.contains("…[truncated "), "marker present");
-                }
-            }
+            let text = |key: &str| {
+                record.attributes.iter().find(|kv| kv.key == key).and_then(|kv| {
+                    match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                        Some(agent_otel_core::opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s)) => Some(s.clone()),
+                        _ => None,
+                    }
+                })
+            };
+            let call_id = text("call_id").expect("call_id");
+            let output = text("output").expect("output");
+            assert!(outputs.insert(call_id, output).is_none(), "delivered twice");
         }
     }
+    let huge = &outputs["call_2"];
+    assert!(huge.starts_with("hhhh"), "the kept prefix");
+    assert!(huge.contains("…[truncated "), "marker present");
+    assert!(huge.ends_with(" bytes]"), "marker present");
+    assert!(huge.len() < max_request_bytes, "{} bytes kept", huge.len());
+    assert_eq!(outputs["call_0"], medium, "a medium output arrives whole");
+    let mut call_ids: Vec<String> = outputs.keys().cloned().collect();
     call_ids.sort();
     let expected: Vec<String> = (0..7).map(|i| format!("call_{i}")).collect();
     assert_eq!(call_ids, expected, "every event delivered exactly once");

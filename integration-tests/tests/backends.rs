@@ -28,8 +28,14 @@ fn every_event_reaches_the_collector(backend: Backend) {
             "{ctx}: the header value leaked: {shown}"
         );
     }
-    if let ExporterSettings::OtlpHttp(http) = &resolved.exporter {
-        assert_eq!(http.endpoint, backend.endpoint(&collector), "{ctx}");
+    match &resolved.exporter {
+        ExporterSettings::OtlpHttp(http) => {
+            assert_eq!(http.endpoint, backend.endpoint(&collector), "{ctx}");
+        }
+        ExporterSettings::OtlpGrpc(grpc) => {
+            assert_eq!(grpc.endpoint, backend.endpoint(&collector), "{ctx}");
+        }
+        ExporterSettings::None => assert!(!backend.exports(), "{ctx}"),
     }
 
     let session = telemetry.session(full_metadata());
