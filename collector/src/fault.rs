@@ -149,6 +149,95 @@ impl Answer {
     }
 }
 
+/// How a refusing fault answers, the same on both transports: each server
+/// only renders it (an HTTP status with `Retry-After`, or a gRPC status
+/// with `RetryInfo`).
+pub(crate) struct Refusal {
+    pub(crate) http_status: u16,
+    pub(crate) code: Code,
+    pub(crate) message: String,
+    /// The `Retry-After` header value, if any.
+    pub(crate) retry_after_header: Option<String>,
+    /// `Some` to attach `RetryInfo` (with this delay, if any).
+    pub(crate) retry_info: Option<Option<Duration>>,
+}
+
+impl Fault {
+    /// The refusal this fault answers with; `None` for faults that do not
+    /// refuse (never answering, delaying, accepting partially).
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        let secs = |d: &Option<Duration>| d.map(|d| retry_after_secs(d).to_string());
+        let refusal = |http_status, code, message: &str, header, retry_info| Refusal {
+            http_status,
+            code,
+            message: message.to_owned(),
+            retry_after_header: header,
+            retry_info,
+        };
+        Some(match self {
+            Fault::Unavailable { retry_after } => refusal(
+                503,
+                Code::Unavailable,
+                "collector unavailable (scripted fault)",
+                secs(retry_after),
+                retry_after.map(Some),
+            ),
+            Fault::Throttled { retry_after } => refusal(
+                429,
+                Code::ResourceExhausted,
+                "too many requests (scripted fault)",
+                secs(retry_after),
+                retry_after.map(Some),
+            ),
+            Fault::InvalidArgument => refusal(
+                400,
+                Code::InvalidArgument,
+                "invalid argument (scripted fault)",
+                None,
+                None,
+            ),
+            Fault::Unauthenticated => refusal(
+                401,
+                Code::Unauthenticated,
+                "unauthenticated (scripted fault)",
+                None,
+                None,
+            ),
+            Fault::HttpStatus {
+                status,
+                retry_after,
+            } => {
+                let code = http_status_to_grpc(*status);
+                let delay = retry_after
+                    .as_deref()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                let retry_info = match code {
+                    // 429 always carries RetryInfo so that it stays retryable.
+                    Code::ResourceExhausted => Some(delay),
+                    Code::Unavailable => delay.map(Some),
+                    _ => None,
+                };
+                refusal(
+                    *status,
+                    code,
+                    &format!("scripted HTTP status {status}"),
+                    retry_after.clone(),
+                    retry_info,
+                )
+            }
+            Fault::GrpcStatus { code, retry_after } => refusal(
+                grpc_code_to_http(*code),
+                *code,
+                "scripted gRPC status",
+                secs(retry_after),
+                retry_after.map(Some),
+            ),
+            Fault::NeverAnswer | Fault::Delay(_) | Fault::PartialSuccess { .. } => return None,
+        })
+    }
+}
+
 /// Whole seconds for a `Retry-After` header, rounded up.
 pub(crate) fn retry_after_secs(d: Duration) -> u64 {
     d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0))

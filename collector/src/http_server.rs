@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use prost::Message as _;
 use tonic::Code;
 
-use crate::fault::{Answer, Fault, grpc_code_to_http, retry_after_secs};
+use crate::fault::{Answer, Fault};
 use crate::record::Transport;
 use crate::server::{Ctx, wait_shutdown};
 use crate::state::Incoming;
@@ -194,60 +194,26 @@ async fn answer_response(ctx: &Ctx, encoding: Encoding, answer: Answer) -> Respo
 }
 
 async fn fault_response(ctx: &Ctx, encoding: Encoding, fault: Fault) -> Response {
-    let secs = |d: Option<std::time::Duration>| d.map(|d| retry_after_secs(d).to_string());
-    let (status, code, message, retry_after) = match fault {
-        Fault::Unavailable { retry_after } => (
-            503,
-            Code::Unavailable,
-            "collector unavailable (scripted fault)",
-            secs(retry_after),
-        ),
-        Fault::Throttled { retry_after } => (
-            429,
-            Code::ResourceExhausted,
-            "too many requests (scripted fault)",
-            secs(retry_after),
-        ),
-        Fault::InvalidArgument => (
-            400,
-            Code::InvalidArgument,
-            "invalid argument (scripted fault)",
-            None,
-        ),
-        Fault::Unauthenticated => (
-            401,
-            Code::Unauthenticated,
-            "unauthenticated (scripted fault)",
-            None,
-        ),
-        Fault::HttpStatus {
-            status,
-            retry_after,
-        } => (
-            status,
-            crate::fault::http_status_to_grpc(status),
-            "scripted HTTP status",
-            retry_after,
-        ),
-        Fault::GrpcStatus { code, retry_after } => (
-            grpc_code_to_http(code),
-            code,
-            "scripted gRPC status",
-            secs(retry_after),
-        ),
-        Fault::NeverAnswer => {
+    let Some(refusal) = fault.refusal() else {
+        if matches!(fault, Fault::NeverAnswer) {
             wait_shutdown(ctx.shutdown.clone()).await;
             return shutting_down(encoding);
         }
         // Normalised to accepting answers by `Answer::from_fault`; answer
         // them as such should one get here.
-        Fault::Delay(_) | Fault::PartialSuccess { .. } => return success(encoding, None),
+        return success(encoding, None);
     };
+    let (status, code, message, retry_after) = (
+        refusal.http_status,
+        refusal.code,
+        refusal.message,
+        refusal.retry_after_header,
+    );
     let status = match StatusCode::from_u16(status) {
         Ok(s) if (200..600).contains(&s.as_u16()) => s,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let mut resp = status_response(encoding, status, code, message);
+    let mut resp = status_response(encoding, status, code, &message);
     if let Some(value) = retry_after {
         match HeaderValue::from_str(&value) {
             Ok(v) => {

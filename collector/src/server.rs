@@ -17,12 +17,12 @@ use prost::Message as _;
 use tokio::sync::watch;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::Service;
-use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
-use crate::fault::{Answer, Fault, http_status_to_grpc};
+use crate::fault::{Answer, Fault};
 use crate::http_server::{CollectError, collect_limited, header_list};
 use crate::record::Transport;
 use crate::state::{Incoming, Shared};
@@ -199,23 +199,22 @@ impl LogsService for GrpcLogs {
             .extensions()
             .get::<WireLen>()
             .map_or_else(|| request.get_ref().encoded_len() + 5, |w| w.0);
-        let headers = header_list(&request.metadata().clone().into_headers());
+        let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+        let (metadata, _, message) = request.into_parts();
         let meta = |name: &str| {
-            request
-                .metadata()
+            metadata
                 .get(name)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
-        let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
         let content_type = meta("content-type");
         let content_encoding = meta("grpc-encoding");
         let answer = ctx.shared.receive(Incoming {
             transport: Transport::Grpc,
-            headers,
+            headers: header_list(&metadata.into_headers()),
             content_type,
             content_encoding,
             body_len,
-            request: request.into_inner(),
+            request: message,
             client_certificate,
         });
         match answer {
@@ -250,53 +249,20 @@ fn shutting_down() -> Status {
     Status::unavailable("collector shutting down")
 }
 
-fn with_retry(code: Code, message: &str, retry: Option<Option<Duration>>) -> Status {
-    match retry {
-        Some(delay) => {
-            Status::with_error_details(code, message, ErrorDetails::with_retry_info(delay))
-        }
-        None => Status::new(code, message),
-    }
-}
-
 /// The gRPC status for a refusing fault.
 fn fault_status(fault: Fault) -> Status {
-    match fault {
-        Fault::Unavailable { retry_after } => with_retry(
-            Code::Unavailable,
-            "collector unavailable (scripted fault)",
-            retry_after.map(Some),
-        ),
-        Fault::Throttled { retry_after } => with_retry(
-            Code::ResourceExhausted,
-            "too many requests (scripted fault)",
-            retry_after.map(Some),
-        ),
-        Fault::InvalidArgument => Status::invalid_argument("invalid argument (scripted fault)"),
-        Fault::Unauthenticated => Status::unauthenticated("unauthenticated (scripted fault)"),
-        Fault::HttpStatus {
-            status,
-            retry_after,
-        } => {
-            let code = http_status_to_grpc(status);
-            let delay = retry_after
-                .as_deref()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
-            let message = format!("scripted HTTP status {status}");
-            match code {
-                // 429 always carries RetryInfo so that it stays retryable.
-                Code::ResourceExhausted => with_retry(code, &message, Some(delay)),
-                Code::Unavailable => with_retry(code, &message, delay.map(Some)),
-                _ => Status::new(code, message),
-            }
-        }
-        Fault::GrpcStatus { code, retry_after } => {
-            with_retry(code, "scripted gRPC status", retry_after.map(Some))
-        }
-        Fault::NeverAnswer => shutting_down(),
+    match fault.refusal() {
+        Some(refusal) => match refusal.retry_info {
+            Some(delay) => Status::with_error_details(
+                refusal.code,
+                refusal.message,
+                ErrorDetails::with_retry_info(delay),
+            ),
+            None => Status::new(refusal.code, refusal.message),
+        },
+        None if matches!(fault, Fault::NeverAnswer) => shutting_down(),
         // Accepting faults are normalised by `Answer::from_fault`.
-        Fault::Delay(_) | Fault::PartialSuccess { .. } => Status::ok(""),
+        None => Status::ok(""),
     }
 }
 

@@ -279,11 +279,6 @@ impl GrpcExporter {
         })
     }
 
-    /// The endpoint as configured.
-    pub fn endpoint(&self) -> &str {
-        &self.endpoint_text
-    }
-
     fn slot(&self) -> MutexGuard<'_, Option<CachedChannel>> {
         self.channel
             .lock()
@@ -336,7 +331,9 @@ impl Exporter for GrpcExporter {
         }
         // `Bytes::clone` shares the cached encoding; nothing is re-encoded.
         let mut request = tonic::Request::new(batch.protobuf().clone());
-        *request.metadata_mut() = self.metadata.clone();
+        if !self.metadata.is_empty() {
+            *request.metadata_mut() = self.metadata.clone();
+        }
         request.set_timeout(self.timeout);
         request
             .extensions_mut()

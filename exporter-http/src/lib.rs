@@ -194,7 +194,19 @@ impl HttpExporter {
             transport,
         } = config;
         let endpoint = parse_endpoint(&raw_endpoint)?;
-        let headers = build_headers(&transport)?;
+        let mut headers = build_headers(&transport)?;
+        // Fixed for the exporter's life: set once on the client, not per
+        // request (`build_headers` refuses user headers of these names).
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static(match protocol {
+                HttpProtocol::Binary => "application/x-protobuf",
+                HttpProtocol::Json => "application/json",
+            }),
+        );
+        if transport.compression == Compression::Gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         let material = transport.tls.load()?;
         let https = endpoint.scheme() == "https";
         let tls = tls::client_config(&material, &mask_url_credentials(&raw_endpoint), https)?;
@@ -328,18 +340,7 @@ impl Exporter for HttpExporter {
                 ));
             }
         };
-        let content_type = match self.protocol {
-            HttpProtocol::Binary => HeaderValue::from_static("application/x-protobuf"),
-            HttpProtocol::Json => HeaderValue::from_static("application/json"),
-        };
-        let mut request = self
-            .client
-            .post(self.endpoint.clone())
-            .header(CONTENT_TYPE, content_type)
-            .body(body);
-        if self.compression == Compression::Gzip {
-            request = request.header(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        let mut request = self.client.post(self.endpoint.clone()).body(body);
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);
         }
