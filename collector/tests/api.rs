@@ -102,22 +102,34 @@ fn bind_errors_name_the_address() {
 
 #[test]
 fn explicit_address_is_used() {
-    // Find a free port, release it, then ask for it explicitly.
-    let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    match Collector::start(CollectorConfig {
-        http_addr: Some(addr),
-        ..CollectorConfig::http_only()
-    }) {
-        Ok(c) => assert_eq!(c.http_addr(), Some(addr)),
-        // Someone else grabbed the port in between: still a proper error.
-        Err(CollectorError::Bind { addr: a, .. }) => assert_eq!(a, addr),
-        Err(other) => panic!("unexpected error: {other}"),
+    // Find a free port, release it, then ask for it explicitly. Someone else
+    // may grab the port in between: that must be a proper bind error naming
+    // it, and another port is tried; one of a few attempts must succeed.
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        match Collector::start(CollectorConfig {
+            http_addr: Some(addr),
+            ..CollectorConfig::http_only()
+        }) {
+            Ok(c) => {
+                assert_eq!(c.http_addr(), Some(addr));
+                assert_eq!(
+                    c.http_logs_endpoint().unwrap(),
+                    format!("http://{addr}/v1/logs")
+                );
+                return;
+            }
+            Err(CollectorError::Bind { addr: a, .. }) => assert_eq!(a, addr),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
     }
+    panic!("no explicitly requested port could be bound in {ATTEMPTS} attempts");
 }
 
 #[test]
@@ -155,16 +167,9 @@ fn wait_timeouts_say_how_many_arrived() {
 fn wait_for_records_wakes_up_when_records_arrive() {
     let c = Collector::start(CollectorConfig::grpc_only()).unwrap();
     let endpoint = c.grpc_endpoint().unwrap();
-    let sender = std::thread::spawn(move || {
-        common::runtime().block_on(async {
-            let mut cl = LogsServiceClient::connect(endpoint).await.unwrap();
-            for _ in 0..3 {
-                cl.export(sample_request(2)).await.unwrap();
-            }
-        });
-    });
+    let sender = common::export_grpc_in_thread(endpoint, vec![sample_request(2); 3]);
     assert_eq!(c.wait_for_records(6, BOUND).unwrap().len(), 6);
-    sender.join().unwrap();
+    sender.join().unwrap().unwrap();
 }
 
 #[test]
@@ -221,14 +226,14 @@ fn default_fault_applies_until_reset() {
 fn clear_forgets_received_data() {
     let c = Collector::start(CollectorConfig::http_only()).unwrap();
     common::runtime().block_on(async {
-        post_protobuf(&c, &sample_request(2)).await;
+        assert_eq!(post_protobuf(&c, &sample_request(2)).await, 200);
     });
     assert_eq!(c.record_count(), 2);
     c.clear();
     assert_eq!((c.record_count(), c.request_count()), (0, 0));
     assert!(c.records().is_empty() && c.requests().is_empty());
     common::runtime().block_on(async {
-        post_protobuf(&c, &sample_request(1)).await;
+        assert_eq!(post_protobuf(&c, &sample_request(1)).await, 200);
     });
     assert_eq!(c.wait_for_records(1, BOUND).unwrap().len(), 1);
 }
@@ -253,7 +258,7 @@ fn subscribers_see_every_request_live() {
     let gone = c.subscribe();
     drop(gone);
     common::runtime().block_on(async {
-        post_protobuf(&c, &sample_request(1)).await;
+        assert_eq!(post_protobuf(&c, &sample_request(1)).await, 200);
     });
     assert_eq!(feed.recv_timeout(BOUND).unwrap().record_count(), 1);
 
@@ -410,23 +415,8 @@ fn a_delayed_request_in_flight_at_drop_is_answered_as_fed() {
     c.push_fault(Fault::Delay(delay), 2);
     let http = c.http_logs_endpoint().unwrap();
     let grpc = c.grpc_endpoint().unwrap();
-    let http_client_thread = std::thread::spawn(move || {
-        common::runtime().block_on(async {
-            http_client()
-                .post(http)
-                .header("content-type", "application/x-protobuf")
-                .body(sample_request(1).encode_to_vec())
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        })
-    });
-    let grpc_client_thread = std::thread::spawn(move || {
-        common::runtime().block_on(async {
-            let mut cl = LogsServiceClient::connect(grpc).await.unwrap();
-            cl.export(sample_request(1)).await.map(|_| ())
-        })
-    });
+    let http_client_thread = common::post_in_thread(http, sample_request(1).encode_to_vec());
+    let grpc_client_thread = common::export_grpc_in_thread(grpc, vec![sample_request(1)]);
     c.wait_for_requests(2, BOUND).unwrap();
     let started = Instant::now();
     drop(c);
@@ -441,6 +431,9 @@ fn a_delayed_request_in_flight_at_drop_is_answered_as_fed() {
     let fed: Vec<_> = feed.iter().collect();
     assert_eq!(fed.len(), 2);
     assert!(fed.iter().all(|r| r.answered == Answer::Delayed(delay)));
-    assert_eq!(http_client_thread.join().unwrap().unwrap(), 200);
+    assert_eq!(
+        http_client_thread.join().unwrap().unwrap(),
+        reqwest::StatusCode::OK
+    );
     grpc_client_thread.join().unwrap().unwrap();
 }

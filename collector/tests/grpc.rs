@@ -244,12 +244,7 @@ fn never_answer_over_grpc_does_not_block_drop() {
     let c = Collector::start(CollectorConfig::grpc_only()).unwrap();
     c.push_fault(Fault::NeverAnswer, 1);
     let endpoint = c.grpc_endpoint().unwrap();
-    let client_thread = std::thread::spawn(move || {
-        common::runtime().block_on(async {
-            let mut cl = LogsServiceClient::connect(endpoint).await.unwrap();
-            cl.export(sample_request(1)).await.map(|_| ())
-        })
-    });
+    let client_thread = common::export_grpc_in_thread(endpoint, vec![sample_request(1)]);
     c.wait_for_requests(1, BOUND).unwrap();
     let started = Instant::now();
     drop(c);

@@ -472,5 +472,5 @@ fn dollar_escape_and_expansion_in_values() {
 fn process_environment_snapshot() {
     // Reads only; PATH is set in any sane test environment.
     let env = Environment::from_process();
-    assert_eq!(env.get("PATH").is_some(), std::env::var("PATH").is_ok());
+    assert_eq!(env.get("PATH"), std::env::var("PATH").ok().as_deref());
 }

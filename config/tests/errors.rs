@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use agent_otel_config::{ConfigError, Environment, HostInfo, Origin, OtelConfig};
+use agent_otel_config::{ConfigError, Environment, ExporterConfig, HostInfo, Origin, OtelConfig};
 
 fn parse_err(toml: &str) -> (ConfigError, String) {
     let err = OtelConfig::parse(toml).expect_err("should not parse");
@@ -370,7 +370,11 @@ fn missing_file() {
 #[test]
 fn other_tables_are_ignored_but_otel_is_strict() {
     let toml = "model = \"o3\"\n[profiles.fast]\nanything = 1\n[otel]\nexporter = \"none\"\n";
-    assert!(OtelConfig::parse(toml).is_ok());
+    let parsed = OtelConfig::parse(toml).expect("other tables are ignored");
+    assert_eq!(
+        parsed.exporter.map(|setting| setting.value),
+        Some(ExporterConfig::None)
+    );
     let (_, msg) = parse_err("[otel]\n[otel.extra]\nx = 1\n");
     assert_contains(&msg, &["unknown key \"extra\""]);
 }
@@ -393,53 +397,60 @@ fn standalone_key_paths_have_no_prefix() {
     assert_eq!(ok.environment.map(|s| s.value), Some("prod".to_owned()));
 }
 
+/// A bad environment value: variable, value, parts of the message.
+type EnvCase = (&'static str, &'static str, &'static [&'static str]);
+
+/// Read before the transport is looked at: checked with or without one.
+const ANY_TRANSPORT_ENV_CASES: &[EnvCase] = &[("OTEL_SDK_DISABLED", "yes", &["true or false"])];
+
+/// Read while resolving the otlp-http exporter.
+#[cfg(feature = "http")]
+const HTTP_ENV_CASES: &[EnvCase] = &[
+    ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s", &["\"10s\""]),
+    (
+        "OTEL_EXPORTER_OTLP_COMPRESSION",
+        "br",
+        &["expected one of \"none\", \"gzip\""],
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "http",
+        &["expected one of \"grpc\", \"http/protobuf\", \"http/json\""],
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "localhost:4318",
+        &["\"localhost:4318\""],
+    ),
+    (
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "ftp://h",
+        &["scheme \"ftp\""],
+    ),
+    ("OTEL_EXPORTER_OTLP_INSECURE", "1", &["true or false"]),
+    ("OTEL_RESOURCE_ATTRIBUTES", "team", &["\"team\" has no '='"]),
+    ("OTEL_BLRP_MAX_QUEUE_SIZE", "0", &["at least 1"]),
+];
+
+/// Without the otlp-http transport its variables are never read.
+#[cfg(not(feature = "http"))]
+const HTTP_ENV_CASES: &[EnvCase] = &[];
+
 #[test]
 fn bad_environment_values_name_the_variable() {
     let toml = "[otel]\nexporter = \"otlp-http\"\n";
-    let cases: &[(&str, &str, &[&str])] = &[
-        ("OTEL_EXPORTER_OTLP_TIMEOUT", "10s", &["\"10s\""]),
-        (
-            "OTEL_EXPORTER_OTLP_COMPRESSION",
-            "br",
-            &["expected one of \"none\", \"gzip\""],
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_PROTOCOL",
-            "http",
-            &["expected one of \"grpc\", \"http/protobuf\", \"http/json\""],
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            "localhost:4318",
-            &["\"localhost:4318\""],
-        ),
-        (
-            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-            "ftp://h",
-            &["scheme \"ftp\""],
-        ),
-        ("OTEL_SDK_DISABLED", "yes", &["true or false"]),
-        ("OTEL_EXPORTER_OTLP_INSECURE", "1", &["true or false"]),
-        ("OTEL_RESOURCE_ATTRIBUTES", "team", &["\"team\" has no '='"]),
-        ("OTEL_BLRP_MAX_QUEUE_SIZE", "0", &["at least 1"]),
-    ];
-    for (var, value, parts) in cases {
-        if !agent_otel_config::HTTP_COMPILED && !var.contains("SDK_DISABLED") {
-            continue;
-        }
-        let env = Environment::from_pairs([(*var, *value)]);
+    for &(var, value, parts) in ANY_TRANSPORT_ENV_CASES.iter().chain(HTTP_ENV_CASES) {
+        let env = Environment::from_pairs([(var, value)]);
         let (err, msg) = resolve_err(toml, &env);
         assert_contains(&msg, &[&format!("environment variable {var}")]);
         assert_contains(&msg, parts);
-        assert_eq!(err.origin(), Some(&Origin::Env((*var).to_owned())));
+        assert_eq!(err.origin(), Some(&Origin::Env(var.to_owned())));
     }
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn bad_env_headers_never_show_values() {
-    if !agent_otel_config::HTTP_COMPILED {
-        return;
-    }
     let toml = "[otel]\nexporter = \"otlp-http\"\n";
     for raw in [
         "api-key=ok,sekrit-no-equals",

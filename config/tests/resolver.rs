@@ -90,7 +90,13 @@ fn start_then_shutdown_without_events() {
     telemetry
         .shutdown(resolved.shutdown_timeout)
         .expect("nothing queued");
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Nothing was emitted, so nothing was sent; the bound only catches a hang.
+    assert_eq!(telemetry.stats().requests, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "shutdown hung for {:?}",
+        started.elapsed()
+    );
 }
 
 #[cfg(not(feature = "http"))]

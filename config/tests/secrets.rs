@@ -1,7 +1,7 @@
 //! Header values (and URL passwords) never appear in Debug or Display of
 //! the parsed config, the resolved config, or any error.
 
-use agent_otel_config::{Environment, HostInfo, OtelConfig};
+use agent_otel_config::{ConfigError, Environment, HostInfo, OtelConfig};
 
 const SECRET: &str = "sup3r-s3cret-t0ken";
 
@@ -13,24 +13,103 @@ fn assert_hidden(what: &str, text: &str) {
     );
 }
 
-fn check(toml: &str, env: &Environment) {
+/// What resolving a config, then building its exporter, must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// Resolves, and the exporter builds. An `https` endpoint may fail to
+    /// build only because this machine has no system root certificates.
+    Builds,
+    /// Resolves, but building the exporter fails.
+    BuildError,
+    /// Resolving fails.
+    ResolveError,
+    /// Resolving fails because the selected transport was not compiled in.
+    NotCompiled,
+}
+
+/// `expect` for an otlp-http config; without the `http` feature resolving
+/// fails instead.
+fn http(expect: Expect) -> Expect {
+    if cfg!(feature = "http") {
+        expect
+    } else {
+        Expect::NotCompiled
+    }
+}
+
+/// `expect` for an otlp-grpc config; without the `grpc` feature resolving
+/// fails instead.
+fn grpc(expect: Expect) -> Expect {
+    if cfg!(feature = "grpc") {
+        expect
+    } else {
+        Expect::NotCompiled
+    }
+}
+
+/// Whether `err` is the HTTP exporter refusing to build because this
+/// machine has no system root certificates (an environment limit, not a
+/// config error).
+fn is_missing_system_roots(err: &ConfigError) -> bool {
+    #[cfg(feature = "http")]
+    if let ConfigError::Exporter { source, .. } = err {
+        return matches!(
+            source.downcast_ref::<agent_otel_exporter_http::HttpExporterError>(),
+            Some(agent_otel_exporter_http::HttpExporterError::NoRootCertificates { .. })
+        );
+    }
+    let _ = err;
+    false
+}
+
+/// Parses `toml`, resolves it against `env`, builds the exporter, asserts
+/// that this takes the `expect`ed path and that no value, error or debug
+/// text on the way shows a secret.
+#[track_caller]
+fn check(toml: &str, env: &Environment, expect: Expect) {
     let parsed = OtelConfig::parse(toml).expect("parses");
     assert_hidden("parsed Debug", &format!("{parsed:?}"));
     assert_hidden("parsed pretty Debug", &format!("{parsed:#?}"));
     assert_hidden("environment Debug", &format!("{env:?}"));
-    match parsed.resolve(env, &HostInfo::default()) {
-        Ok(resolved) => {
-            assert_hidden("resolved Debug", &format!("{resolved:?}"));
-            assert_hidden("resolved Display", &format!("{resolved}"));
-            assert_hidden("exporter Debug", &format!("{:?}", resolved.exporter));
-            if let Err(err) = resolved.build_exporter() {
-                assert_hidden("build error Display", &err.to_string());
-                assert_hidden("build error Debug", &format!("{err:?}"));
-            }
-        }
+    let resolved = match parsed.resolve(env, &HostInfo::default()) {
+        Ok(resolved) => resolved,
         Err(err) => {
             assert_hidden("resolve error Display", &err.to_string());
             assert_hidden("resolve error Debug", &format!("{err:?}"));
+            match expect {
+                Expect::ResolveError => {}
+                Expect::NotCompiled => assert!(
+                    matches!(err, ConfigError::TransportNotCompiled { .. }),
+                    "expected a transport-not-compiled error, got {err:?}"
+                ),
+                Expect::Builds | Expect::BuildError => {
+                    panic!("expected the config to resolve ({expect:?}), got {err}")
+                }
+            }
+            return;
+        }
+    };
+    assert!(
+        matches!(expect, Expect::Builds | Expect::BuildError),
+        "expected {expect:?}, but the config resolved: {resolved}"
+    );
+    assert_hidden("resolved Debug", &format!("{resolved:?}"));
+    assert_hidden("resolved Display", &format!("{resolved}"));
+    assert_hidden("exporter Debug", &format!("{:?}", resolved.exporter));
+    match resolved.build_exporter() {
+        Ok(exporter) => {
+            assert_eq!(expect, Expect::Builds, "the exporter built");
+            let exporter = exporter.expect("an exporter, not `none`");
+            assert_hidden("built exporter Debug", &format!("{exporter:?}"));
+        }
+        Err(err) => {
+            assert_hidden("build error Display", &err.to_string());
+            assert_hidden("build error Debug", &format!("{err:?}"));
+            assert!(
+                expect == Expect::BuildError
+                    || (expect == Expect::Builds && is_missing_system_roots(&err)),
+                "expected {expect:?}, got build error {err}"
+            );
         }
     }
 }
@@ -40,24 +119,23 @@ fn literal_header_value_is_masked() {
     let toml = format!(
         "[otel]\nexporter = {{ otlp-http = {{ headers = {{ \"x-otlp-api-key\" = \"{SECRET}\" }} }} }}\n"
     );
-    check(&toml, &Environment::empty());
+    check(&toml, &Environment::empty(), http(Expect::Builds));
     let toml = toml.replace("otlp-http", "otlp-grpc");
-    check(&toml, &Environment::empty());
+    check(&toml, &Environment::empty(), grpc(Expect::Builds));
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn expanded_header_value_is_masked() {
     let toml = "[otel]\nexporter = { otlp-http = { headers = { authorization = \"Bearer ${TOKEN}\" } } }\n";
     let env = Environment::from_pairs([("TOKEN", SECRET)]);
-    check(toml, &env);
-    if agent_otel_config::HTTP_COMPILED {
-        let resolved = OtelConfig::parse(toml)
-            .expect("parses")
-            .resolve(&env, &HostInfo::default())
-            .expect("resolves");
-        let summary = resolved.to_string();
-        assert!(summary.contains("authorization=***"), "{summary}");
-    }
+    check(toml, &env, Expect::Builds);
+    let resolved = OtelConfig::parse(toml)
+        .expect("parses")
+        .resolve(&env, &HostInfo::default())
+        .expect("resolves");
+    let summary = resolved.to_string();
+    assert!(summary.contains("authorization=***"), "{summary}");
 }
 
 #[test]
@@ -66,19 +144,31 @@ fn env_header_values_are_masked() {
         ("OTEL_EXPORTER_OTLP_HEADERS", format!("api-key={SECRET}")),
         ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", format!("other={SECRET}")),
     ]);
-    check("[otel]\nexporter = \"otlp-http\"\n", &env);
-    check("[otel]\nexporter = \"otlp-grpc\"\n", &env);
+    check(
+        "[otel]\nexporter = \"otlp-http\"\n",
+        &env,
+        http(Expect::Builds),
+    );
+    check(
+        "[otel]\nexporter = \"otlp-grpc\"\n",
+        &env,
+        grpc(Expect::Builds),
+    );
 }
 
 #[test]
 fn url_passwords_are_masked() {
     let toml = "[otel]\nexporter = { otlp-http = { endpoint = \"https://user:s3cr3t-pw@otel.example.com/v1/logs\" } }\n";
-    check(toml, &Environment::empty());
+    check(toml, &Environment::empty(), http(Expect::Builds));
     let env = Environment::from_pairs([(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "https://user:s3cr3t-pw@otel.example.com",
     )]);
-    check("[otel]\nexporter = \"otlp-http\"\n", &env);
+    check(
+        "[otel]\nexporter = \"otlp-http\"\n",
+        &env,
+        http(Expect::Builds),
+    );
 }
 
 #[test]
@@ -88,11 +178,13 @@ fn errors_about_a_header_never_carry_its_value() {
     check(
         "[otel]\nexporter = { otlp-http = { headers = { authorization = \"${TOKEN}\" } } }\n",
         &env,
+        http(Expect::ResolveError),
     );
     // A '$' inside a literal secret.
     check(
         &format!("[otel]\nexporter = {{ otlp-http = {{ headers = {{ a = \"{SECRET}$x\" }} }} }}\n"),
         &Environment::empty(),
+        http(Expect::ResolveError),
     );
     // Wrong type next to a secret.
     let toml = format!(
@@ -103,11 +195,9 @@ fn errors_about_a_header_never_carry_its_value() {
     assert_hidden("wrong type Debug", &format!("{err:?}"));
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn env_header_written_with_a_colon_does_not_leak_the_credential() {
-    if !agent_otel_config::HTTP_COMPILED {
-        return;
-    }
     const CREDENTIAL: &str = "dXNlcjpwYXNzd29yZA";
     for var in [
         "OTEL_EXPORTER_OTLP_HEADERS",
@@ -141,11 +231,9 @@ fn env_header_written_with_a_colon_does_not_leak_the_credential() {
     }
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn env_header_name_without_a_valid_prefix_is_not_shown() {
-    if !agent_otel_config::HTTP_COMPILED {
-        return;
-    }
     // Only the part before the first invalid character may be shown; here
     // that is nothing.
     let env = Environment::from_pairs([("OTEL_EXPORTER_OTLP_HEADERS", format!(": {SECRET}=1"))]);
@@ -164,16 +252,18 @@ fn env_header_name_without_a_valid_prefix_is_not_shown() {
     assert_hidden("header name error Debug", &format!("{err:?}"));
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn env_header_value_undecodable_does_not_echo_the_key() {
-    if !agent_otel_config::HTTP_COMPILED {
-        return;
-    }
     let env = Environment::from_pairs([(
         "OTEL_EXPORTER_OTLP_HEADERS",
         format!("Authorization: Bearer {SECRET}=%FF"),
     )]);
-    check("[otel]\nexporter = \"otlp-http\"\n", &env);
+    check(
+        "[otel]\nexporter = \"otlp-http\"\n",
+        &env,
+        Expect::ResolveError,
+    );
 }
 
 #[test]
@@ -191,14 +281,16 @@ fn unparsable_url_with_at_in_the_password_is_masked_in_full() {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "https://user:x@s3cr3t-pw@host:99999",
     )]);
-    check("[otel]\nexporter = \"otlp-http\"\n", &env);
+    check(
+        "[otel]\nexporter = \"otlp-http\"\n",
+        &env,
+        http(Expect::ResolveError),
+    );
 }
 
+#[cfg(feature = "http")]
 #[test]
 fn expanded_password_breaking_the_url_is_refused_without_showing_it() {
-    if !agent_otel_config::HTTP_COMPILED {
-        return;
-    }
     let toml = "[otel]\nexporter = { otlp-http = { endpoint = \"https://user:${PASS}@otel.example.com/v1/logs\" } }\n";
     for password in [
         "s3cr3t-pw@leaky/part",
@@ -207,7 +299,7 @@ fn expanded_password_breaking_the_url_is_refused_without_showing_it() {
         "s3cr3t-pw#leaky",
     ] {
         let env = Environment::from_pairs([("PASS", password)]);
-        check(toml, &env);
+        check(toml, &env, Expect::ResolveError);
         let err = OtelConfig::parse(toml)
             .expect("parses")
             .resolve(&env, &HostInfo::default())
@@ -222,7 +314,7 @@ fn expanded_password_breaking_the_url_is_refused_without_showing_it() {
 
     // Percent-encoded, the same password works and stays masked.
     let env = Environment::from_pairs([("PASS", "s3cr3t-pw%40leaky%2Fpart")]);
-    check(toml, &env);
+    check(toml, &env, Expect::Builds);
     let resolved = OtelConfig::parse(toml)
         .expect("parses")
         .resolve(&env, &HostInfo::default())

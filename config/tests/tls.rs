@@ -54,7 +54,11 @@ fn relative_paths_resolve_against_the_config_folder() {
         tls.client_private_key.as_deref(),
         Some(dir.path().join("agent/certs/client.key").as_path())
     );
-    assert!(tls.load().is_ok());
+    let material = tls.load().expect("the TLS files load");
+    assert_eq!(material.ca_pem.as_deref(), Some(CERT_PEM.as_bytes()));
+    let identity = material.identity.expect("a client identity");
+    assert_eq!(identity.certificate_pem, CERT_PEM.as_bytes());
+    assert_eq!(identity.private_key_pem, KEY_PEM.as_bytes());
     // The summary names the files, never their contents.
     let summary = resolved.to_string();
     assert!(

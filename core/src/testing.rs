@@ -1,6 +1,7 @@
 //! Test doubles (feature `testing`): [`ScriptedExporter`] answers each
 //! export with the next scripted outcome and records what it was sent,
-//! decoded back from the batch's protobuf bytes.
+//! decoded back from the batch's protobuf bytes; [`expect_retryable`] and
+//! [`expect_permanent`] unpack the failure an exporter test expects.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -12,7 +13,34 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use prost::Message;
 
 use crate::batch::LogBatch;
-use crate::exporter::{ExportOutcome, Exporter};
+use crate::exporter::{ExportError, ExportOutcome, Exporter};
+
+/// Unpacks an [`ExportOutcome::Retryable`] into its error and the delay the
+/// server asked for.
+///
+/// # Panics
+///
+/// If `outcome` is any other variant; the message shows the outcome.
+#[track_caller]
+pub fn expect_retryable(outcome: ExportOutcome) -> (ExportError, Option<Duration>) {
+    match outcome {
+        ExportOutcome::Retryable { error, retry_after } => (error, retry_after),
+        other => panic!("expected a retryable outcome, got {other:?}"),
+    }
+}
+
+/// Unpacks an [`ExportOutcome::Permanent`] into its error.
+///
+/// # Panics
+///
+/// If `outcome` is any other variant; the message shows the outcome.
+#[track_caller]
+pub fn expect_permanent(outcome: ExportOutcome) -> ExportError {
+    match outcome {
+        ExportOutcome::Permanent { error } => error,
+        other => panic!("expected a permanent outcome, got {other:?}"),
+    }
+}
 
 /// What the [`ScriptedExporter`] does with one call.
 #[derive(Debug, Clone)]

@@ -248,6 +248,7 @@ pub(crate) fn code_name(code: Code) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agent_otel_core::testing::{expect_permanent, expect_retryable};
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
     use tonic_types::ErrorDetails;
 
@@ -264,22 +265,14 @@ mod tests {
             Code::Unavailable,
             Code::DataLoss,
         ] {
-            match grpc_status(&Status::new(code, "x")) {
-                ExportOutcome::Retryable { error, retry_after } => {
-                    assert_eq!(error.kind, FailureKind::GrpcStatus);
-                    assert_eq!(error.status, Some(code as i32));
-                    assert_eq!(retry_after, None);
-                }
-                other => panic!("{code:?}: {other:?}"),
-            }
+            let (error, retry_after) = expect_retryable(grpc_status(&Status::new(code, "x")));
+            assert_eq!(error.kind, FailureKind::GrpcStatus, "{code:?}");
+            assert_eq!(error.status, Some(code as i32), "{code:?}");
+            assert_eq!(retry_after, None, "{code:?}");
         }
-        match grpc_status(&Status::deadline_exceeded("slow")) {
-            ExportOutcome::Retryable { error, .. } => {
-                assert_eq!(error.kind, FailureKind::Timeout);
-                assert_eq!(error.status, Some(4));
-            }
-            other => panic!("{other:?}"),
-        }
+        let (error, _) = expect_retryable(grpc_status(&Status::deadline_exceeded("slow")));
+        assert_eq!(error.kind, FailureKind::Timeout);
+        assert_eq!(error.status, Some(4));
     }
 
     #[test]
@@ -296,14 +289,10 @@ mod tests {
             Code::Internal,
             Code::Unauthenticated,
         ] {
-            match grpc_status(&Status::new(code, "no")) {
-                ExportOutcome::Permanent { error } => {
-                    assert_eq!(error.kind, FailureKind::GrpcStatus);
-                    assert_eq!(error.status, Some(code as i32));
-                    assert!(error.message.starts_with(code_name(code)), "{error}");
-                }
-                other => panic!("{code:?}: {other:?}"),
-            }
+            let error = expect_permanent(grpc_status(&Status::new(code, "no")));
+            assert_eq!(error.kind, FailureKind::GrpcStatus, "{code:?}");
+            assert_eq!(error.status, Some(code as i32), "{code:?}");
+            assert!(error.message.starts_with(code_name(code)), "{error}");
         }
     }
 
@@ -311,18 +300,13 @@ mod tests {
     fn retry_info_makes_resource_exhausted_retryable_and_sets_the_delay() {
         let delay = Duration::from_millis(1500);
         for code in [Code::ResourceExhausted, Code::Unavailable] {
-            match grpc_status(&with_retry_info(code, delay)) {
-                ExportOutcome::Retryable { retry_after, .. } => {
-                    assert_eq!(retry_after, Some(delay));
-                }
-                other => panic!("{code:?}: {other:?}"),
-            }
+            let (error, retry_after) = expect_retryable(grpc_status(&with_retry_info(code, delay)));
+            assert_eq!(retry_after, Some(delay), "{code:?}");
+            assert_eq!(error.status, Some(code as i32), "{code:?}");
         }
         // RetryInfo on a permanent code does not make it retryable.
-        assert!(matches!(
-            grpc_status(&with_retry_info(Code::InvalidArgument, delay)),
-            ExportOutcome::Permanent { .. }
-        ));
+        let error = expect_permanent(grpc_status(&with_retry_info(Code::InvalidArgument, delay)));
+        assert_eq!(error.status, Some(Code::InvalidArgument as i32));
     }
 
     #[test]
@@ -366,34 +350,24 @@ mod tests {
         let endpoint = "http://127.0.0.1:1";
         let timeout = Duration::from_secs(1);
         let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
-        match transport(&refused, endpoint, timeout) {
-            ExportOutcome::Retryable { error, .. } => {
-                assert_eq!(error.kind, FailureKind::Connection);
-                assert_eq!(error.status, None);
-            }
-            other => panic!("{other:?}"),
-        }
+        let (error, _) = expect_retryable(transport(&refused, endpoint, timeout));
+        assert_eq!(error.kind, FailureKind::Connection);
+        assert_eq!(error.status, None);
         let tls = io::Error::new(
             io::ErrorKind::InvalidData,
             rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
         );
-        match transport(&tls, endpoint, timeout) {
-            ExportOutcome::Permanent { error } => assert_eq!(error.kind, FailureKind::Tls),
-            other => panic!("{other:?}"),
-        }
+        let error = expect_permanent(transport(&tls, endpoint, timeout));
+        assert_eq!(error.kind, FailureKind::Tls, "{error}");
         let alert = io::Error::new(
             io::ErrorKind::InvalidData,
             "received fatal alert: CertificateRequired",
         );
-        match transport(&alert, endpoint, timeout) {
-            ExportOutcome::Permanent { error } => assert_eq!(error.kind, FailureKind::Tls),
-            other => panic!("{other:?}"),
-        }
+        let error = expect_permanent(transport(&alert, endpoint, timeout));
+        assert_eq!(error.kind, FailureKind::Tls, "{error}");
         let timed_out = io::Error::from(io::ErrorKind::TimedOut);
-        match transport(&timed_out, endpoint, timeout) {
-            ExportOutcome::Retryable { error, .. } => assert_eq!(error.kind, FailureKind::Timeout),
-            other => panic!("{other:?}"),
-        }
+        let (error, _) = expect_retryable(transport(&timed_out, endpoint, timeout));
+        assert_eq!(error.kind, FailureKind::Timeout, "{error}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use agent_otel_core::testing::{expect_permanent, expect_retryable};
 use agent_otel_core::{
     Compression, ExportOutcome, Exporter, FailureKind, SecretString, TransportOptions,
 };
@@ -123,13 +124,9 @@ async fn gzip_to_a_server_without_it_is_permanent() {
         ..TransportOptions::default()
     };
     let exporter = exporter_with(server.http_endpoint(), transport);
-    match exporter.export(&batch()).await {
-        ExportOutcome::Permanent { error } => {
-            assert_eq!(error.kind, FailureKind::GrpcStatus);
-            assert_eq!(error.status, Some(Code::Unimplemented as i32));
-        }
-        other => panic!("{other:?}"),
-    }
+    let error = expect_permanent(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::GrpcStatus);
+    assert_eq!(error.status, Some(Code::Unimplemented as i32));
 }
 
 #[tokio::test]
@@ -157,15 +154,11 @@ async fn unavailable_with_retry_info_is_retryable_after_the_delay() {
     )
     .await;
     let exporter = exporter(server.http_endpoint());
-    match exporter.export(&batch()).await {
-        ExportOutcome::Retryable { error, retry_after } => {
-            assert_eq!(retry_after, Some(Duration::from_secs(2)));
-            assert_eq!(error.kind, FailureKind::GrpcStatus);
-            assert_eq!(error.status, Some(Code::Unavailable as i32));
-            assert!(error.message.contains("slow down"), "{error}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (error, retry_after) = expect_retryable(exporter.export(&batch()).await);
+    assert_eq!(retry_after, Some(Duration::from_secs(2)));
+    assert_eq!(error.kind, FailureKind::GrpcStatus);
+    assert_eq!(error.status, Some(Code::Unavailable as i32));
+    assert!(error.message.contains("slow down"), "{error}");
 }
 
 #[tokio::test]
@@ -176,14 +169,10 @@ async fn unavailable_without_retry_info_is_retryable() {
     )
     .await;
     let exporter = exporter(server.http_endpoint());
-    match exporter.export(&batch()).await {
-        ExportOutcome::Retryable { error, retry_after } => {
-            assert_eq!(retry_after, None);
-            assert_eq!(error.kind, FailureKind::GrpcStatus);
-            assert_eq!(error.status, Some(14));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (error, retry_after) = expect_retryable(exporter.export(&batch()).await);
+    assert_eq!(retry_after, None);
+    assert_eq!(error.kind, FailureKind::GrpcStatus);
+    assert_eq!(error.status, Some(14));
 }
 
 #[tokio::test]
@@ -194,13 +183,9 @@ async fn resource_exhausted_with_retry_info_is_retryable() {
     )
     .await;
     let exporter = exporter(server.http_endpoint());
-    match exporter.export(&batch()).await {
-        ExportOutcome::Retryable { error, retry_after } => {
-            assert_eq!(retry_after, Some(Duration::from_millis(1500)));
-            assert_eq!(error.status, Some(Code::ResourceExhausted as i32));
-        }
-        other => panic!("{other:?}"),
-    }
+    let (error, retry_after) = expect_retryable(exporter.export(&batch()).await);
+    assert_eq!(retry_after, Some(Duration::from_millis(1500)));
+    assert_eq!(error.status, Some(Code::ResourceExhausted as i32));
 }
 
 #[tokio::test]
@@ -211,13 +196,9 @@ async fn resource_exhausted_without_retry_info_is_permanent() {
     )
     .await;
     let exporter = exporter(server.http_endpoint());
-    match exporter.export(&batch()).await {
-        ExportOutcome::Permanent { error } => {
-            assert_eq!(error.kind, FailureKind::GrpcStatus);
-            assert_eq!(error.status, Some(Code::ResourceExhausted as i32));
-        }
-        other => panic!("{other:?}"),
-    }
+    let error = expect_permanent(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::GrpcStatus);
+    assert_eq!(error.status, Some(Code::ResourceExhausted as i32));
 }
 
 #[tokio::test]
@@ -234,13 +215,9 @@ async fn invalid_argument_and_unauthenticated_are_permanent_with_their_code() {
     ] {
         let server = start(status, ServerOptions::default()).await;
         let exporter = exporter(server.http_endpoint());
-        match exporter.export(&batch()).await {
-            ExportOutcome::Permanent { error } => {
-                assert_eq!(error.kind, FailureKind::GrpcStatus);
-                assert_eq!(error.status, Some(code as i32));
-            }
-            other => panic!("{code:?}: {other:?}"),
-        }
+        let error = expect_permanent(exporter.export(&batch()).await);
+        assert_eq!(error.kind, FailureKind::GrpcStatus, "{code:?}: {error}");
+        assert_eq!(error.status, Some(code as i32), "{code:?}: {error}");
     }
 }
 
@@ -248,29 +225,21 @@ async fn invalid_argument_and_unauthenticated_are_permanent_with_their_code() {
 async fn connection_refused_is_retryable_connection() {
     let addr = common::closed_port().await;
     let exporter = exporter(format!("http://{addr}"));
-    match exporter.export(&batch()).await {
-        ExportOutcome::Retryable { error, retry_after } => {
-            assert_eq!(error.kind, FailureKind::Connection, "{error}");
-            assert_eq!(error.status, None);
-            assert_eq!(retry_after, None);
-            assert!(error.message.contains(&addr.to_string()), "{error}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let (error, retry_after) = expect_retryable(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::Connection, "{error}");
+    assert_eq!(error.status, None);
+    assert_eq!(retry_after, None);
+    assert!(error.message.contains(&addr.to_string()), "{error}");
 }
 
 #[tokio::test]
 async fn unresolvable_host_is_retryable_connection() {
     let exporter = exporter("http://collector.invalid:4317".to_owned());
-    match exporter.export(&batch()).await {
-        ExportOutcome::Retryable { error, .. } => {
-            assert!(
-                matches!(error.kind, FailureKind::Connection | FailureKind::Timeout),
-                "{error}"
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let (error, _) = expect_retryable(exporter.export(&batch()).await);
+    assert!(
+        matches!(error.kind, FailureKind::Connection | FailureKind::Timeout),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -281,14 +250,13 @@ async fn a_server_that_never_answers_times_out() {
         ..TransportOptions::default()
     };
     let exporter = exporter_with(server.http_endpoint(), transport);
-    match exporter.export(&batch()).await {
-        ExportOutcome::Retryable { error, .. } => {
-            assert_eq!(error.kind, FailureKind::Timeout, "{error}");
-        }
-        other => panic!("{other:?}"),
-    }
-    // The request did reach the server.
-    assert_eq!(server.received().len(), 1);
+    let (error, _) = expect_retryable(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::Timeout, "{error}");
+    // The request did reach the server (it may be recorded only after the
+    // client gave up, so wait for it).
+    let received = server.wait_for_received(1, common::BOUND).await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].request, *batch().request());
 }
 
 #[tokio::test]
@@ -310,10 +278,8 @@ async fn export_after_shutdown_is_permanent() {
     let exporter = exporter(server.http_endpoint());
     assert_eq!(exporter.export(&batch()).await, ExportOutcome::Accepted);
     exporter.shutdown().await;
-    match exporter.export(&batch()).await {
-        ExportOutcome::Permanent { error } => assert_eq!(error.kind, FailureKind::Exporter),
-        other => panic!("{other:?}"),
-    }
+    let error = expect_permanent(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::Exporter, "{error}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod common;
 
+use agent_otel_core::testing::expect_permanent;
 use agent_otel_core::{ExportOutcome, Exporter, FailureKind, TlsConfig, TransportOptions};
 use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig, GrpcExporterError};
 use common::{Behaviour, Pki, ServerOptions, batch, received_records, records, start};
@@ -56,13 +57,9 @@ async fn a_wrong_ca_is_a_permanent_tls_failure() {
     let other = Pki::generate();
     let server = start(Behaviour::Accept, tls_server(&pki)).await;
     let exporter = tls_exporter(server.https_endpoint(), with_ca(&other));
-    match exporter.export(&batch()).await {
-        ExportOutcome::Permanent { error } => {
-            assert_eq!(error.kind, FailureKind::Tls, "{error}");
-            assert_eq!(error.status, None);
-        }
-        other => panic!("{other:?}"),
-    }
+    let error = expect_permanent(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::Tls, "{error}");
+    assert_eq!(error.status, None);
     assert!(server.received().is_empty());
 }
 
@@ -110,12 +107,8 @@ async fn mtls_fails_without_a_client_identity() {
     };
     let server = start(Behaviour::Accept, options).await;
     let exporter = tls_exporter(server.https_endpoint(), with_ca(&pki));
-    match exporter.export(&batch()).await {
-        ExportOutcome::Permanent { error } => {
-            assert_eq!(error.kind, FailureKind::Tls, "{error}");
-        }
-        other => panic!("{other:?}"),
-    }
+    let error = expect_permanent(exporter.export(&batch()).await);
+    assert_eq!(error.kind, FailureKind::Tls, "{error}");
     assert!(server.received().is_empty());
 }
 

@@ -310,6 +310,7 @@ fn chain_message(err: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agent_otel_core::testing::{expect_permanent, expect_retryable};
 
     #[test]
     fn retry_after_parses_seconds_and_dates() {
@@ -342,7 +343,11 @@ mod tests {
             parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
             None
         );
-        assert!(parse_retry_after("99999999999999999999999", now).is_some());
+        // Too large for u64: saturates instead of failing.
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]
@@ -418,9 +423,7 @@ mod tests {
             &status,
             BodyFormat::Protobuf,
         );
-        let ExportOutcome::Permanent { error } = outcome else {
-            panic!("expected permanent, got {outcome:?}");
-        };
+        let error = expect_permanent(outcome);
         assert_eq!(error.status, Some(400));
         assert!(
             error.message.contains("invalid resource"),
@@ -435,9 +438,7 @@ mod tests {
             br#"{"code":14,"message":"overloaded"}"#,
             BodyFormat::Json,
         );
-        let ExportOutcome::Retryable { error, retry_after } = outcome else {
-            panic!("expected retryable, got {outcome:?}");
-        };
+        let (error, retry_after) = expect_retryable(outcome);
         assert_eq!(retry_after, Some(Duration::from_secs(1)));
         assert!(error.message.contains("overloaded"), "{}", error.message);
     }

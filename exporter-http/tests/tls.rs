@@ -5,7 +5,9 @@
 mod common;
 
 use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use agent_otel_core::testing::expect_permanent;
 use agent_otel_core::{ExportOutcome, Exporter, FailureKind, HttpProtocol, TlsConfig};
+use agent_otel_exporter_http::{HttpExporter, HttpExporterError};
 use common::{Pki, TlsServer, batch, config, exporter, request, some};
 use prost::Message;
 
@@ -18,14 +20,11 @@ fn tls_config(pki: &Pki, with_identity: bool) -> TlsConfig {
     }
 }
 
+#[track_caller]
 fn expect_tls_failure(outcome: ExportOutcome) {
-    match outcome {
-        ExportOutcome::Permanent { error } => {
-            assert_eq!(error.kind, FailureKind::Tls, "{error}");
-            assert!(error.message.contains("check tls"), "{error}");
-        }
-        other => panic!("expected a permanent TLS failure, got {other:?}"),
-    }
+    let error = expect_permanent(outcome);
+    assert_eq!(error.kind, FailureKind::Tls, "{error}");
+    assert!(error.message.contains("check tls"), "{error}");
 }
 
 #[tokio::test]
@@ -62,14 +61,19 @@ async fn system_roots_do_not_trust_a_private_ca() {
     let pki = Pki::new("private");
     let server = TlsServer::start(&pki, false);
     // No ca-certificate: system roots (if this machine has none, building
-    // the exporter fails, which is also a correct refusal).
-    let Ok(exporter) = agent_otel_exporter_http::HttpExporter::new(config(
-        server.endpoint(),
-        HttpProtocol::Binary,
-    )) else {
-        return;
+    // the exporter fails with exactly that error, which is also a correct
+    // refusal).
+    let endpoint = server.endpoint();
+    let exporter = match HttpExporter::new(config(endpoint.clone(), HttpProtocol::Binary)) {
+        Ok(exporter) => exporter,
+        Err(HttpExporterError::NoRootCertificates { endpoint: named }) => {
+            assert_eq!(named, endpoint);
+            return;
+        }
+        Err(other) => panic!("expected success or NoRootCertificates, got {other:?}"),
     };
     expect_tls_failure(exporter.export(&batch()).await);
+    assert!(server.bodies.lock().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
+use agent_otel_core::testing::{expect_permanent, expect_retryable};
 use agent_otel_core::{
     Compression, ExportOutcome, Exporter, FailureKind, HttpProtocol, SecretString,
 };
@@ -219,20 +220,6 @@ async fn empty_partial_success_is_accepted() {
         export_to(&server, HttpProtocol::Json).await,
         ExportOutcome::Accepted
     );
-}
-
-fn expect_retryable(outcome: ExportOutcome) -> (agent_otel_core::ExportError, Option<Duration>) {
-    match outcome {
-        ExportOutcome::Retryable { error, retry_after } => (error, retry_after),
-        other => panic!("expected a retryable outcome, got {other:?}"),
-    }
-}
-
-fn expect_permanent(outcome: ExportOutcome) -> agent_otel_core::ExportError {
-    match outcome {
-        ExportOutcome::Permanent { error } => error,
-        other => panic!("expected a permanent outcome, got {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -2,9 +2,11 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::Write as _;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value,
 };
@@ -89,4 +91,43 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// POSTs `body` as `application/x-protobuf` to `endpoint` from a new thread
+/// with its own runtime, so the caller's thread stays free to block on the
+/// collector. The thread returns the answer's status, or the client error
+/// when no answer came.
+pub fn post_in_thread(
+    endpoint: String,
+    body: Vec<u8>,
+) -> JoinHandle<Result<reqwest::StatusCode, reqwest::Error>> {
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            http_client()
+                .post(endpoint)
+                .header("content-type", "application/x-protobuf")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    })
+}
+
+/// Exports `requests` in order over one gRPC connection to `endpoint` from a
+/// new thread with its own runtime. The thread panics if it cannot connect
+/// and returns the first non-OK status, or `Ok` once every export succeeded.
+pub fn export_grpc_in_thread(
+    endpoint: String,
+    requests: Vec<ExportLogsServiceRequest>,
+) -> JoinHandle<Result<(), tonic::Status>> {
+    std::thread::spawn(move || {
+        runtime().block_on(async {
+            let mut cl = LogsServiceClient::connect(endpoint).await.unwrap();
+            for req in requests {
+                cl.export(req).await?;
+            }
+            Ok(())
+        })
+    })
 }

@@ -3,8 +3,8 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use agent_otel_collector::test_pki::TestPki;
 use agent_otel_core::LogBatch;
@@ -50,10 +50,44 @@ pub struct Received {
     pub metadata: MetadataMap,
 }
 
+/// The requests a server received, with a condition variable signalled on
+/// every arrival.
+#[derive(Default)]
+struct ReceivedLog {
+    requests: Mutex<Vec<Received>>,
+    arrived: Condvar,
+}
+
+impl ReceivedLog {
+    fn push(&self, received: Received) {
+        self.requests.lock().unwrap().push(received);
+        self.arrived.notify_all();
+    }
+
+    fn snapshot(&self) -> Vec<Received> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Blocks until at least `n` requests arrived or `timeout` passed;
+    /// returns what arrived.
+    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let end = Instant::now() + timeout;
+        let mut requests = self.requests.lock().unwrap();
+        while requests.len() < n {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            requests = self.arrived.wait_timeout(requests, left).unwrap().0;
+        }
+        requests.clone()
+    }
+}
+
 #[derive(Clone)]
 struct Service {
     behaviour: Behaviour,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Arc<ReceivedLog>,
 }
 
 #[tonic::async_trait]
@@ -63,7 +97,7 @@ impl LogsService for Service {
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let metadata = request.metadata().clone();
-        self.received.lock().unwrap().push(Received {
+        self.received.push(Received {
             request: request.into_inner(),
             metadata,
         });
@@ -84,7 +118,7 @@ impl LogsService for Service {
 /// A running server; stopped when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Arc<ReceivedLog>,
     task: JoinHandle<()>,
 }
 
@@ -98,7 +132,17 @@ impl TestServer {
     }
 
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
+        self.received.snapshot()
+    }
+
+    /// Waits until at least `n` requests arrived or `timeout` passed and
+    /// returns what arrived. The condition-variable wait runs on the
+    /// blocking pool so the server, on the caller's runtime, keeps running.
+    pub async fn wait_for_received(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let log = Arc::clone(&self.received);
+        tokio::task::spawn_blocking(move || log.wait_for(n, timeout))
+            .await
+            .unwrap()
     }
 }
 
@@ -119,7 +163,7 @@ pub struct ServerOptions {
 pub async fn start(behaviour: Behaviour, options: ServerOptions) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let received = Arc::new(Mutex::new(Vec::new()));
+    let received = Arc::new(ReceivedLog::default());
     let mut service = LogsServiceServer::new(Service {
         behaviour,
         received: Arc::clone(&received),
@@ -264,3 +308,6 @@ impl Pki {
 
 /// A short timeout for tests that expect a failure.
 pub const SHORT: Duration = Duration::from_millis(300);
+
+/// A generous bound for waiting on something that should be quick.
+pub const BOUND: Duration = Duration::from_secs(20);
