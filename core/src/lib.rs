@@ -33,7 +33,10 @@ pub use event::{
     ApiRequest, DecisionSource, Event, EventKind, SessionMetadata, SseEvent, TokenCounts,
     ToolDecision, ToolDecisionEvent, ToolResult,
 };
-pub use exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+pub use exporter::{
+    ExportError, ExportOutcome, Exporter, FailureKind, is_retryable_grpc_code,
+    is_retryable_http_status, server_message_excerpt,
+};
 pub use pipeline::{FlushError, PipelineError, PipelineOptions, RetryPolicy};
 pub use resource::{Resource, TelemetryOptions};
 pub use stats::{DropReason, PipelineStats};

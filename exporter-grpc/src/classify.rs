@@ -26,26 +26,23 @@ use std::error::Error as StdError;
 use std::io;
 use std::time::Duration;
 
-use agent_otel_core::{ExportError, ExportOutcome, FailureKind};
+use agent_otel_core::{
+    ExportError, ExportOutcome, FailureKind, is_retryable_grpc_code, server_message_excerpt,
+};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::codec::ResponseDecodeError;
 
-/// Longest server-provided message kept in an [`ExportError`].
-const MAX_MESSAGE_CHARS: usize = 512;
-
 /// Classifies a successful call: accepted or partially rejected.
 pub(crate) fn response(response: &ExportLogsServiceResponse) -> ExportOutcome {
     match &response.partial_success {
-        Some(partial) if partial.rejected_log_records > 0 || !partial.error_message.is_empty() => {
-            ExportOutcome::PartiallyRejected {
-                rejected: u64::try_from(partial.rejected_log_records).unwrap_or(0),
-                message: clip(&partial.error_message),
-            }
-        }
-        _ => ExportOutcome::Accepted,
+        Some(partial) => ExportOutcome::from_partial_success(
+            partial.rejected_log_records,
+            &partial.error_message,
+        ),
+        None => ExportOutcome::Accepted,
     }
 }
 
@@ -64,7 +61,11 @@ pub(crate) fn grpc_status(status: &Status) -> ExportOutcome {
     let message = if status.message().is_empty() {
         code_name(code).to_owned()
     } else {
-        format!("{}: {}", code_name(code), clip(status.message()))
+        format!(
+            "{}: {}",
+            code_name(code),
+            server_message_excerpt(status.message())
+        )
     };
     let retry_info = status.get_details_retry_info();
     let retry_after = retry_info.as_ref().and_then(|info| info.retry_delay);
@@ -72,17 +73,16 @@ pub(crate) fn grpc_status(status: &Status) -> ExportOutcome {
         error: ExportError::with_status(kind, number, message.clone()),
         retry_after,
     };
-    match code {
-        Code::Cancelled | Code::Aborted | Code::OutOfRange | Code::Unavailable | Code::DataLoss => {
-            retryable(FailureKind::GrpcStatus)
-        }
-        Code::DeadlineExceeded => retryable(FailureKind::Timeout),
-        Code::ResourceExhausted if retry_info.is_some() => retryable(FailureKind::GrpcStatus),
-        _ => ExportOutcome::permanent(ExportError::with_status(
+    if !is_retryable_grpc_code(number, retry_info.is_some()) {
+        return ExportOutcome::permanent(ExportError::with_status(
             FailureKind::GrpcStatus,
             number,
-            message.clone(),
-        )),
+            message,
+        ));
+    }
+    match code {
+        Code::DeadlineExceeded => retryable(FailureKind::Timeout),
+        _ => retryable(FailureKind::GrpcStatus),
     }
 }
 
@@ -189,7 +189,7 @@ impl Seen {
 }
 
 /// The distinct messages of an error chain, outermost first.
-fn chain_message(error: &(dyn StdError + 'static)) -> String {
+pub(crate) fn chain_message(error: &(dyn StdError + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(error);
     while let Some(err) = current {
@@ -211,15 +211,7 @@ fn chain_message(error: &(dyn StdError + 'static)) -> String {
         }
         current = err.source();
     }
-    clip(&parts.join(": "))
-}
-
-/// Caps a server- or library-provided message.
-fn clip(text: &str) -> String {
-    match text.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
+    server_message_excerpt(&parts.join(": "))
 }
 
 /// The canonical upper-case name of a gRPC code.
@@ -368,13 +360,5 @@ mod tests {
         let timed_out = io::Error::from(io::ErrorKind::TimedOut);
         let (error, _) = expect_retryable(transport(&timed_out, endpoint, timeout));
         assert_eq!(error.kind, FailureKind::Timeout, "{error}");
-    }
-
-    #[test]
-    fn long_messages_are_clipped() {
-        let long = "é".repeat(MAX_MESSAGE_CHARS + 10);
-        let clipped = clip(&long);
-        assert_eq!(clipped.chars().count(), MAX_MESSAGE_CHARS + 1);
-        assert!(clipped.ends_with('…'));
     }
 }

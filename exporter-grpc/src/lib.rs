@@ -242,7 +242,7 @@ impl GrpcExporter {
                 "agent-otel-exporter-grpc/",
                 env!("CARGO_PKG_VERSION")
             ))
-            .map_err(|e| invalid(error_chain(&e)))?
+            .map_err(|e| invalid(classify::chain_message(&e)))?
             .timeout(timeout)
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .tcp_nodelay(true);
@@ -262,7 +262,7 @@ impl GrpcExporter {
                 .tls_config(client)
                 .map_err(|e| GrpcExporterError::TlsConfig {
                     endpoint: endpoint_text.clone(),
-                    reason: error_chain(&e),
+                    reason: classify::chain_message(&e),
                 })?;
         }
         let (metadata, metadata_keys) = build_metadata(&transport)?;
@@ -453,20 +453,6 @@ fn build_metadata(
         keys.push(name.to_owned());
     }
     Ok((metadata, keys))
-}
-
-/// The distinct messages of an error and its sources.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(error);
-    while let Some(err) = current {
-        let text = err.to_string();
-        if !parts.iter().any(|seen| seen.contains(&text)) {
-            parts.push(text);
-        }
-        current = err.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

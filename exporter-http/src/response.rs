@@ -5,15 +5,14 @@ use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
 use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
-use agent_otel_core::{ExportError, ExportOutcome, FailureKind};
+use agent_otel_core::{
+    ExportError, ExportOutcome, FailureKind, is_retryable_http_status, server_message_excerpt,
+};
 use prost::Message;
 use reqwest::StatusCode;
 
 /// Largest response body the exporter reads; the rest is never read.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-
-/// Longest server message quoted in an [`ExportError`].
-const MAX_EXCERPT_CHARS: usize = 256;
 
 /// How a response body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +45,6 @@ impl BodyFormat {
     }
 }
 
-/// Statuses the OTLP/HTTP spec marks retryable.
-pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 502 | 503 | 504)
-}
-
 /// The outcome of a 2xx answer: `Accepted` unless the body carries a
 /// `partial_success` with rejected records or a message.
 ///
@@ -69,13 +63,8 @@ pub(crate) fn success_outcome(body: &[u8], format: BodyFormat, truncated: bool) 
         BodyFormat::Other => None,
     };
     match partial {
-        Some((rejected, message)) if rejected > 0 || !message.is_empty() => {
-            ExportOutcome::PartiallyRejected {
-                rejected: u64::try_from(rejected).unwrap_or(0),
-                message: excerpt(&message),
-            }
-        }
-        _ => ExportOutcome::Accepted,
+        Some((rejected, message)) => ExportOutcome::from_partial_success(rejected, &message),
+        None => ExportOutcome::Accepted,
     }
 }
 
@@ -129,7 +118,10 @@ pub(crate) fn failure_outcome(
     if status.is_redirection() {
         message.push_str(": redirects are not followed; set the endpoint to the final URL");
         if let Some(location) = location {
-            message.push_str(&format!(" (Location: {})", excerpt(location)));
+            message.push_str(&format!(
+                " (Location: {})",
+                server_message_excerpt(location)
+            ));
         }
     }
     if !detail.is_empty() {
@@ -138,7 +130,7 @@ pub(crate) fn failure_outcome(
     }
     let error =
         ExportError::with_status(FailureKind::HttpStatus, i32::from(status.as_u16()), message);
-    if is_retryable_status(status) {
+    if is_retryable_http_status(status.as_u16()) {
         ExportOutcome::Retryable { error, retry_after }
     } else {
         ExportOutcome::permanent(error)
@@ -163,37 +155,11 @@ fn error_detail(body: &[u8], format: BodyFormat) -> String {
         BodyFormat::Other => None,
     };
     match decoded {
-        Some(message) => excerpt(&message),
+        Some(message) => server_message_excerpt(&message),
         // Binary protobuf that did not decode is not worth quoting.
         None if format == BodyFormat::Protobuf => String::new(),
-        None => excerpt(&String::from_utf8_lossy(body)),
+        None => server_message_excerpt(&String::from_utf8_lossy(body)),
     }
-}
-
-/// `text` on one line, control characters replaced, at most
-/// [`MAX_EXCERPT_CHARS`] characters (an ellipsis marks a cut).
-pub(crate) fn excerpt(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = 0;
-    let mut last_space = true;
-    for c in text.chars() {
-        let c = if c.is_control() || c.is_whitespace() {
-            ' '
-        } else {
-            c
-        };
-        if c == ' ' && last_space {
-            continue;
-        }
-        last_space = c == ' ';
-        if chars == MAX_EXCERPT_CHARS {
-            out.push('…');
-            return out.trim_end().to_owned();
-        }
-        out.push(c);
-        chars += 1;
-    }
-    out.trim_end().to_owned()
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP-date (all three formats
@@ -304,7 +270,7 @@ fn chain_message(err: &reqwest::Error) -> String {
         }
         current = e.source();
     }
-    excerpt(&parts.join(": "))
+    server_message_excerpt(&parts.join(": "))
 }
 
 #[cfg(test)]
@@ -398,15 +364,6 @@ mod tests {
             BodyFormat::Other
         );
         assert_eq!(f(None, BodyFormat::Json), BodyFormat::Json);
-    }
-
-    #[test]
-    fn excerpt_is_one_short_line() {
-        assert_eq!(excerpt("  a\n\tb  "), "a b");
-        let long = "x".repeat(1000);
-        let cut = excerpt(&long);
-        assert_eq!(cut.chars().count(), MAX_EXCERPT_CHARS + 1);
-        assert!(cut.ends_with('…'));
     }
 
     #[test]
