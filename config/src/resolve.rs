@@ -532,6 +532,7 @@ impl OtelConfig {
         exporter: &'static str,
         endpoint: &str,
     ) -> Result<TransportOptions> {
+        check_reserved_headers(table, exporter)?;
         let headers = headers(table, env)?;
         let compression = match &table.compression {
             Some(s) => s.value,
@@ -977,6 +978,30 @@ fn parse_env_pairs(
         out.push((index + 1, key, value));
     }
     Ok(out)
+}
+
+/// Table headers the chosen transport sets itself are refused here, with
+/// the line of the header, using the exporter's own rule.
+fn check_reserved_headers(table: &OtlpConfig, exporter: &str) -> Result<()> {
+    for (name, _) in &table.headers {
+        let lower = name.value.to_ascii_lowercase();
+        let reserved: Option<&'static str> = match exporter {
+            #[cfg(feature = "http")]
+            "otlp-http" => agent_otel_exporter_http::reserved_header(&lower),
+            #[cfg(feature = "grpc")]
+            "otlp-grpc" => agent_otel_exporter_grpc::reserved_metadata(&lower),
+            _ => None,
+        };
+        if let Some(reason) = reserved {
+            return Err(ConfigError::InvalidValue {
+                at: name.origin.clone(),
+                key: KeyPath::from(name.key.clone()),
+                reason: format!("header \"{}\" cannot be configured: {reason}", name.value),
+                fix: "remove it from headers".to_owned(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn headers(table: &OtlpConfig, env: &Environment) -> Result<Headers> {

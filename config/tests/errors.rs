@@ -481,3 +481,25 @@ fn pipeline_sizes_above_their_maximum_name_the_key_and_line() {
         assert!(error.contains("above the maximum"), "{error}");
     }
 }
+
+#[cfg(all(feature = "http", feature = "grpc"))]
+#[test]
+fn headers_the_transport_sets_itself_are_refused_at_their_line() {
+    for (exporter, header) in [("otlp-http", "Content-Type"), ("otlp-grpc", "grpc-timeout")] {
+        let toml = format!(
+            "[otel]\nexporter = {{ {exporter} = {{ endpoint = \"http://127.0.0.1:4318\",\n  headers = {{ \"{header}\" = \"x\" }} }} }}\n"
+        );
+        let config = agent_otel_config::OtelConfig::parse(&toml).expect("parses");
+        let error = config
+            .resolve(
+                &agent_otel_config::Environment::empty(),
+                &agent_otel_config::HostInfo::default(),
+            )
+            .expect_err("reserved")
+            .to_string();
+        assert!(error.contains(header), "{error}");
+        assert!(error.contains("line 3"), "{error}");
+        assert!(error.contains("cannot be configured"), "{error}");
+        assert!(error.contains("fix: remove it from headers"), "{error}");
+    }
+}

@@ -415,6 +415,14 @@ fn parse_endpoint(raw: &str, insecure: bool) -> Result<(Uri, bool), GrpcExporter
     Ok((uri, tls))
 }
 
+/// Why `name` (lowercase) cannot be configured metadata: gRPC reserves it.
+/// `None` when it may be configured. The config resolver asks this too, so
+/// the error can point at the config line.
+pub fn reserved_metadata(name: &str) -> Option<&'static str> {
+    (name.starts_with("grpc-") || RESERVED_METADATA.contains(&name))
+        .then_some("the name is reserved by gRPC")
+}
+
 /// Turns the configured headers into request metadata, checking names and
 /// values once, here, instead of on every export.
 fn build_metadata(
@@ -427,8 +435,8 @@ fn build_metadata(
             key: name.to_owned(),
             reason,
         };
-        if name.starts_with("grpc-") || RESERVED_METADATA.contains(&name) {
-            return Err(invalid_key("the name is reserved by gRPC"));
+        if let Some(reason) = reserved_metadata(name) {
+            return Err(invalid_key(reason));
         }
         if name.ends_with("-bin") {
             // Binary metadata: the value's bytes are sent base64-encoded.

@@ -302,6 +302,15 @@ fn parse_endpoint(raw: &str) -> Result<reqwest::Url, HttpExporterError> {
     Ok(url)
 }
 
+/// Why `name` (lowercase) cannot be a configured header: the exporter sets
+/// it itself. `None` when it may be configured. The config resolver asks
+/// this too, so the error can point at the config line.
+pub fn reserved_header(name: &str) -> Option<&'static str> {
+    RESERVED_HEADERS
+        .contains(&name)
+        .then_some("the exporter sets it itself")
+}
+
 fn build_headers(transport: &TransportOptions) -> Result<HeaderMap, HttpExporterError> {
     let mut headers = HeaderMap::with_capacity(transport.headers.len());
     for (name, value) in transport.headers.iter() {
@@ -311,10 +320,10 @@ fn build_headers(transport: &TransportOptions) -> Result<HeaderMap, HttpExporter
                 reason: "not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)",
             }
         })?;
-        if RESERVED_HEADERS.contains(&header.as_str()) {
+        if let Some(reason) = reserved_header(header.as_str()) {
             return Err(HttpExporterError::InvalidHeaderName {
                 name: name.to_owned(),
-                reason: "set by the exporter itself; remove it from headers",
+                reason,
             });
         }
         let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
