@@ -115,12 +115,16 @@ pub struct TlsConfig {
     pub insecure: bool,
 }
 
-/// TLS material read from the files of a [`TlsConfig`] and checked to parse.
-#[derive(Clone, Default)]
+/// TLS material read from the files of a [`TlsConfig`], parsed once: the
+/// PEM bytes for stacks that take PEM (tonic) and the parsed DER for those
+/// that take certificates (rustls).
+#[derive(Default)]
 pub struct TlsMaterial {
     /// PEM bytes of the trusted CA certificate(s).
     pub ca_pem: Option<Vec<u8>>,
-    /// PEM bytes of the client certificate chain and private key.
+    /// The same CA certificates, parsed (empty without a CA file).
+    pub ca_certificates: Vec<CertificateDer<'static>>,
+    /// The client certificate chain and private key.
     pub identity: Option<ClientIdentityPem>,
 }
 
@@ -133,13 +137,16 @@ impl fmt::Debug for TlsMaterial {
     }
 }
 
-/// PEM bytes of a client certificate chain and its private key.
-#[derive(Clone)]
+/// A client certificate chain and its private key, as PEM and parsed.
 pub struct ClientIdentityPem {
     /// Certificate chain, PEM.
     pub certificate_pem: Vec<u8>,
     /// Private key, PEM. Never printed.
     pub private_key_pem: Vec<u8>,
+    /// The certificate chain, parsed.
+    pub certificate_chain: Vec<CertificateDer<'static>>,
+    /// The private key, parsed. Never printed.
+    pub private_key: PrivateKeyDer<'static>,
 }
 
 /// Why TLS files could not be used.
@@ -181,19 +188,33 @@ impl TlsConfig {
     /// Reads every configured file and checks it parses as PEM of the right
     /// type, so a bad file fails when the exporter is built, not at first use.
     pub fn load(&self) -> Result<TlsMaterial, TlsError> {
-        let ca_pem = match &self.ca_certificate {
-            Some(path) => Some(read_certificates("ca-certificate", path)?),
-            None => None,
+        let (ca_pem, ca_certificates) = match &self.ca_certificate {
+            Some(path) => {
+                let (pem, certificates) = read_certificates("ca-certificate", path)?;
+                (Some(pem), certificates)
+            }
+            None => (None, Vec::new()),
         };
         let identity = match (&self.client_certificate, &self.client_private_key) {
-            (Some(cert), Some(key)) => Some(ClientIdentityPem {
-                certificate_pem: read_certificates("client-certificate", cert)?,
-                private_key_pem: read_private_key(key)?,
-            }),
+            (Some(cert), Some(key)) => {
+                let (certificate_pem, certificate_chain) =
+                    read_certificates("client-certificate", cert)?;
+                let (private_key_pem, private_key) = read_private_key(key)?;
+                Some(ClientIdentityPem {
+                    certificate_pem,
+                    private_key_pem,
+                    certificate_chain,
+                    private_key,
+                })
+            }
             (None, None) => None,
             _ => return Err(TlsError::IncompleteIdentity),
         };
-        Ok(TlsMaterial { ca_pem, identity })
+        Ok(TlsMaterial {
+            ca_pem,
+            ca_certificates,
+            identity,
+        })
     }
 }
 
@@ -205,14 +226,17 @@ fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-fn read_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+/// A PEM file of certificates: its bytes and the parsed certificates.
+type CertificatesPem = (Vec<u8>, Vec<CertificateDer<'static>>);
+
+fn read_certificates(what: &'static str, path: &Path) -> Result<CertificatesPem, TlsError> {
     let pem = read_file(what, path)?;
     let parsed = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .ok()
         .filter(|certs| !certs.is_empty());
     match parsed {
-        Some(_) => Ok(pem),
+        Some(certificates) => Ok((pem, certificates)),
         None => Err(TlsError::Parse {
             what,
             path: path.to_path_buf(),
@@ -221,11 +245,11 @@ fn read_certificates(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsErro
     }
 }
 
-fn read_private_key(path: &Path) -> Result<Vec<u8>, TlsError> {
+fn read_private_key(path: &Path) -> Result<(Vec<u8>, PrivateKeyDer<'static>), TlsError> {
     let what = "client-private-key";
     let pem = read_file(what, path)?;
     match PrivateKeyDer::from_pem_slice(&pem) {
-        Ok(_) => Ok(pem),
+        Ok(key) => Ok((pem, key)),
         Err(_) => Err(TlsError::Parse {
             what,
             path: path.to_path_buf(),

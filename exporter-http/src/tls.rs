@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use agent_otel_core::TlsMaterial;
 use rustls::RootCertStore;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::HttpExporterError;
 
@@ -33,27 +31,15 @@ pub(crate) fn client_config(
         })?
         .with_root_certificates(roots);
     let mut config = match &material.identity {
-        Some(identity) => {
-            let chain = CertificateDer::pem_slice_iter(&identity.certificate_pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| HttpExporterError::TlsMaterial {
-                    what: "client-certificate",
-                    reason: e.to_string(),
-                })?;
-            // The key's parse error never quotes key bytes, but keep it generic anyway.
-            let key = PrivateKeyDer::from_pem_slice(&identity.private_key_pem).map_err(|_| {
-                HttpExporterError::TlsMaterial {
-                    what: "client-private-key",
-                    reason: "not a PEM private key".to_owned(),
-                }
-            })?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
-                HttpExporterError::TlsMaterial {
-                    what: "client-certificate/client-private-key",
-                    reason: e.to_string(),
-                }
-            })?
-        }
+        Some(identity) => builder
+            .with_client_auth_cert(
+                identity.certificate_chain.clone(),
+                identity.private_key.clone_key(),
+            )
+            .map_err(|e| HttpExporterError::TlsMaterial {
+                what: "client-certificate/client-private-key",
+                reason: e.to_string(),
+            })?,
         None => builder.with_no_client_auth(),
     };
     // Same ALPN as reqwest's own rustls setup: HTTP/2 when the server offers it.
@@ -67,14 +53,9 @@ fn root_store(
     https: bool,
 ) -> Result<RootCertStore, HttpExporterError> {
     let mut roots = RootCertStore::empty();
-    if let Some(pem) = &material.ca_pem {
-        let certs = CertificateDer::pem_slice_iter(pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| HttpExporterError::TlsMaterial {
-                what: "ca-certificate",
-                reason: e.to_string(),
-            })?;
-        let (added, _ignored) = roots.add_parsable_certificates(certs);
+    if material.ca_pem.is_some() {
+        let (added, _ignored) =
+            roots.add_parsable_certificates(material.ca_certificates.iter().cloned());
         if added == 0 {
             return Err(HttpExporterError::TlsMaterial {
                 what: "ca-certificate",
