@@ -400,10 +400,9 @@ fn tls_setup(mtls: bool) -> (Collector, TestPki, tempfile::TempDir) {
     })
     .expect("TLS collector");
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir(dir.path().join("certs")).expect("certs dir");
-    write(dir.path(), "certs/ca.pem", &pki.ca_pem);
-    write(dir.path(), "certs/client.pem", &pki.client_cert_pem);
-    write(dir.path(), "certs/client.key", &pki.client_key_pem);
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).expect("certs dir");
+    pki.write_client_files(&certs).expect("PEM files");
     write(
         dir.path(),
         "certs/other-ca.pem",

@@ -73,6 +73,14 @@ impl TestPki {
         }
     }
 
+    /// Writes `ca.pem`, `client.pem` and `client.key` into `dir` (which
+    /// must exist), for configs that name TLS files.
+    pub fn write_client_files(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
+        std::fs::write(dir.join("client.pem"), &self.client_cert_pem)?;
+        std::fs::write(dir.join("client.key"), &self.client_key_pem)
+    }
+
     /// The collector's TLS settings; with `require_client_cert`, clients
     /// must present a certificate issued by this CA (mTLS).
     pub fn collector_tls(&self, require_client_cert: bool) -> CollectorTls {

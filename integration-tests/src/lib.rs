@@ -773,7 +773,7 @@ pub fn settled_stats(telemetry: &Telemetry, timeout: Duration) -> PipelineStats 
 /// Writes `certs/ca.pem`, `certs/client.pem` and `certs/client.key` of
 /// `pki` into `dir`.
 pub fn write_client_files(pki: &TestPki, dir: &ConfigDir) {
-    dir.write("certs/ca.pem", &pki.ca_pem);
-    dir.write("certs/client.pem", &pki.client_cert_pem);
-    dir.write("certs/client.key", &pki.client_key_pem);
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).expect("create certs/");
+    pki.write_client_files(&certs).expect("write the PEM files");
 }

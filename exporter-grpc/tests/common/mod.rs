@@ -267,16 +267,10 @@ impl Pki {
             dir: tempfile::tempdir().unwrap(),
             certs: TestPki::generate("grpc"),
         };
-        pki.write("ca.pem", &pki.certs.ca_pem);
-        pki.write("client.pem", &pki.certs.client_cert_pem);
-        pki.write("client.key", &pki.certs.client_key_pem);
+        pki.certs
+            .write_client_files(pki.dir.path())
+            .expect("write the PEM files");
         pki
-    }
-
-    fn write(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

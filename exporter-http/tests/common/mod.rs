@@ -94,9 +94,9 @@ impl Pki {
             dir: tempfile::tempdir().unwrap(),
             certs: TestPki::generate(name),
         };
-        std::fs::write(pki.path("ca.pem"), &pki.certs.ca_pem).unwrap();
-        std::fs::write(pki.path("client.pem"), &pki.certs.client_cert_pem).unwrap();
-        std::fs::write(pki.path("client.key"), &pki.certs.client_key_pem).unwrap();
+        pki.certs
+            .write_client_files(pki.dir.path())
+            .expect("write the PEM files");
         pki
     }
 
