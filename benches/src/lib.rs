@@ -41,6 +41,8 @@ pub fn metadata() -> SessionMetadata {
         terminal_type: "xterm-256color".to_owned(),
         model: "gpt-5-codex".to_owned(),
         slug: "gpt-5-codex".to_owned(),
+        vcs: None,
+        attributes: Vec::new(),
     }
 }
 
@@ -434,7 +436,7 @@ impl SdkSession {
 /// `opentelemetry-appender-tracing` (install the bridge layer first).
 #[inline]
 pub fn emit_tracing(m: &SessionMetadata, kind: EventKind) {
-    let ts = agent_otel_core::batch::rfc3339_millis(SystemTime::now());
+    let ts = agent_otel_core::time::rfc3339_millis(SystemTime::now());
     let auth = m.auth_mode.as_deref().unwrap_or_default();
     let account = m.account_id.as_deref().unwrap_or_default();
     match kind {

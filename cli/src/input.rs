@@ -234,6 +234,8 @@ impl InputLine {
                 terminal_type: terminal_type.clone(),
                 model: model.clone(),
                 slug: slug.clone(),
+                vcs: None,
+                attributes: Vec::new(),
             }),
             _ => None,
         }
