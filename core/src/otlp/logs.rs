@@ -326,7 +326,9 @@ impl OtlpEncoder {
             }
         }
         for (key, value) in &s.attributes {
-            if is_session_key(s, key) {
+            if key.is_empty() {
+                attrs.counts.dropped_invalid += 1;
+            } else if is_session_key(s, key) {
                 attrs.counts.dropped_collision += 1;
             } else {
                 attrs.value(key, &value.as_value_ref());

@@ -10,6 +10,8 @@
 
 pub(crate) mod json;
 pub mod logs;
+#[cfg(test)]
+mod proptests;
 pub(crate) mod protobuf;
 
 pub use logs::{LogBatch, OtlpEncoder};

@@ -42,6 +42,22 @@ pub(crate) fn put_message_header(buf: &mut Vec<u8>, tag: u32, len: usize) {
     encode_varint(len as u64, buf);
 }
 
+/// Bytes of a `KeyValue.key` field: none for an empty key (proto3, and
+/// prost, leave it out).
+fn key_len(key: &str) -> usize {
+    if key.is_empty() {
+        0
+    } else {
+        framed_len(key.len())
+    }
+}
+
+fn put_key(buf: &mut Vec<u8>, key: &str) {
+    if !key.is_empty() {
+        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+    }
+}
+
 pub(crate) fn put_bytes_field(buf: &mut Vec<u8>, tag: u32, parts: &[&[u8]]) {
     put_message_header(buf, tag, parts.iter().map(|p| p.len()).sum());
     for part in parts {
@@ -73,9 +89,9 @@ impl Encoding for Protobuf {
     fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]) {
         let value_len: usize = parts.iter().map(|p| p.len()).sum();
         let any_len = framed_len(value_len);
-        let kv_len = framed_len(key.len()) + framed_len(any_len);
+        let kv_len = key_len(key) + framed_len(any_len);
         put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+        put_key(buf, key);
         put_message_header(buf, KEY_VALUE_VALUE, any_len);
         put_message_header(buf, ANY_VALUE_STRING, value_len);
         for part in parts {
@@ -87,9 +103,9 @@ impl Encoding for Protobuf {
         // Protobuf int64: two's complement as a 64-bit varint.
         let raw = value as u64;
         let any_len = 1 + encoded_len_varint(raw);
-        let kv_len = framed_len(key.len()) + framed_len(any_len);
+        let kv_len = key_len(key) + framed_len(any_len);
         put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+        put_key(buf, key);
         put_message_header(buf, KEY_VALUE_VALUE, any_len);
         encode_key(ANY_VALUE_INT, WireType::Varint, buf);
         encode_varint(raw, buf);
@@ -98,9 +114,9 @@ impl Encoding for Protobuf {
     fn value_attr(buf: &mut Vec<u8>, key: &str, value: &ValueRef<'_>) {
         let mut any = Vec::new();
         put_any_value(&mut any, value);
-        let kv_len = framed_len(key.len()) + framed_len(any.len());
+        let kv_len = key_len(key) + framed_len(any.len());
         put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
+        put_key(buf, key);
         put_bytes_field(buf, KEY_VALUE_VALUE, &[&any]);
     }
 
@@ -181,10 +197,7 @@ pub(crate) fn put_any_value(out: &mut Vec<u8>, value: &ValueRef<'_>) {
             for (key, item) in entries {
                 kv.clear();
                 any.clear();
-                // proto3 leaves an empty key out, as prost does.
-                if !key.is_empty() {
-                    put_bytes_field(&mut kv, KEY_VALUE_KEY, &[key.as_bytes()]);
-                }
+                put_key(&mut kv, key);
                 put_any_value(&mut any, item);
                 put_bytes_field(&mut kv, KEY_VALUE_VALUE, &[&any]);
                 put_bytes_field(&mut list, LIST_VALUES, &[&kv]);
