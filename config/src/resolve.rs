@@ -173,7 +173,7 @@ impl ExporterSettings {
 /// and the host's defaults were merged and checked.
 ///
 /// `Display` prints a human summary with secrets masked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedConfig {
     /// Resource, event prefix, scope, prompt logging.
     pub telemetry: TelemetryOptions,
@@ -440,6 +440,7 @@ impl OtelConfig {
                 log_tool_content: self.log_tool_content.as_ref().is_none_or(|s| s.value),
             },
             attribute_limits: self.attribute_limits(env)?,
+            trace: agent_otel_core::TraceOptions::default(),
         })
     }
 

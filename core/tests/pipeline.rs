@@ -560,7 +560,7 @@ struct PanickingExporter;
 
 #[async_trait::async_trait]
 impl agent_otel_core::Exporter for PanickingExporter {
-    async fn export(&self, _batch: &agent_otel_core::LogBatch) -> ExportOutcome {
+    async fn export(&self, _batch: &agent_otel_core::Batch) -> ExportOutcome {
         panic!("exporter bug");
     }
 

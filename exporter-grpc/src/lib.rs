@@ -27,7 +27,7 @@
 //!   It is re-created if the exporter is later driven by another runtime.
 //! * Each export is one unary `LogsService/Export` call made with
 //!   `tonic::client::Grpc` and a small codec that writes the batch's cached
-//!   protobuf bytes ([`LogBatch::protobuf`]): a batch is encoded once, and
+//!   protobuf bytes ([`Batch::protobuf`]): a batch is encoded once, and
 //!   retries neither re-encode nor clone the message.
 //! * The answer is classified per the OTLP specification; see
 //!   [`GrpcExporter`] for the table. The exporter never retries or sleeps:
@@ -42,7 +42,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use agent_otel_core::{
-    Compression, ExportError, ExportOutcome, Exporter, FailureKind, LogBatch, TlsError,
+    Batch, Compression, ExportError, ExportOutcome, Exporter, FailureKind, TlsError,
     TransportOptions,
 };
 use async_trait::async_trait;
@@ -313,7 +313,7 @@ impl GrpcExporter {
 
 #[async_trait]
 impl Exporter for GrpcExporter {
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, batch: &Batch) -> ExportOutcome {
         if self.shut_down.load(Ordering::Acquire) {
             return ExportOutcome::permanent(ExportError::new(
                 FailureKind::Exporter,
