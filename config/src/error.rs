@@ -148,6 +148,18 @@ pub enum ConfigError {
         /// The io error.
         source: std::io::Error,
     },
+    /// The config file is larger than [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES);
+    /// reading stopped there.
+    #[error(
+        "config file {} is larger than {limit} bytes; reading stopped there; fix: check the path (a config file is a few kilobytes)",
+        path.display()
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The document is not valid TOML.
     #[error("{at}invalid TOML: {message}; fix: correct the TOML syntax at that position")]
     Syntax {
@@ -322,9 +334,10 @@ impl ConfigError {
             | ConfigError::UnsetVariable { at, .. }
             | ConfigError::TransportNotCompiled { at, .. }
             | ConfigError::Tls { at, .. } => Some(at),
-            ConfigError::Read { .. } | ConfigError::Exporter { .. } | ConfigError::Pipeline(_) => {
-                None
-            }
+            ConfigError::Read { .. }
+            | ConfigError::FileTooLarge { .. }
+            | ConfigError::Exporter { .. }
+            | ConfigError::Pipeline(_) => None,
         }
     }
 

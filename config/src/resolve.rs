@@ -14,7 +14,7 @@ use agent_otel_core::{
 use crate::env::Environment;
 use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
 use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting, TlsPaths};
-use crate::parse::{COMPRESSIONS, check_header_name};
+use crate::parse::{COMPRESSIONS, IntegerRange, check_header_name};
 use crate::text::{
     ExpandError, Expansion, USERINFO_BREAKERS, check_url, expand_tracked, mask_url, percent_decode,
     suggest, userinfo_expansion_breaking_url,
@@ -440,13 +440,28 @@ impl OtelConfig {
     fn pipeline_options(&self, env: &Environment) -> Result<PipelineOptions> {
         let p = &self.pipeline;
         let mut options = PipelineOptions::default();
-        if let Some(n) = pick_count(&p.queue_capacity, env, "OTEL_BLRP_MAX_QUEUE_SIZE")? {
+        if let Some(n) = pick_count(
+            &p.queue_capacity,
+            env,
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            "queue_capacity",
+        )? {
             options.queue_capacity = n;
         }
-        if let Some(n) = pick_count(&p.max_batch_size, env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")? {
+        if let Some(n) = pick_count(
+            &p.max_batch_size,
+            env,
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            "max_batch_size",
+        )? {
             options.max_batch_size = n;
         }
-        if let Some(ms) = pick_ms(&p.batch_timeout_ms, env, "OTEL_BLRP_SCHEDULE_DELAY", 1)? {
+        if let Some(ms) = pick_ms(
+            &p.batch_timeout_ms,
+            env,
+            "OTEL_BLRP_SCHEDULE_DELAY",
+            "batch_timeout_ms",
+        )? {
             options.batch_timeout = ms;
         }
         if let Some(s) = &p.max_request_bytes {
@@ -561,7 +576,7 @@ impl OtelConfig {
                 "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
                 "OTEL_EXPORTER_OTLP_TIMEOUT",
             ]) {
-                Some((var, raw)) => Duration::from_millis(env_u64(var, raw, 1)?),
+                Some((var, raw)) => Duration::from_millis(env_u64(var, raw, "timeout-ms")?),
                 None => TransportOptions::default().timeout,
             },
         };
@@ -876,13 +891,21 @@ fn env_insecure(env: &Environment) -> Result<Option<(&'static str, bool)>> {
     Ok(None)
 }
 
-fn env_u64(var: &str, raw: &str, min: u64) -> Result<u64> {
+/// An integer variable, checked against the range of the key it stands for.
+fn env_u64(var: &str, raw: &str, key: &str) -> Result<u64> {
+    let range = IntegerRange::of(key);
     match raw.parse::<u64>() {
-        Ok(n) if n >= min => Ok(n),
+        Ok(n) if range.is_none_or(|r| r.contains(n)) => Ok(n),
         _ => Err(ConfigError::InvalidValue {
             at: Origin::Env(var.to_owned()),
             key: KeyPath::default(),
-            reason: format!("\"{raw}\" is not an integer of at least {min}"),
+            reason: match range {
+                Some(r) => format!(
+                    "\"{raw}\" is not an integer from {} (the range of {key}, which {var} sets)",
+                    r.describe()
+                ),
+                None => format!("\"{raw}\" is not a non-negative integer"),
+            },
             fix: format!("set {var} to a whole number (milliseconds for timeouts and delays)"),
         }),
     }
@@ -901,13 +924,14 @@ fn pick_count(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     var: &str,
+    key: &str,
 ) -> Result<Option<usize>> {
     if let Some(s) = setting {
         return to_usize(s).map(Some);
     }
     match env.otel(var) {
         Some(raw) => {
-            let n = env_u64(var, raw, 1)?;
+            let n = env_u64(var, raw, key)?;
             Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
         }
         None => Ok(None),
@@ -918,13 +942,13 @@ fn pick_ms(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     var: &str,
-    min: u64,
+    key: &str,
 ) -> Result<Option<Duration>> {
     if let Some(s) = setting {
         return Ok(Some(Duration::from_millis(s.value)));
     }
     env.otel(var)
-        .map(|raw| env_u64(var, raw, min).map(Duration::from_millis))
+        .map(|raw| env_u64(var, raw, key).map(Duration::from_millis))
         .transpose()
 }
 
