@@ -227,3 +227,13 @@ fn a_config_file_without_end_stops_at_the_limit() {
     std::fs::write(&at_limit, &text).expect("write");
     OtelConfig::parse_file(&at_limit).expect("a file of exactly the limit is read");
 }
+
+#[cfg(feature = "http")]
+#[test]
+fn a_tls_file_without_end_stops_at_the_limit() {
+    let toml = "[otel]\nexporter = { otlp-http = { endpoint = \"https://h:4318/v1/logs\", tls = { ca-certificate = \"/dev/zero\" } } }\n";
+    let error = resolve(toml, &Environment::empty()).expect_err("/dev/zero");
+    let message = error.to_string();
+    assert!(message.contains("larger than 4194304 bytes"), "{message}");
+    assert_eq!(line_of(&error), Some(2), "{message}");
+}

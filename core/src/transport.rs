@@ -218,12 +218,28 @@ impl TlsConfig {
     }
 }
 
+/// Largest TLS file read (a full CA bundle is a few hundred KiB): a path
+/// such as `/dev/zero` must not exhaust memory.
+const MAX_TLS_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    use std::io::Read as _;
+    let error = |source| TlsError::Read {
         what,
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_TLS_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(error)?;
+    if bytes.len() as u64 > MAX_TLS_FILE_BYTES {
+        return Err(error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_TLS_FILE_BYTES} bytes; not a PEM file"),
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A PEM file of certificates: its bytes and the parsed certificates.
