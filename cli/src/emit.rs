@@ -414,13 +414,13 @@ impl Feeder<'_> {
             {
                 sent += 1;
                 self.tally.sent.store(sent, Ordering::Release);
-                if self.telemetry.is_enabled() && sent % self.flush_every == 0 {
+                if self.telemetry.is_enabled() && sent.is_multiple_of(self.flush_every) {
                     self.watch
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .wait(self.telemetry, self.stop);
                 }
-                if progress && sent % 10_000 == 0 {
+                if progress && sent.is_multiple_of(10_000) {
                     eprint!("\rsent {sent} events");
                 }
             }

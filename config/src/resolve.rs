@@ -12,7 +12,7 @@ use agent_otel_core::{
 };
 
 use crate::env::Environment;
-use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
+use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion, shown};
 use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting, TlsPaths};
 use crate::parse::{COMPRESSIONS, IntegerRange, check_header_name};
 use crate::text::{
@@ -1151,7 +1151,7 @@ impl fmt::Display for ResolvedConfig {
             }
             let path = |p: &Option<PathBuf>| {
                 p.as_ref()
-                    .map_or_else(|| "-".to_owned(), |p| p.display().to_string())
+                    .map_or_else(|| "-".to_owned(), |p| shown(p.display()).to_string())
             };
             if plaintext {
                 writeln!(f, "  tls: none (plaintext http://)")?;
@@ -1171,10 +1171,12 @@ impl fmt::Display for ResolvedConfig {
         write!(
             f,
             "resource: service.name={}, service.version={}, env={}",
-            r.service_name, r.service_version, r.environment
+            shown(&r.service_name),
+            shown(&r.service_version),
+            shown(&r.environment)
         )?;
         for (k, v) in &r.attributes {
-            write!(f, ", {k}={v}")?;
+            write!(f, ", {}={}", shown(k), shown(v))?;
         }
         writeln!(f)?;
         writeln!(

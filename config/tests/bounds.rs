@@ -237,3 +237,17 @@ fn a_tls_file_without_end_stops_at_the_limit() {
     assert!(message.contains("larger than 4194304 bytes"), "{message}");
     assert_eq!(line_of(&error), Some(2), "{message}");
 }
+
+#[test]
+fn the_summary_shows_no_control_character_of_a_value() {
+    let toml = "[otel]\nenvironment = \"ci\\u001b[2J\"\n\n[otel.resource_attributes]\n\"team\\r\" = \"a\\nb\\u0007\"\n";
+    let env = Environment::from_pairs([("OTEL_SERVICE_NAME", "svc\u{1b}]0;title\u{7}")]);
+    let summary = resolve(toml, &env).expect("resolves").to_string();
+    let values: String = summary
+        .lines()
+        .filter(|l| l.starts_with("resource:"))
+        .collect();
+    assert!(!values.contains(char::is_control), "{values:?}");
+    assert!(values.contains("env=ci\\u{1b}[2J"), "{values}");
+    assert!(values.contains("team\\r=a\\nb\\u{7}"), "{values}");
+}

@@ -274,7 +274,7 @@ fn assignments(doc: &str) -> Vec<(usize, usize, usize)> {
     let mut out = Vec::new();
     for (eq, _) in doc.match_indices(" = ") {
         let key_start = doc[..eq]
-            .rfind(|c: char| c == '{' || c == ',' || c == '\n')
+            .rfind(['{', ',', '\n'])
             .map_or(0, |i| i + 1);
         let value_start = eq + 3;
         let mut depth = 0i32;
