@@ -78,6 +78,15 @@ enum Wake {
     Interrupted,
 }
 
+/// Tells the main thread the feeder is done, when dropped.
+struct EndOfInputOnDrop(mpsc::Sender<Wake>);
+
+impl Drop for EndOfInputOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(Wake::EndOfInput);
+    }
+}
+
 /// Whether the collector is taking events, so `emit` never waits for one
 /// that is not: a wait that delivers nothing and ends by its deadline (or
 /// with batches given up after their retries) marks the exporter as stalled; later waits are skipped until a delivery
@@ -211,16 +220,17 @@ pub fn run(options: EmitOptions) -> u8 {
                     flush_every,
                     max_line_bytes,
                 };
+                // Said even if the feeder panicked: the main thread waits for it.
+                let _end = EndOfInputOnDrop(wake);
                 feeder.run(BufReader::new(reader));
-                let _ = wake.send(Wake::EndOfInput);
             })
     };
     if let Err(e) = feeder {
         eprintln!("{} cannot start the reader: {e}", err.bad("error:"));
         return EXIT_INCOMPLETE;
     }
-    // Both senders live as long as they can send; a closed channel would
-    // mean the feeder ended without saying so: treat it as the end.
+    // The signal handler keeps its sender for the life of the process, so
+    // this returns on the first of: end of input, a signal.
     let interrupted = matches!(woken.recv(), Ok(Wake::Interrupted));
     stop.store(true, Ordering::Release);
     if interrupted {

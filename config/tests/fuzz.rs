@@ -273,9 +273,7 @@ fn assignments(doc: &str) -> Vec<(usize, usize, usize)> {
     let bytes = doc.as_bytes();
     let mut out = Vec::new();
     for (eq, _) in doc.match_indices(" = ") {
-        let key_start = doc[..eq]
-            .rfind(['{', ',', '\n'])
-            .map_or(0, |i| i + 1);
+        let key_start = doc[..eq].rfind(['{', ',', '\n']).map_or(0, |i| i + 1);
         let value_start = eq + 3;
         let mut depth = 0i32;
         let mut end = value_start;
