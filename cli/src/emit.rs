@@ -12,7 +12,7 @@ use std::io::{BufReader, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use agent_otel_core::{DropReason, FlushError, PipelineStats, SessionMetadata, Telemetry};
@@ -78,6 +78,33 @@ enum Wake {
     Interrupted,
 }
 
+/// Stops the feeder between two lines: the main thread sets the flag, then
+/// takes the gate, which the feeder holds while it handles a line (never
+/// while it waits for input), so no event is emitted once shutdown begins.
+#[derive(Debug, Default)]
+struct Stop {
+    requested: AtomicBool,
+    gate: Mutex<()>,
+}
+
+impl Stop {
+    fn is_set(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// The gate, held while one line is handled.
+    fn gate(&self) -> MutexGuard<'_, ()> {
+        self.gate.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets the flag and waits until no line is being handled; the feeder
+    /// stops at its next line.
+    fn request(&self) -> MutexGuard<'_, ()> {
+        self.requested.store(true, Ordering::Release);
+        self.gate()
+    }
+}
+
 /// Tells the main thread the feeder is done, when dropped.
 struct EndOfInputOnDrop(mpsc::Sender<Wake>);
 
@@ -114,7 +141,7 @@ impl DeliveryWatch {
 
     /// Waits until everything emitted so far was delivered, the deadline
     /// passes, or `stop` is set; skipped while the exporter is stalled.
-    fn wait(&mut self, telemetry: &Telemetry, stop: &AtomicBool) {
+    fn wait(&mut self, telemetry: &Telemetry, stop: &Stop) {
         if let Some((_, mark)) = self.stalled {
             if delivered(&telemetry.stats()) <= mark {
                 return;
@@ -124,7 +151,7 @@ impl DeliveryWatch {
         let started = Instant::now();
         let before = telemetry.stats();
         let timed_out = loop {
-            if stop.load(Ordering::Acquire) {
+            if stop.is_set() {
                 return;
             }
             let left = self.timeout.saturating_sub(started.elapsed());
@@ -200,7 +227,7 @@ pub fn run(options: EmitOptions) -> u8 {
     }
 
     let tally = Arc::new(Tally::default());
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(Stop::default());
     let watch = Arc::new(Mutex::new(DeliveryWatch::new(options.shutdown_timeout)));
     let flush_every = (resolved.pipeline.queue_capacity / 2).max(1) as u64;
     let feeder = {
@@ -232,7 +259,8 @@ pub fn run(options: EmitOptions) -> u8 {
     // The signal handler keeps its sender for the life of the process, so
     // this returns on the first of: end of input, a signal.
     let interrupted = matches!(woken.recv(), Ok(Wake::Interrupted));
-    stop.store(true, Ordering::Release);
+    // Held to the end: no line is half-processed once shutdown begins.
+    let _between_lines = stop.request();
     if interrupted {
         eprintln!(
             "{} stopped reading after line {}",
@@ -337,7 +365,7 @@ fn printable(text: &str) -> String {
 struct Feeder<'a> {
     telemetry: &'a Telemetry,
     tally: &'a Tally,
-    stop: &'a AtomicBool,
+    stop: &'a Stop,
     watch: &'a Mutex<DeliveryWatch>,
     flush_every: u64,
     max_line_bytes: usize,
@@ -353,8 +381,13 @@ impl Feeder<'_> {
         let mut lines = LineReader::new(reader, self.max_line_bytes);
         let mut session = self.telemetry.session(SessionMetadata::default());
         let mut sent = 0u64;
-        while !self.stop.load(Ordering::Acquire) {
-            let line = match lines.next_line() {
+        loop {
+            let line = lines.next_line();
+            let _gate = self.stop.gate();
+            if self.stop.is_set() {
+                break;
+            }
+            let line = match line {
                 Ok(Some(line)) => line,
                 Ok(None) => break,
                 Err(e) => {
