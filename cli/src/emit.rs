@@ -451,10 +451,7 @@ impl Feeder<'_> {
                 continue;
             }
             let time = parsed.time().unwrap_or_else(SystemTime::now);
-            if parsed
-                .with_event(|event| session.emit_at(time, event))
-                .is_some()
-            {
+            if parsed.emit_to(&session, time) {
                 sent += 1;
                 self.tally.sent.store(sent, Ordering::Release);
                 if self.telemetry.is_enabled() && sent.is_multiple_of(self.flush_every) {

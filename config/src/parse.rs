@@ -17,6 +17,9 @@ pub const OTEL_KEYS: &[&str] = &[
     "environment",
     "exporter",
     "log_user_prompt",
+    "log_tool_content",
+    "attribute_value_length_limit",
+    "attribute_count_limit",
     "resource_attributes",
     "queue_capacity",
     "max_batch_size",
@@ -101,6 +104,19 @@ pub const INTEGER_RANGES: &[IntegerRange] = &[
         min: 0,
         max: HOUR_MS,
         unit: " ms",
+    },
+    IntegerRange {
+        key: "attribute_value_length_limit",
+        min: 0,
+        // A quarter of the largest max_request_bytes, the ceiling anyway.
+        max: 16 * 1024 * 1024,
+        unit: " characters",
+    },
+    IntegerRange {
+        key: "attribute_count_limit",
+        min: 0,
+        max: 65_536,
+        unit: "",
     },
     IntegerRange {
         key: "timeout-ms",
@@ -356,6 +372,13 @@ impl Walker<'_> {
                 "environment" => config.environment = Some(self.non_empty_string(v, &key)?),
                 "exporter" => config.exporter = Some(self.exporter(v, &key)?),
                 "log_user_prompt" => config.log_user_prompt = Some(self.boolean(v, &key)?),
+                "log_tool_content" => config.log_tool_content = Some(self.boolean(v, &key)?),
+                "attribute_value_length_limit" => {
+                    config.attribute_value_length_limit = Some(self.integer(v, &key)?)
+                }
+                "attribute_count_limit" => {
+                    config.attribute_count_limit = Some(self.integer(v, &key)?)
+                }
                 "resource_attributes" => {
                     config.resource_attributes = self.resource_attributes(v, &key)?
                 }

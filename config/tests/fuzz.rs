@@ -29,6 +29,7 @@ const VALID: &[&str] = &[
     "[otel]\nexporter = \"otlp-grpc\"\n\n[otel.resource_attributes]\n\"team\" = \"platform\"\n\"service.name\" = \"svc\"\n",
     "[otel]\nexporter = { otlp-http = { endpoint = \"https://user:${PASS}@h:4318/otlp/v1/logs?tenant=${TENANT}\" } }\n",
     "[otel]\nexporter = \"none\"\n",
+    "[otel]\nlog_tool_content = false\nattribute_value_length_limit = 100\nattribute_count_limit = 10\n",
 ];
 
 /// Keys a mutation may write instead of a valid one.
@@ -36,6 +37,9 @@ const KEYS: &[&str] = &[
     "environment",
     "exporter",
     "log_user_prompt",
+    "log_tool_content",
+    "attribute_value_length_limit",
+    "attribute_count_limit",
     "resource_attributes",
     "queue_capacity",
     "max_batch_size",
@@ -156,6 +160,10 @@ const VARS: &[&str] = &[
     "OTEL_BLRP_MAX_QUEUE_SIZE",
     "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
     "OTEL_BLRP_SCHEDULE_DELAY",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_ATTRIBUTE_COUNT_LIMIT",
+    "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
     "OTLP_TOKEN",
     "PASS",
     "TENANT",
