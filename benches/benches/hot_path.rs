@@ -30,32 +30,17 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    DiscardLogExporter, KINDS, SdkSession, emit, emit_custom, emit_tracing, machine, metadata,
-    mixed_kind, pipeline_options, sdk_provider as make_provider, telemetry, tracing_bridge,
+    DiscardLogExporter, KINDS, SdkSession, chunked, emit, emit_custom, emit_tracing, machine,
+    metadata, mixed_kind, pipeline_options, sdk_provider as make_provider, telemetry,
+    tracing_bridge,
 };
 use agent_otel_core::{Session, Telemetry};
 use agent_otel_exporter_noop::DiscardExporter;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 
-const CHUNK: u64 = 4096;
 const QUEUE: usize = 65_536;
 const FLUSH: Duration = Duration::from_secs(30);
-
-/// Runs `iters` emits as timed chunks with an untimed `flush` after each.
-fn chunked(iters: u64, mut emit_chunk: impl FnMut(u64), mut flush: impl FnMut()) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let n = left.min(CHUNK);
-        let start = Instant::now();
-        emit_chunk(n);
-        total += start.elapsed();
-        flush();
-        left -= n;
-    }
-    total
-}
 
 /// `threads` threads each emit `n` events after a common start; returns
 /// the slowest thread's time.

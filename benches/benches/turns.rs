@@ -9,9 +9,9 @@
 //! concurrently with the caller.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use agent_otel_benches::{machine, metadata, pipeline_options};
+use agent_otel_benches::{chunked, machine, metadata, pipeline_options};
 use agent_otel_core::{
     EventData, PipelineOptions, Session, SignalExporters, Telemetry, TelemetryOptions, ToolResult,
 };
@@ -24,7 +24,6 @@ use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
 };
 
-const CHUNK: u64 = 4096;
 const QUEUE: usize = 65_536;
 const FLUSH: Duration = Duration::from_secs(30);
 
@@ -37,20 +36,6 @@ impl SpanExporter for DiscardSpanExporter {
         black_box(batch);
         Ok(())
     }
-}
-
-fn chunked(iters: u64, mut work: impl FnMut(u64), mut flush: impl FnMut()) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let n = left.min(CHUNK);
-        let start = Instant::now();
-        work(n);
-        total += start.elapsed();
-        flush();
-        left -= n;
-    }
-    total
 }
 
 fn start(traces: bool, options: PipelineOptions) -> Telemetry {

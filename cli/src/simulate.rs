@@ -102,12 +102,15 @@ const TURNS: [Turn; 3] = [
 pub fn run(session: &Session) -> u64 {
     let mut clock = SystemTime::now() - Duration::from_secs(90);
     let mut emitted = 0u64;
-    let mut emit = |clock: &mut SystemTime, step_ms: u64, data: EventData<'_>| {
-        *clock += Duration::from_millis(step_ms);
-        session.emit_at(*clock, data);
-        emitted += 1;
-    };
     for (index, turn) in TURNS.iter().enumerate() {
+        // Each turn is a trace: its events carry it, and with a trace
+        // exporter it becomes an invoke_agent span tree.
+        let agent_turn = session.turn_at(clock);
+        let mut emit = |clock: &mut SystemTime, step_ms: u64, data: EventData<'_>| {
+            *clock += Duration::from_millis(step_ms);
+            agent_turn.emit_at(*clock, data);
+            emitted += 1;
+        };
         let call_id = format!("call_{}", index + 1);
         emit(&mut clock, 1500, EventData::UserPrompt(turn.prompt));
         let mut attempt = 1;
@@ -200,6 +203,8 @@ pub fn run(session: &Session) -> u64 {
                 output: turn.output,
             }),
         );
+        clock += Duration::from_millis(200);
+        agent_turn.end_at(clock);
     }
     emitted
 }

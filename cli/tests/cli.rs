@@ -13,26 +13,12 @@ use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 use predicates::str::contains;
 
+mod common;
+
+use common::{agent_otel, write};
+
 const WAIT: Duration = Duration::from_secs(20);
 
-fn agent_otel() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(cargo_bin("agent-otel"));
-    // The caller's OTEL_* variables must not leak into what is tested.
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OTEL_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd.timeout(Duration::from_secs(120));
-    cmd
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
-}
 
 fn http_config(dir: &Path, endpoint: &str) -> PathBuf {
     write(

@@ -7,27 +7,12 @@ use std::time::Duration;
 
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_core::opentelemetry_proto::tonic::common::v1::any_value::Value;
-use assert_cmd::cargo::cargo_bin;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-fn agent_otel() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(cargo_bin("agent-otel"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("OTEL_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd.timeout(Duration::from_secs(120));
-    cmd
-}
+mod common;
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
-}
+use common::{agent_otel, write};
 
 fn config(dir: &Path, endpoint: &str, extra: &str) -> PathBuf {
     write(

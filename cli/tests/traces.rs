@@ -2,31 +2,14 @@
 //! settings and a malformed `TRACEPARENT`; `emit` turn lines put their
 //! events in one trace.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use agent_otel_collector::{Collector, CollectorConfig};
-use assert_cmd::cargo::cargo_bin;
 use predicates::str::contains;
 
-fn agent_otel() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(cargo_bin("agent-otel"));
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy();
-        if name.starts_with("OTEL_") || name == "TRACEPARENT" {
-            cmd.env_remove(name.as_ref());
-        }
-    }
-    cmd.env("NO_COLOR", "1");
-    cmd.timeout(Duration::from_secs(120));
-    cmd
-}
+mod common;
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write file");
-    path
-}
+use common::{agent_otel, write};
 
 #[test]
 fn check_shows_the_trace_exporter_and_warns_about_a_bad_traceparent() {

@@ -208,6 +208,45 @@ pub enum EventData<'a> {
     ToolResult(ToolResult<'a>),
 }
 
+/// The catalog's emit methods, one per event kind, over the type's `emit`;
+/// [`Session`] and [`Turn`] share them.
+macro_rules! catalog_emitters {
+    () => {
+        /// `<prefix>.api_request` (in a turn, also a `chat` span).
+        #[inline]
+        pub fn api_request(&self, event: $crate::ApiRequest<'_>) {
+            self.emit($crate::EventData::ApiRequest(event));
+        }
+
+        /// `<prefix>.sse_event` (in a turn, a completion's tokens go on the
+        /// `chat` span).
+        #[inline]
+        pub fn sse_event(&self, event: $crate::SseEvent<'_>) {
+            self.emit($crate::EventData::SseEvent(event));
+        }
+
+        /// `<prefix>.user_prompt`; the text is exported only with
+        /// `log_user_prompt`.
+        #[inline]
+        pub fn user_prompt(&self, prompt: &str) {
+            self.emit($crate::EventData::UserPrompt(prompt));
+        }
+
+        /// `<prefix>.tool_decision`.
+        #[inline]
+        pub fn tool_decision(&self, event: $crate::ToolDecisionEvent<'_>) {
+            self.emit($crate::EventData::ToolDecision(event));
+        }
+
+        /// `<prefix>.tool_result` (in a turn, also an `execute_tool` span).
+        #[inline]
+        pub fn tool_result(&self, event: $crate::ToolResult<'_>) {
+            self.emit($crate::EventData::ToolResult(event));
+        }
+    };
+}
+pub(crate) use catalog_emitters;
+
 /// Emits events for one conversation. Cheap to clone; every method returns
 /// at once, never blocks and never panics.
 #[derive(Clone)]
@@ -290,13 +329,19 @@ impl Session {
     /// `invoke_agent` span (with `chat` and `execute_tool` children) when
     /// traces are exported. End it with [`Turn::end`] or by dropping it.
     pub fn turn(&self) -> Turn {
+        self.turn_at(SystemTime::now())
+    }
+
+    /// Starts a turn that began at `time` (for a session replayed with
+    /// backfilled times, as `emit_at` backfills events).
+    pub fn turn_at(&self, time: SystemTime) -> Turn {
         let options = self
             .telemetry
             .inner
             .as_ref()
             .map(|inner| inner.trace)
             .unwrap_or_default();
-        Turn::start(self, &options)
+        Turn::start(self, &options, time)
     }
 
     /// Starts a custom event named `name` (used as given, e.g.
@@ -324,35 +369,7 @@ impl Session {
         }
     }
 
-    /// `<prefix>.api_request`.
-    #[inline]
-    pub fn api_request(&self, event: ApiRequest<'_>) {
-        self.emit(EventData::ApiRequest(event));
-    }
-
-    /// `<prefix>.sse_event`.
-    #[inline]
-    pub fn sse_event(&self, event: SseEvent<'_>) {
-        self.emit(EventData::SseEvent(event));
-    }
-
-    /// `<prefix>.user_prompt`; the text is exported only with `log_user_prompt`.
-    #[inline]
-    pub fn user_prompt(&self, prompt: &str) {
-        self.emit(EventData::UserPrompt(prompt));
-    }
-
-    /// `<prefix>.tool_decision`.
-    #[inline]
-    pub fn tool_decision(&self, event: ToolDecisionEvent<'_>) {
-        self.emit(EventData::ToolDecision(event));
-    }
-
-    /// `<prefix>.tool_result`.
-    #[inline]
-    pub fn tool_result(&self, event: ToolResult<'_>) {
-        self.emit(EventData::ToolResult(event));
-    }
+    catalog_emitters!();
 }
 
 #[cfg(test)]

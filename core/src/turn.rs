@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use crate::event::{ApiRequest, EventBody, SseEvent, ToolDecisionEvent, ToolResult, TraceLink};
+use crate::event::{EventBody, TraceLink};
 use crate::event_builder::EventBuilder;
 use crate::telemetry::{EventData, Session};
 use crate::trace::{SpanId, TraceId, TraceOptions, TraceParent};
@@ -22,7 +22,7 @@ pub struct Turn {
 }
 
 impl Turn {
-    pub(crate) fn start(session: &Session, options: &TraceOptions) -> Self {
+    pub(crate) fn start(session: &Session, options: &TraceOptions, at: SystemTime) -> Self {
         let parent = options.parent;
         let trace_id = parent.map_or_else(TraceId::random, |p| p.trace_id);
         let link = TraceLink {
@@ -31,7 +31,7 @@ impl Turn {
             sampled: options.sampler.should_sample(trace_id, parent.as_ref()),
         };
         session.enqueue_marker(
-            SystemTime::now(),
+            at,
             link,
             EventBody::TurnStart {
                 parent: parent.map(|p| p.span_id),
@@ -78,35 +78,7 @@ impl Turn {
         self.session.enqueue_in(time, event, Some(self.link));
     }
 
-    /// `<prefix>.api_request`: also a `chat` span.
-    #[inline]
-    pub fn api_request(&self, event: ApiRequest<'_>) {
-        self.emit(EventData::ApiRequest(event));
-    }
-
-    /// `<prefix>.sse_event`; a completion's tokens go on the `chat` span.
-    #[inline]
-    pub fn sse_event(&self, event: SseEvent<'_>) {
-        self.emit(EventData::SseEvent(event));
-    }
-
-    /// `<prefix>.user_prompt`.
-    #[inline]
-    pub fn user_prompt(&self, prompt: &str) {
-        self.emit(EventData::UserPrompt(prompt));
-    }
-
-    /// `<prefix>.tool_decision`.
-    #[inline]
-    pub fn tool_decision(&self, event: ToolDecisionEvent<'_>) {
-        self.emit(EventData::ToolDecision(event));
-    }
-
-    /// `<prefix>.tool_result`: also an `execute_tool` span.
-    #[inline]
-    pub fn tool_result(&self, event: ToolResult<'_>) {
-        self.emit(EventData::ToolResult(event));
-    }
+    crate::telemetry::catalog_emitters!();
 
     /// A custom event in this turn (see [`Session::event`]).
     #[inline]
@@ -116,20 +88,25 @@ impl Turn {
 
     /// Ends the turn now (dropping it does the same).
     pub fn end(mut self) {
-        self.finish();
+        self.finish(SystemTime::now());
     }
 
-    fn finish(&mut self) {
+    /// Ends the turn at `time` (for a turn replayed with backfilled times).
+    pub fn end_at(mut self, time: SystemTime) {
+        self.finish(time);
+    }
+
+    fn finish(&mut self, time: SystemTime) {
         if !self.ended {
             self.ended = true;
             self.session
-                .enqueue_marker(SystemTime::now(), self.link, EventBody::TurnEnd);
+                .enqueue_marker(time, self.link, EventBody::TurnEnd);
         }
     }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        self.finish();
+        self.finish(SystemTime::now());
     }
 }
