@@ -22,6 +22,7 @@ pub mod pipeline;
 mod queue;
 mod registry;
 pub mod resource;
+pub mod spool;
 pub mod stats;
 mod telemetry;
 #[cfg(feature = "testing")]
