@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use agent_otel_core::{
     Compression, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers, HttpProtocol, PipelineOptions,
-    Resource, SecretString, Telemetry, TelemetryOptions, TlsConfig, TlsError, TransportOptions,
+    Resource, SecretString, SpoolOptions, Telemetry, TelemetryOptions, TlsConfig, TlsError,
+    TransportOptions,
 };
 
 use crate::env::Environment;
@@ -184,6 +185,8 @@ pub struct ResolvedConfig {
     pub exporter_origin: Origin,
     /// How long [`Telemetry::shutdown`] should wait (`shutdown_timeout_ms`).
     pub shutdown_timeout: Duration,
+    /// The disk spool (`[otel.spool]`), when `dir` is set.
+    pub spool: Option<SpoolOptions>,
 }
 
 impl Default for ResolvedConfig {
@@ -194,6 +197,7 @@ impl Default for ResolvedConfig {
             exporter: ExporterSettings::None,
             exporter_origin: Origin::Default,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            spool: None,
         }
     }
 }
@@ -220,10 +224,11 @@ impl ResolvedConfig {
     pub fn start(&self) -> Result<Telemetry> {
         match self.build_exporter()? {
             None => Ok(Telemetry::disabled()),
-            Some(exporter) => Ok(Telemetry::new(
+            Some(exporter) => Ok(Telemetry::with_spool(
                 self.telemetry.clone(),
                 exporter,
                 self.pipeline,
+                self.spool.clone(),
             )?),
         }
     }
@@ -336,13 +341,56 @@ impl OtelConfig {
             .shutdown_timeout_ms
             .as_ref()
             .map_or(DEFAULT_SHUTDOWN_TIMEOUT, |s| Duration::from_millis(s.value));
+        let spool = self.spool_options(env)?;
         Ok(ResolvedConfig {
             telemetry,
             pipeline,
             exporter,
             exporter_origin,
             shutdown_timeout,
+            spool,
         })
+    }
+
+    /// `[otel.spool]`: `None` unless `dir` is set; `~` and `~/...` expand
+    /// from `HOME`, relative paths resolve against the config file's folder.
+    fn spool_options(&self, env: &Environment) -> Result<Option<SpoolOptions>> {
+        let Some(dir) = &self.spool.dir else {
+            return Ok(None);
+        };
+        let invalid = |reason: &str, fix: &str| ConfigError::InvalidValue {
+            at: dir.origin.clone(),
+            key: KeyPath::from(dir.key.clone()),
+            reason: reason.to_owned(),
+            fix: fix.to_owned(),
+        };
+        let written = dir.value.as_str();
+        let path = match written.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                let home = env.get("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
+                    invalid(
+                        "`~` needs the HOME environment variable, which is not set",
+                        "set HOME or write the path without `~`",
+                    )
+                })?;
+                PathBuf::from(home).join(rest.trim_start_matches('/'))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "only `~` and `~/...` are expanded, not `~user`",
+                    "write the full path",
+                ));
+            }
+            None => resolve_path(self.base_dir.as_deref(), Path::new(written)),
+        };
+        let mut options = SpoolOptions::new(path);
+        if let Some(s) = &self.spool.max_bytes {
+            options.max_bytes = s.value;
+        }
+        if let Some(s) = &self.spool.max_age_hours {
+            options.max_age = Duration::from_secs(s.value.saturating_mul(3600));
+        }
+        Ok(Some(options))
     }
 
     /// Key path of `suffix` under the `exporter` key, when the table has one.
@@ -1183,6 +1231,16 @@ impl fmt::Display for ResolvedConfig {
             f,
             "shutdown_timeout: {} ms",
             self.shutdown_timeout.as_millis()
-        )
+        )?;
+        match &self.spool {
+            None => write!(f, "\nspool: off"),
+            Some(spool) => write!(
+                f,
+                "\nspool: dir={}, max_bytes={}, max_age_hours={}",
+                spool.dir.display(),
+                spool.max_bytes,
+                spool.max_age.as_secs() / 3600
+            ),
+        }
     }
 }

@@ -65,7 +65,23 @@ impl LogBatch {
         }
     }
 
-    fn encoded(format: WireFormat, bytes: Vec<u8>, records: usize) -> Self {
+    /// A batch of `records` records already encoded as `bytes` in
+    /// `format` (read back from the disk spool).
+    pub fn from_encoded(format: WireFormat, bytes: Bytes, records: usize) -> Self {
+        Self::encoded(format, bytes, records)
+    }
+
+    /// The encoding the batch was made in and its bytes (protobuf when the
+    /// batch was built from a request).
+    pub fn encoding(&self) -> (WireFormat, &Bytes) {
+        match (self.protobuf.get(), self.json.get()) {
+            (Some(protobuf), _) => (WireFormat::Protobuf, protobuf),
+            (None, Some(json)) => (WireFormat::Json, json),
+            (None, None) => (WireFormat::Protobuf, self.protobuf()),
+        }
+    }
+
+    fn encoded(format: WireFormat, bytes: impl Into<Bytes>, records: usize) -> Self {
         let batch = Self {
             records,
             protobuf: OnceLock::new(),
@@ -78,7 +94,7 @@ impl LogBatch {
             WireFormat::Json => &batch.json,
         };
         // The slot is empty: `set` cannot fail.
-        let _ = slot.set(Bytes::from(bytes));
+        let _ = slot.set(bytes.into());
         batch
     }
 

@@ -21,6 +21,7 @@ pub mod exporter;
 pub mod pipeline;
 mod queue;
 mod registry;
+mod replay;
 pub mod resource;
 pub mod spool;
 pub mod stats;
@@ -39,7 +40,9 @@ pub use exporter::{
     is_retryable_http_status, server_message_excerpt,
 };
 pub use pipeline::{FlushError, PipelineError, PipelineOptions, RetryPolicy};
+pub use replay::{ReplayError, ReplayReport, replay_spool};
 pub use resource::{Resource, TelemetryOptions};
+pub use spool::{Signal, Spool, SpoolError, SpoolOptions, SpoolStatus};
 pub use stats::{DropReason, PipelineStats};
 pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, Telemetry};
 pub use transport::{

@@ -20,6 +20,7 @@ use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
 use crate::queue::{EventQueue, QueueFull};
 use crate::registry::SessionRegistry;
 use crate::resource::TelemetryOptions;
+use crate::spool::{Signal, Spool, SpoolOptions};
 use crate::stats::{DropReason, PipelineStats, StatsCounters};
 
 /// Exponential backoff with jitter, bounded by a per-batch retry budget.
@@ -167,6 +168,7 @@ impl Pipeline {
         telemetry: &TelemetryOptions,
         exporter: Box<dyn Exporter>,
         options: PipelineOptions,
+        spool: Option<SpoolOptions>,
     ) -> Result<Self, PipelineError> {
         validate(&options)?;
         let events = Arc::new(EventQueue::new(
@@ -195,7 +197,11 @@ impl Pipeline {
                 rx: control_rx,
                 pending: VecDeque::new(),
                 deadline: watch::channel(None).0,
+                spool_reserve: false,
             },
+            spool_options: spool,
+            spool: None,
+            replay: None,
         };
         let (alive, stopped) = std_mpsc::sync_channel::<()>(0);
         thread::Builder::new()
@@ -385,7 +391,13 @@ struct ControlInbox {
     pending: VecDeque<Control>,
     /// The shutdown deadline, once set; read by every export task.
     deadline: watch::Sender<Option<Instant>>,
+    /// With a spool, exports stop a little before the host's deadline so
+    /// that spooling what is left fits inside it.
+    spool_reserve: bool,
 }
+
+/// Longest time kept back from a shutdown deadline for spooling.
+const MAX_SPOOL_RESERVE: Duration = Duration::from_millis(250);
 
 impl ControlInbox {
     fn accept(&mut self, control: Control) {
@@ -396,6 +408,14 @@ impl ControlInbox {
     }
 
     fn set_deadline(&mut self, deadline: Instant) {
+        let deadline = if self.spool_reserve {
+            let left = deadline.saturating_duration_since(Instant::now());
+            deadline
+                .checked_sub((left / 4).min(MAX_SPOOL_RESERVE))
+                .unwrap_or(deadline)
+        } else {
+            deadline
+        };
         self.deadline.send_modify(|current| {
             *current = Some(current.map_or(deadline, |d| d.min(deadline)));
         });
@@ -459,10 +479,17 @@ struct Worker {
     /// Retiring sessions whose events are all out of the queue; forgotten
     /// once the buffer holding them is encoded.
     retired: Vec<u64>,
+    /// `[otel.spool]`, opened when the worker starts.
+    spool_options: Option<SpoolOptions>,
+    /// The open spool: batches that cannot be delivered go there.
+    spool: Option<Arc<Spool>>,
+    /// The replay of what earlier processes spooled.
+    replay: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
     async fn run(mut self) {
+        self.open_spool();
         let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size.min(4096));
         let mut batch_due: Option<Instant> = None;
         loop {
@@ -478,9 +505,11 @@ impl Worker {
                     }
                     Control::Retire(id) => self.retiring.push(id),
                     Control::Shutdown { done, .. } => {
+                        let spooled = self.stats.snapshot().spooled;
                         self.finish(&mut buffer).await;
-                        let delivered =
-                            self.stats.snapshot().dropped(DropReason::ShutdownDeadline) == 0;
+                        let stats = self.stats.snapshot();
+                        let delivered = stats.dropped(DropReason::ShutdownDeadline) == 0
+                            && stats.spooled == spooled;
                         let _ = done.send(delivered);
                         return;
                     }
@@ -534,6 +563,35 @@ impl Worker {
         }
     }
 
+    /// Opens the spool (on the worker: start-up never waits for the disk),
+    /// counts what tidying it evicted, and starts replaying it in the
+    /// background. A spool that cannot be opened is counted and left off.
+    fn open_spool(&mut self) {
+        let Some(options) = self.spool_options.take() else {
+            return;
+        };
+        match Spool::open(options) {
+            Ok((spool, report)) => {
+                self.stats.spool_dropped(report.evicted.records);
+                let spool = Arc::new(spool);
+                self.control.spool_reserve = true;
+                self.replay = Some(tokio::spawn(
+                    crate::replay::Replay {
+                        spool: Arc::clone(&spool),
+                        exporter: Arc::clone(&self.exporter),
+                        stats: Arc::clone(&self.stats),
+                        options: self.options,
+                        exports: Arc::clone(&self.exports),
+                        deadline: self.control.deadline.subscribe(),
+                    }
+                    .run(),
+                ));
+                self.spool = Some(spool);
+            }
+            Err(error) => self.stats.spool_error(&error),
+        }
+    }
+
     /// Moves queued events into `buffer`, up to one batch.
     fn take(&mut self, buffer: &mut Vec<Event>) {
         self.events.batch_taken();
@@ -567,6 +625,10 @@ impl Worker {
         self.drain_queue(buffer);
         self.deliver_all(buffer).await;
         self.exports_finished().await;
+        if let Some(replay) = self.replay.take() {
+            // It stops by the (published) deadline at the latest.
+            let _ = replay.await;
+        }
         self.close_exporter().await;
         self.events.mark_stopped();
         drop_stragglers(&self.events, &self.stats);
@@ -590,16 +652,33 @@ impl Worker {
         for chunk in buffer.chunks(self.options.max_batch_size) {
             if cut || self.control.passed() {
                 cut = true;
-                self.stats
-                    .dropped(DropReason::ShutdownDeadline, chunk.len() as u64);
+                match &self.spool {
+                    Some(spool) => {
+                        for batch in self.encoder.encode_as(chunk, format) {
+                            spill(
+                                Some(spool),
+                                &batch,
+                                &self.stats,
+                                DropReason::ShutdownDeadline,
+                            );
+                        }
+                    }
+                    None => self
+                        .stats
+                        .dropped(DropReason::ShutdownDeadline, chunk.len() as u64),
+                }
                 continue;
             }
             for batch in self.encoder.encode_as(chunk, format) {
                 let slot = if cut { None } else { self.export_slot().await };
                 let Some(permit) = slot.filter(|_| !self.control.passed()) else {
                     cut = true;
-                    self.stats
-                        .dropped(DropReason::ShutdownDeadline, batch.len() as u64);
+                    spill(
+                        self.spool.as_deref(),
+                        &batch,
+                        &self.stats,
+                        DropReason::ShutdownDeadline,
+                    );
                     continue;
                 };
                 tokio::spawn(deliver(
@@ -608,6 +687,7 @@ impl Worker {
                     Arc::clone(&self.stats),
                     self.options,
                     self.control.deadline.subscribe(),
+                    self.spool.clone(),
                     permit,
                 ));
             }
@@ -668,18 +748,77 @@ impl Worker {
     }
 }
 
-/// Sends one batch until it is accepted, permanently refused, out of retry
-/// budget, or cut by the shutdown deadline; counts every record of the
-/// batch exactly once, then frees its export slot.
+/// Sends one batch and counts every record of it exactly once: exported,
+/// rejected, dropped, or spooled when it could not be delivered (retry
+/// budget spent, shutdown deadline) and a spool is open; then frees its
+/// export slot.
 async fn deliver(
     exporter: Arc<dyn Exporter>,
     batch: LogBatch,
     stats: Arc<StatsCounters>,
     options: PipelineOptions,
     mut deadline: watch::Receiver<Option<Instant>>,
+    spool: Option<Arc<Spool>>,
     _slot: OwnedSemaphorePermit,
 ) {
     let records = batch.len() as u64;
+    match send(&*exporter, &batch, &stats, &options, &mut deadline).await {
+        Sent::Accepted => stats.exported(records),
+        Sent::PartiallyRejected(rejected) => {
+            let rejected = rejected.min(records);
+            stats.rejected(rejected);
+            stats.exported(records - rejected);
+        }
+        Sent::Refused => stats.dropped(DropReason::PermanentFailure, records),
+        Sent::GaveUp(reason) => spill(spool.as_deref(), &batch, &stats, reason),
+    }
+}
+
+/// Writes a batch that could not be delivered to the spool, or counts it
+/// as dropped for `reason` when there is no spool or the write fails (the
+/// failure is counted too).
+fn spill(spool: Option<&Spool>, batch: &LogBatch, stats: &StatsCounters, reason: DropReason) {
+    let records = batch.len() as u64;
+    let Some(spool) = spool else {
+        stats.dropped(reason, records);
+        return;
+    };
+    let (format, bytes) = batch.encoding();
+    match spool.store(Signal::Logs, format, records, bytes) {
+        Ok(evicted) => {
+            stats.spool_dropped(evicted.records);
+            stats.spooled(records);
+        }
+        Err(error) => {
+            stats.spool_error(&error);
+            stats.dropped(reason, records);
+        }
+    }
+}
+
+/// How sending one batch ended.
+pub(crate) enum Sent {
+    /// Every record was accepted.
+    Accepted,
+    /// Accepted with this many records rejected (never retried).
+    PartiallyRejected(u64),
+    /// Refused for good (never retried, never spooled).
+    Refused,
+    /// Not delivered: the retry budget was spent on retryable failures, or
+    /// the shutdown deadline passed.
+    GaveUp(DropReason),
+}
+
+/// Sends one batch until it is accepted, permanently refused, out of retry
+/// budget, or cut by the shutdown deadline; counts requests, failures and
+/// retries (not records).
+pub(crate) async fn send(
+    exporter: &dyn Exporter,
+    batch: &LogBatch,
+    stats: &StatsCounters,
+    options: &PipelineOptions,
+    deadline: &mut watch::Receiver<Option<Instant>>,
+) -> Sent {
     let budget_end = after(options.retry.budget);
     let mut retry = 0u32;
     loop {
@@ -687,36 +826,28 @@ async fn deliver(
         let attempt_end = after(options.request_timeout);
         let outcome = tokio::select! {
             biased;
-            outcome = timeout_at(attempt_end, guarded_export(&*exporter, &batch)) => {
+            outcome = timeout_at(attempt_end, guarded_export(exporter, batch)) => {
                 outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
                     FailureKind::Timeout,
                     format!("no answer within {:?}", options.request_timeout),
                 )))
             }
-            () = deadline_passed(&mut deadline) => {
+            () = deadline_passed(deadline) => {
                 stats.failure(&ExportError::new(
                     FailureKind::Timeout,
                     "shutdown deadline passed during export",
                 ));
-                stats.dropped(DropReason::ShutdownDeadline, records);
-                return;
+                return Sent::GaveUp(DropReason::ShutdownDeadline);
             }
         };
         match outcome {
-            ExportOutcome::Accepted => {
-                stats.exported(records);
-                return;
-            }
+            ExportOutcome::Accepted => return Sent::Accepted,
             ExportOutcome::PartiallyRejected { rejected, .. } => {
-                let rejected = rejected.min(records);
-                stats.rejected(rejected);
-                stats.exported(records - rejected);
-                return;
+                return Sent::PartiallyRejected(rejected);
             }
             ExportOutcome::Permanent { error } => {
                 stats.failure(&error);
-                stats.dropped(DropReason::PermanentFailure, records);
-                return;
+                return Sent::Refused;
             }
             ExportOutcome::Retryable { error, retry_after } => {
                 stats.failure(&error);
@@ -728,19 +859,16 @@ async fn deliver(
                 };
                 let resume = after(delay);
                 if resume > budget_end {
-                    stats.dropped(DropReason::RetriesExhausted, records);
-                    return;
+                    return Sent::GaveUp(DropReason::RetriesExhausted);
                 }
                 if deadline.borrow().is_some_and(|d| resume >= d) {
-                    stats.dropped(DropReason::ShutdownDeadline, records);
-                    return;
+                    return Sent::GaveUp(DropReason::ShutdownDeadline);
                 }
                 tokio::select! {
                     biased;
                     () = sleep_until(resume) => {}
-                    () = deadline_passed(&mut deadline) => {
-                        stats.dropped(DropReason::ShutdownDeadline, records);
-                        return;
+                    () = deadline_passed(deadline) => {
+                        return Sent::GaveUp(DropReason::ShutdownDeadline);
                     }
                 }
                 stats.retry();

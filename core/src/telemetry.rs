@@ -10,6 +10,7 @@ use crate::event::{
 use crate::exporter::Exporter;
 use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions, SessionRegistration};
 use crate::resource::TelemetryOptions;
+use crate::spool::SpoolOptions;
 use crate::stats::PipelineStats;
 
 /// How long `Drop` of the last [`Telemetry`] handle waits for delivery when
@@ -67,8 +68,23 @@ impl Telemetry {
         exporter: Box<dyn Exporter>,
         pipeline: PipelineOptions,
     ) -> Result<Self, PipelineError> {
+        Self::with_spool(options, exporter, pipeline, None)
+    }
+
+    /// Like [`Telemetry::new`], with a disk spool: batches that cannot be
+    /// delivered (retry budget spent, shutdown deadline) are written there
+    /// instead of dropped, and what earlier processes spooled is replayed
+    /// in the background. The spool is opened on the worker thread, so a
+    /// slow or unusable disk never delays start-up (an unusable spool is
+    /// counted in [`PipelineStats::spool_errors`] and left off).
+    pub fn with_spool(
+        options: TelemetryOptions,
+        exporter: Box<dyn Exporter>,
+        pipeline: PipelineOptions,
+        spool: Option<SpoolOptions>,
+    ) -> Result<Self, PipelineError> {
         let exporter_name = exporter.name();
-        let pipeline = Pipeline::start(&options, exporter, pipeline)?;
+        let pipeline = Pipeline::start(&options, exporter, pipeline, spool)?;
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pipeline,
