@@ -505,11 +505,9 @@ impl Worker {
                     }
                     Control::Retire(id) => self.retiring.push(id),
                     Control::Shutdown { done, .. } => {
-                        let spooled = self.stats.snapshot().spooled;
                         self.finish(&mut buffer).await;
-                        let stats = self.stats.snapshot();
-                        let delivered = stats.dropped(DropReason::ShutdownDeadline) == 0
-                            && stats.spooled == spooled;
+                        // Spooled at the deadline is not delivered either.
+                        let delivered = self.stats.cut_at_deadline() == 0;
                         let _ = done.send(delivered);
                         return;
                     }
@@ -787,7 +785,7 @@ fn spill(spool: Option<&Spool>, batch: &LogBatch, stats: &StatsCounters, reason:
     match spool.store(Signal::Logs, format, records, bytes) {
         Ok(evicted) => {
             stats.spool_dropped(evicted.records);
-            stats.spooled(records);
+            stats.spooled(reason, records);
         }
         Err(error) => {
             stats.spool_error(&error);

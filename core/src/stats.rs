@@ -79,6 +79,8 @@ pub(crate) struct StatsCounters {
 #[derive(Debug, Default)]
 struct SpoolCounters {
     spooled: AtomicU64,
+    /// Of `spooled`: cut by the shutdown deadline.
+    spooled_at_deadline: AtomicU64,
     replayed: AtomicU64,
     dropped: AtomicU64,
     errors: AtomicU64,
@@ -119,9 +121,21 @@ impl StatsCounters {
         }
     }
 
-    /// `n` records of this process were written to the spool.
-    pub(crate) fn spooled(&self, n: u64) {
+    /// `n` records of this process were written to the spool instead of
+    /// being dropped for `reason`.
+    pub(crate) fn spooled(&self, reason: DropReason, n: u64) {
+        if reason == DropReason::ShutdownDeadline {
+            self.spool
+                .spooled_at_deadline
+                .fetch_add(n, Ordering::Relaxed);
+        }
         self.spool.spooled.fetch_add(n, Ordering::Release);
+    }
+
+    /// Records the shutdown deadline cut, dropped or spooled.
+    pub(crate) fn cut_at_deadline(&self) -> u64 {
+        self.dropped[DropReason::ShutdownDeadline as usize].load(Ordering::Acquire)
+            + self.spool.spooled_at_deadline.load(Ordering::Acquire)
     }
 
     /// `n` spooled records were delivered by a replay.
