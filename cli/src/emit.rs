@@ -71,20 +71,37 @@ pub fn run(
             EXIT_INCOMPLETE
         };
     }
-    let shutdown = telemetry.shutdown(shutdown_timeout);
+    // The stats say what happened: exported, spooled, or lost.
+    let _ = telemetry.shutdown(shutdown_timeout);
     let stats = telemetry.stats();
     eprint!("{}", render_stats(&stats, &err));
-    let delivered = shutdown.is_ok() && stats.exported == tally.sent;
+    if stats.spooled > 0 {
+        eprintln!(
+            "{} {} events spooled for later delivery (agent-otel spool status)",
+            err.bad("spooled:"),
+            stats.spooled
+        );
+    }
+    // Spooled events are not lost: the next run (or `spool replay`)
+    // delivers them.
+    let delivered = stats.exported + stats.spooled == tally.sent;
     if delivered && tally.bad == 0 {
-        eprintln!("{}", err.ok(&format!("sent {} events", tally.sent)));
+        eprintln!(
+            "{}",
+            err.ok(&format!(
+                "sent {} events ({} exported, {} spooled)",
+                tally.sent, stats.exported, stats.spooled
+            ))
+        );
         EXIT_OK
     } else {
         if !delivered {
             eprintln!(
-                "{} {} of {} events were exported",
+                "{} {} of {} events were exported, {} spooled",
                 err.bad("incomplete:"),
                 stats.exported,
-                tally.sent
+                tally.sent,
+                stats.spooled
             );
         }
         if tally.bad > 0 {
