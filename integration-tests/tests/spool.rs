@@ -21,7 +21,7 @@ fn emit_calls(telemetry: &Telemetry, ids: std::ops::Range<usize>) {
             call_id: &format!("call-{i}"),
             arguments: "{\"patch\":\"...\"}",
             duration: Duration::from_millis(7),
-            success: i % 2 == 0,
+            success: i.is_multiple_of(2),
             output: "done",
         });
     }
@@ -98,7 +98,7 @@ fn a_collector_down_for_the_first_process_gets_everything_from_the_second() {
             let id = record.attr_str("call_id").expect("call_id").to_owned();
             let n: usize = id["call-".len()..].parse().expect("number");
             assert_eq!(record.attr_str("tool_name"), Some("apply_patch"));
-            let success = if n % 2 == 0 { "true" } else { "false" };
+            let success = if n.is_multiple_of(2) { "true" } else { "false" };
             assert_eq!(record.attr_str("success"), Some(success), "{context}: {id}");
             *seen.entry(id).or_default() += 1;
         }
