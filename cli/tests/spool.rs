@@ -31,15 +31,18 @@ fn agent_otel() -> assert_cmd::Command {
 }
 
 /// A config sending to `endpoint` with no retries (a refused batch is given
-/// up at once), batches that leave only when full (or at the end), and a
-/// spool in `spool/` next to it.
+/// up at once), batches of `max_batch_size` that leave only when full (or
+/// at the end), and a spool in `spool/` next to it.
 fn spool_config(dir: &Path, endpoint: &str, max_batch_size: usize) -> PathBuf {
     let path = dir.join("config.toml");
+    // `emit` flushes every `queue_capacity / 2` events: each batch is given
+    // up (and spooled as its own file) while the input is read.
+    let queue = 2 * max_batch_size;
     std::fs::write(
         &path,
         format!(
             "[otel]\nexporter = {{ otlp-http = {{ endpoint = \"{endpoint}\", timeout-ms = 5000 }} }}\n\
-             retry_budget_ms = 0\nmax_batch_size = {max_batch_size}\nbatch_timeout_ms = 60000\n\n[otel.spool]\ndir = \"spool\"\n"
+             retry_budget_ms = 0\nmax_batch_size = {max_batch_size}\nqueue_capacity = {queue}\nbatch_timeout_ms = 60000\n\n[otel.spool]\ndir = \"spool\"\n"
         ),
     )
     .expect("write config");
@@ -301,8 +304,7 @@ fn two_replays_at_once_deliver_each_record_once() {
         .assert()
         .success()
         .stderr(contains("2000 events spooled"));
-    // Batches of 20 (and one cut by emit's flush every 1024 events).
-    assert!(ready_files(&dir.path().join("spool")) >= 100);
+    assert_eq!(ready_files(&dir.path().join("spool")), 100, "batches of 20");
     collector.set_default_fault(None);
     let replay = || {
         Command::new(cargo_bin("agent-otel"))

@@ -23,6 +23,7 @@ mod queue;
 mod registry;
 mod replay;
 pub mod resource;
+mod spill;
 pub mod spool;
 pub mod stats;
 mod telemetry;

@@ -20,7 +20,8 @@ use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
 use crate::queue::{EventQueue, QueueFull};
 use crate::registry::SessionRegistry;
 use crate::resource::TelemetryOptions;
-use crate::spool::{Signal, Spool, SpoolOptions};
+use crate::spill::{Spill, spill};
+use crate::spool::{Spool, SpoolOptions};
 use crate::stats::{DropReason, PipelineStats, StatsCounters};
 
 /// Exponential backoff with jitter, bounded by a per-batch retry budget.
@@ -482,7 +483,7 @@ struct Worker {
     /// `[otel.spool]`, opened when the worker starts.
     spool_options: Option<SpoolOptions>,
     /// The open spool: batches that cannot be delivered go there.
-    spool: Option<Arc<Spool>>,
+    spool: Option<Arc<Spill>>,
     /// The replay of what earlier processes spooled.
     replay: Option<tokio::task::JoinHandle<()>>,
 }
@@ -584,7 +585,11 @@ impl Worker {
                     }
                     .run(),
                 ));
-                self.spool = Some(spool);
+                // A merged file is one request, and leaves room in the spool.
+                let max_merge = usize::try_from(spool.options().max_bytes / 4)
+                    .unwrap_or(usize::MAX)
+                    .min(self.options.max_request_bytes);
+                self.spool = Some(Arc::new(Spill::new(spool, max_merge)));
             }
             Err(error) => self.stats.spool_error(&error),
         }
@@ -627,6 +632,9 @@ impl Worker {
             // It stops by the (published) deadline at the latest.
             let _ = replay.await;
         }
+        if let Some(spool) = &self.spool {
+            spool.flush(&self.stats);
+        }
         self.close_exporter().await;
         self.events.mark_stopped();
         drop_stragglers(&self.events, &self.stats);
@@ -653,12 +661,7 @@ impl Worker {
                 match &self.spool {
                     Some(spool) => {
                         for batch in self.encoder.encode_as(chunk, format) {
-                            spill(
-                                Some(spool),
-                                &batch,
-                                &self.stats,
-                                DropReason::ShutdownDeadline,
-                            );
+                            spool.batch(&batch, DropReason::ShutdownDeadline, true, &self.stats);
                         }
                     }
                     None => self
@@ -676,6 +679,7 @@ impl Worker {
                         &batch,
                         &self.stats,
                         DropReason::ShutdownDeadline,
+                        true,
                     );
                     continue;
                 };
@@ -756,7 +760,7 @@ async fn deliver(
     stats: Arc<StatsCounters>,
     options: PipelineOptions,
     mut deadline: watch::Receiver<Option<Instant>>,
-    spool: Option<Arc<Spool>>,
+    spool: Option<Arc<Spill>>,
     _slot: OwnedSemaphorePermit,
 ) {
     let records = batch.len() as u64;
@@ -768,28 +772,10 @@ async fn deliver(
             stats.exported(records - rejected);
         }
         Sent::Refused => stats.dropped(DropReason::PermanentFailure, records),
-        Sent::GaveUp(reason) => spill(spool.as_deref(), &batch, &stats, reason),
-    }
-}
-
-/// Writes a batch that could not be delivered to the spool, or counts it
-/// as dropped for `reason` when there is no spool or the write fails (the
-/// failure is counted too).
-fn spill(spool: Option<&Spool>, batch: &LogBatch, stats: &StatsCounters, reason: DropReason) {
-    let records = batch.len() as u64;
-    let Some(spool) = spool else {
-        stats.dropped(reason, records);
-        return;
-    };
-    let (format, bytes) = batch.encoding();
-    match spool.store(Signal::Logs, format, records, bytes) {
-        Ok(evicted) => {
-            stats.spool_dropped(evicted.records);
-            stats.spooled(reason, records);
-        }
-        Err(error) => {
-            stats.spool_error(&error);
-            stats.dropped(reason, records);
+        Sent::GaveUp(reason) => {
+            // Once shutdown has begun, batches are spooled together at its end.
+            let shutting = deadline.borrow().is_some();
+            spill(spool.as_deref(), &batch, &stats, reason, shutting);
         }
     }
 }

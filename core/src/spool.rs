@@ -218,7 +218,7 @@ pub struct SpoolHeader {
 }
 
 impl SpoolHeader {
-    fn encode(&self, payload: &[u8]) -> [u8; HEADER_BYTES] {
+    fn encode(&self, payload: &[&[u8]]) -> [u8; HEADER_BYTES] {
         let mut header = [0u8; HEADER_BYTES];
         header[..4].copy_from_slice(MAGIC);
         header[4] = FORMAT_VERSION;
@@ -257,10 +257,12 @@ impl SpoolHeader {
     }
 }
 
-fn checksum(header: &[u8], payload: &[u8]) -> u32 {
+fn checksum(header: &[u8], payload: &[&[u8]]) -> u32 {
     let mut crc = crc32fast::Hasher::new();
     crc.update(header);
-    crc.update(payload);
+    for part in payload {
+        crc.update(part);
+    }
     crc.finalize()
 }
 
@@ -591,12 +593,25 @@ impl Spool {
         records: u64,
         payload: &[u8],
     ) -> Result<Evicted, SpoolError> {
+        self.store_parts(signal, format, records, &[payload])
+    }
+
+    /// Like [`Spool::store`] for a payload given in parts, written one
+    /// after the other (concatenated OTLP protobuf requests are one request
+    /// holding all their records, so several batches can share one file).
+    pub fn store_parts(
+        &self,
+        signal: Signal,
+        format: WireFormat,
+        records: u64,
+        parts: &[&[u8]],
+    ) -> Result<Evicted, SpoolError> {
         let header = SpoolHeader {
             signal,
             format,
             records,
             created: SystemTime::now(),
-            payload_len: payload.len() as u64,
+            payload_len: parts.iter().map(|p| p.len() as u64).sum(),
         };
         let bytes = header.file_bytes();
         if bytes > self.options.max_bytes {
@@ -610,7 +625,7 @@ impl Spool {
         let stem = format!("{:020}-{}-{seq:08}", unix_nanos(header.created), self.pid);
         let temp = self.options.dir.join(format!("{stem}.{TEMP}"));
         let ready = self.options.dir.join(format!("{stem}.{READY}"));
-        if let Err(error) = write_file(&temp, &header.encode(payload), payload) {
+        if let Err(error) = write_file(&temp, &header.encode(parts), parts) {
             let _ = fs::remove_file(&temp);
             return Err(error);
         }
@@ -686,14 +701,14 @@ fn read_header(path: &Path) -> Result<SpoolHeader, SpoolError> {
     })
 }
 
-fn write_file(path: &Path, header: &[u8], payload: &[u8]) -> Result<(), SpoolError> {
+fn write_file(path: &Path, header: &[u8], parts: &[&[u8]]) -> Result<(), SpoolError> {
     let mut file = File::options()
         .write(true)
         .create_new(true)
         .open(path)
         .map_err(|e| SpoolError::io("create a file", path, e))?;
     file.write_all(header)
-        .and_then(|()| file.write_all(payload))
+        .and_then(|()| parts.iter().try_for_each(|part| file.write_all(part)))
         .map_err(|e| SpoolError::io("write", path, e))?;
     file.sync_all()
         .map_err(|e| SpoolError::io("fsync", path, e))
@@ -746,7 +761,7 @@ impl Claim {
         let (header, payload) = data.split_at(HEADER_BYTES);
         let mut stored = [0u8; 4];
         stored.copy_from_slice(&header[32..36]);
-        if checksum(&header[..32], payload) != u32::from_le_bytes(stored) {
+        if checksum(&header[..32], &[payload]) != u32::from_le_bytes(stored) {
             return Err(SpoolError::Corrupt {
                 path: path.clone(),
                 reason: "checksum mismatch",

@@ -210,6 +210,37 @@ fn a_shutdown_deadline_spools_what_is_left() {
 }
 
 #[test]
+fn batches_given_up_during_shutdown_share_one_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let down = ScriptedExporter::new();
+    down.then(retryable(), 100_000);
+    let telemetry = start(&down, SpoolOptions::new(dir.path()));
+    emit_calls(&telemetry, 0..500);
+    telemetry
+        .shutdown(HANG)
+        .expect("given up by retry budget, not deadline");
+    let stats = settled(&telemetry);
+    assert_eq!(stats.spooled, 500, "{stats}");
+    let entries = Spool::inspect(SpoolOptions::new(dir.path()))
+        .list()
+        .expect("list");
+    assert_eq!(entries.len(), 1, "ten batches, one file");
+    assert_eq!(entries[0].header.records, 500);
+
+    let up = ScriptedExporter::new();
+    let report = replay_spool(
+        SpoolOptions::new(dir.path()),
+        Box::new(up.clone()),
+        options(),
+        &mut |_| {},
+    )
+    .expect("replay");
+    assert_eq!(report.records_delivered, 500);
+    assert_eq!(up.call_count(), 1, "the merged file is one valid request");
+    assert_once(&up.delivered(), &expected_ids(0..500));
+}
+
+#[test]
 fn an_unusable_spool_is_counted_and_nothing_panics() {
     let dir = tempfile::tempdir().expect("temp dir");
     let not_a_dir = dir.path().join("spool");
@@ -250,7 +281,10 @@ fn a_spool_that_breaks_while_running_counts_each_failed_write() {
     telemetry.shutdown(HANG).expect("shutdown");
     let stats = settled(&telemetry);
     assert_eq!(stats.spooled, 50, "{stats}");
-    assert_eq!(stats.spool_errors, 2, "two batches of 50 failed to spool");
+    assert_eq!(
+        stats.spool_errors, 1,
+        "the batches given up during shutdown are written (and fail) together"
+    );
     assert_eq!(stats.dropped(DropReason::RetriesExhausted), 100, "{stats}");
     assert_balanced(&stats);
 }
@@ -287,6 +321,8 @@ fn replay_reports_progress_and_stops_while_the_collector_is_down() {
     down.then(retryable(), 100_000);
     let first = start(&down, SpoolOptions::new(dir.path()));
     emit_calls(&first, 0..200);
+    // Given up while running: one file per batch.
+    first.force_flush(HANG).expect("flush");
     first.shutdown(HANG).expect("shutdown");
     assert_eq!(settled(&first).spooled, 200);
 

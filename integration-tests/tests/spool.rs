@@ -112,7 +112,12 @@ fn max_bytes_keeps_the_newest_and_counts_what_it_evicted() {
     let backend = Backend::HttpBinary;
     let collector = Collector::start(backend.collector_config()).expect("collector");
     collector.set_default_fault(Some(Fault::Unavailable { retry_after: None }));
-    let table = table(backend, &collector).set("spool", "{ dir = \"spool\", max_bytes = 65536 }");
+    // One batch at a time, given up at once: batches reach the spool in
+    // the order they were emitted.
+    let table = table(backend, &collector)
+        .set("spool", "{ dir = \"spool\", max_bytes = 65536 }")
+        .set("max_concurrent_exports", "1")
+        .set("retry_budget_ms", "0");
 
     let (dir, first) = start(ConfigDir::new(), &table);
     emit_calls(&first, 0..2_000);
