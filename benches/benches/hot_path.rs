@@ -30,8 +30,8 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    DiscardLogExporter, KINDS, SdkSession, emit, emit_tracing, machine, metadata, mixed_kind,
-    pipeline_options, sdk_provider as make_provider, telemetry, tracing_bridge,
+    DiscardLogExporter, KINDS, SdkSession, emit, emit_custom, emit_tracing, machine, metadata,
+    mixed_kind, pipeline_options, sdk_provider as make_provider, telemetry, tracing_bridge,
 };
 use agent_otel_core::{Session, Telemetry};
 use agent_otel_exporter_noop::DiscardExporter;
@@ -201,6 +201,47 @@ fn hot_path(c: &mut Criterion, s: &Subjects) {
     }
 }
 
+/// A custom event with six typed attributes, next to the SDK emitting the
+/// same record.
+fn custom_event(c: &mut Criterion, s: &Subjects) {
+    let mut g = c.benchmark_group("hot_path/custom_event_6_attributes");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .throughput(Throughput::Elements(1));
+    g.bench_function("disabled", |b| {
+        b.iter(|| emit_custom(black_box(&s.disabled)));
+    });
+    g.bench_function("agent_otel", |b| {
+        b.iter_custom(|iters| {
+            chunked(
+                iters,
+                |n| {
+                    for _ in 0..n {
+                        emit_custom(black_box(&s.session));
+                    }
+                },
+                || s.flush_ours(),
+            )
+        });
+    });
+    g.bench_function("sdk_batch", |b| {
+        b.iter_custom(|iters| {
+            s.sdk_emits[0].fetch_add(iters, Ordering::Relaxed);
+            chunked(
+                iters,
+                |n| {
+                    for _ in 0..n {
+                        black_box(&s.sdk).emit_custom();
+                    }
+                },
+                || s.flush_sdk(),
+            )
+        });
+    });
+    g.finish();
+}
+
 fn contention(c: &mut Criterion, s: &Subjects) {
     for threads in [2usize, 8] {
         let mut g = c.benchmark_group(format!("hot_path_contention/{threads}_threads"));
@@ -239,6 +280,7 @@ fn benches(c: &mut Criterion) {
     println!("machine: {}", machine());
     let s = Arc::new(Subjects::new());
     hot_path(c, &s);
+    custom_event(c, &s);
     contention(c, &s);
     s.flush_ours();
     s.flush_sdk();

@@ -22,10 +22,10 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use agent_otel_benches::{
-    DiscardLogExporter, Gate, GatedExporter, KINDS, SdkSession, emit, emit_tracing, metadata,
-    sdk_provider, telemetry, tracing_bridge,
+    DiscardLogExporter, Gate, GatedExporter, KINDS, SdkSession, emit, emit_custom, emit_tracing,
+    metadata, sdk_provider, telemetry, tracing_bridge,
 };
-use agent_otel_core::{EventKind, PipelineOptions, Telemetry};
+use agent_otel_core::{EventKind, PipelineOptions, Session, Telemetry};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -47,7 +47,7 @@ fn per_emit(mut f: impl FnMut()) -> (f64, f64) {
     )
 }
 
-fn ours(kind: EventKind) -> (f64, f64) {
+fn ours(emit_one: impl Fn(&Session)) -> (f64, f64) {
     let gate = Gate::new();
     gate.close();
     let options = PipelineOptions {
@@ -58,15 +58,23 @@ fn ours(kind: EventKind) -> (f64, f64) {
     };
     let t = telemetry(Box::new(GatedExporter(gate.clone())), options);
     let session = t.session(metadata());
-    emit(&session, kind);
+    emit_one(&session);
     gate.wait_arrivals(1); // the worker is now parked in the exporter
-    let result = per_emit(|| emit(black_box(&session), kind));
+    let result = per_emit(|| emit_one(black_box(&session)));
     gate.open();
     let _ = t.shutdown(Duration::from_secs(10));
     result
 }
 
-fn sdk(kind: EventKind, bridge: bool) -> (f64, f64) {
+/// How the SDK side emits in [`sdk`].
+#[derive(Clone, Copy)]
+enum SdkEmit {
+    Record(EventKind),
+    Bridge(EventKind),
+    Custom,
+}
+
+fn sdk(how: SdkEmit) -> (f64, f64) {
     let gate = Gate::new();
     gate.close();
     let exporter = DiscardLogExporter::gated(gate.clone());
@@ -77,13 +85,13 @@ fn sdk(kind: EventKind, bridge: bool) -> (f64, f64) {
     let result = tracing::dispatcher::with_default(&dispatch, || {
         // 512 records fill a batch: the worker exports it and parks.
         for _ in 0..512 {
-            session.emit(kind);
+            session.emit_custom();
         }
         gate.wait_arrivals(1);
-        if bridge {
-            per_emit(|| emit_tracing(black_box(&meta), kind))
-        } else {
-            per_emit(|| black_box(&session).emit(kind))
+        match how {
+            SdkEmit::Record(kind) => per_emit(|| black_box(&session).emit(kind)),
+            SdkEmit::Bridge(kind) => per_emit(|| emit_tracing(black_box(&meta), kind)),
+            SdkEmit::Custom => per_emit(|| black_box(&session).emit_custom()),
         }
     });
     gate.open();
@@ -101,11 +109,17 @@ fn main() {
     let disabled = Telemetry::disabled().session(metadata());
     for (kind, name) in KINDS {
         let (da, db) = per_emit(|| emit(black_box(&disabled), kind));
-        let (oa, ob) = ours(kind);
-        let (sa, sb) = sdk(kind, false);
-        let (ta, tb) = sdk(kind, true);
+        let (oa, ob) = ours(|session| emit(session, kind));
+        let (sa, sb) = sdk(SdkEmit::Record(kind));
+        let (ta, tb) = sdk(SdkEmit::Bridge(kind));
         println!(
             "| {name} | {da:.2} allocs / {db:.0} B | {oa:.2} allocs / {ob:.0} B | {sa:.2} allocs / {sb:.0} B | {ta:.2} allocs / {tb:.0} B |"
         );
     }
+    let (da, db) = per_emit(|| emit_custom(black_box(&disabled)));
+    let (oa, ob) = ours(emit_custom);
+    let (sa, sb) = sdk(SdkEmit::Custom);
+    println!(
+        "| custom event (6 attributes) | {da:.2} allocs / {db:.0} B | {oa:.2} allocs / {ob:.0} B | {sa:.2} allocs / {sb:.0} B | – |"
+    );
 }

@@ -241,7 +241,7 @@ fn ceiling(c: &mut Criterion) {
                 SystemTime::now(),
                 Arc::clone(&meta),
                 event_data(mixed_kind(i)),
-                false,
+                agent_otel_core::ContentPolicy::default(),
             )
         })
         .collect();

@@ -19,7 +19,7 @@ use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider 
 use opentelemetry::{Key, StringValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{
-    BatchConfigBuilder, BatchLogProcessor, LogExporter, SdkLogger, SdkLoggerProvider,
+    BatchConfigBuilder, BatchLogProcessor, LogExporter, SdkLogRecord, SdkLogger, SdkLoggerProvider,
 };
 
 /// The five event kinds, with the names used in benchmark ids.
@@ -41,6 +41,8 @@ pub fn metadata() -> SessionMetadata {
         terminal_type: "xterm-256color".to_owned(),
         model: "gpt-5-codex".to_owned(),
         slug: "gpt-5-codex".to_owned(),
+        vcs: None,
+        attributes: Vec::new(),
     }
 }
 
@@ -335,6 +337,28 @@ fn owned(s: &str) -> AnyValue {
 }
 
 impl SdkSession {
+    /// The session's common attributes, shared (`Arc`) strings.
+    #[inline]
+    fn add_common(&self, r: &mut SdkLogRecord) {
+        let sv = |v: &StringValue| AnyValue::String(v.clone());
+        r.add_attribute(
+            Key::from_static_str("conversation.id"),
+            sv(&self.conversation_id),
+        );
+        r.add_attribute(Key::from_static_str("app.version"), sv(&self.app_version));
+        r.add_attribute(Key::from_static_str("auth_mode"), sv(&self.auth_mode));
+        r.add_attribute(
+            Key::from_static_str("user.account_id"),
+            sv(&self.account_id),
+        );
+        r.add_attribute(
+            Key::from_static_str("terminal.type"),
+            sv(&self.terminal_type),
+        );
+        r.add_attribute(Key::from_static_str("model"), sv(&self.model));
+        r.add_attribute(Key::from_static_str("slug"), sv(&self.slug));
+    }
+
     /// A session over `provider`'s `codex_otel` logger.
     pub fn new(provider: &SdkLoggerProvider) -> Self {
         let m = metadata();
@@ -370,23 +394,7 @@ impl SdkSession {
         };
         r.set_event_name(name);
         r.add_attribute(Key::from_static_str("event.name"), name);
-        let sv = |v: &StringValue| AnyValue::String(v.clone());
-        r.add_attribute(
-            Key::from_static_str("conversation.id"),
-            sv(&self.conversation_id),
-        );
-        r.add_attribute(Key::from_static_str("app.version"), sv(&self.app_version));
-        r.add_attribute(Key::from_static_str("auth_mode"), sv(&self.auth_mode));
-        r.add_attribute(
-            Key::from_static_str("user.account_id"),
-            sv(&self.account_id),
-        );
-        r.add_attribute(
-            Key::from_static_str("terminal.type"),
-            sv(&self.terminal_type),
-        );
-        r.add_attribute(Key::from_static_str("model"), sv(&self.model));
-        r.add_attribute(Key::from_static_str("slug"), sv(&self.slug));
+        self.add_common(&mut r);
         match kind {
             EventKind::ApiRequest => {
                 r.add_attribute(Key::from_static_str("attempt"), 1i64);
@@ -429,12 +437,52 @@ impl SdkSession {
     }
 }
 
+/// Emits the sample custom event: `codex.sandbox_outcome` with six typed
+/// attributes (two strings, two integers, a bool and a double).
+#[inline]
+pub fn emit_custom(session: &Session) {
+    session
+        .event("codex.sandbox_outcome")
+        .str("outcome", "allowed")
+        .str("sandbox", "seatbelt")
+        .int("initial_duration_ms", 12)
+        .int("retries", 0)
+        .bool("escalated", false)
+        .double("cpu_ratio", 0.25)
+        .emit();
+}
+
+impl SdkSession {
+    /// The SDK doing the work of [`emit_custom`]: one `LogRecord` with the
+    /// common attributes and the same six typed ones.
+    #[inline]
+    pub fn emit_custom(&self) {
+        let mut r = self.logger.create_log_record();
+        let now = SystemTime::now();
+        r.set_timestamp(now);
+        r.set_observed_timestamp(now);
+        r.set_severity_number(Severity::Info);
+        r.set_severity_text("INFO");
+        let name = "codex.sandbox_outcome";
+        r.set_event_name(name);
+        r.add_attribute(Key::from_static_str("event.name"), name);
+        self.add_common(&mut r);
+        r.add_attribute(Key::from_static_str("outcome"), owned("allowed"));
+        r.add_attribute(Key::from_static_str("sandbox"), owned("seatbelt"));
+        r.add_attribute(Key::from_static_str("initial_duration_ms"), 12i64);
+        r.add_attribute(Key::from_static_str("retries"), 0i64);
+        r.add_attribute(Key::from_static_str("escalated"), false);
+        r.add_attribute(Key::from_static_str("cpu_ratio"), 0.25f64);
+        self.logger.emit(r);
+    }
+}
+
 /// Emits the sample event of `kind` the way Codex does: a `tracing` event
 /// whose fields are the attributes, bridged to the SDK by
 /// `opentelemetry-appender-tracing` (install the bridge layer first).
 #[inline]
 pub fn emit_tracing(m: &SessionMetadata, kind: EventKind) {
-    let ts = agent_otel_core::batch::rfc3339_millis(SystemTime::now());
+    let ts = agent_otel_core::time::rfc3339_millis(SystemTime::now());
     let auth = m.auth_mode.as_deref().unwrap_or_default();
     let account = m.account_id.as_deref().unwrap_or_default();
     match kind {

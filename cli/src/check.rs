@@ -54,7 +54,7 @@ pub fn run(config: &Path, probe: bool) -> u8 {
             kind: PROBE_KIND,
             ..SseEvent::default()
         }),
-        false,
+        agent_otel_core::ContentPolicy::default(),
     );
     let Some(batch) = encoder.encode(&[event]).into_iter().next() else {
         eprintln!("{} could not encode the probe event", err.bad("error:"));

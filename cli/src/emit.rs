@@ -163,10 +163,7 @@ fn send_lines(
             continue;
         }
         let time = parsed.time().unwrap_or_else(SystemTime::now);
-        if parsed
-            .with_event(|event| session.emit_at(time, event))
-            .is_some()
-        {
+        if parsed.emit_to(&session, time) {
             tally.sent += 1;
             if telemetry.is_enabled() && tally.sent % flush_every == 0 {
                 // A flush that times out is reported by the final stats.

@@ -1,14 +1,19 @@
 //! The JSON-lines input of `agent-otel emit`: one object per line, either a
-//! `session` line setting the metadata of the lines after it, or an event
-//! line with the catalog's attribute names as keys.
+//! `session` line setting the metadata of the lines after it, an event line
+//! with the catalog's attribute names as keys, or a custom `event` line with
+//! a name and typed attributes.
 
 use std::time::{Duration, SystemTime};
 
+use std::path::Path;
+
+use agent_otel_core::attribute::MAX_VALUE_DEPTH;
 use agent_otel_core::{
-    ApiRequest, DecisionSource, EventData, SessionMetadata, SseEvent, TokenCounts, ToolDecision,
-    ToolDecisionEvent, ToolResult,
+    ApiRequest, AttributeValue, DecisionSource, EventData, Sensitivity, Session, SessionMetadata,
+    SseEvent, TokenCounts, ToolDecision, ToolDecisionEvent, ToolResult, VcsInfo,
 };
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 /// One parsed input line.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -37,6 +42,27 @@ pub enum InputLine {
         /// `user.account_id`.
         #[serde(default)]
         account_id: Option<String>,
+        /// Extra attributes on every event of the session.
+        #[serde(default)]
+        attributes: Map<String, Value>,
+        /// A directory whose git repository gives the `vcs.*` attributes.
+        #[serde(default)]
+        vcs_dir: Option<String>,
+    },
+    /// A custom event: its name as given, and typed attributes.
+    Event {
+        /// The event name, e.g. `codex.sandbox_outcome`.
+        name: String,
+        /// Attributes: strings, numbers, booleans, arrays and objects.
+        #[serde(default)]
+        attributes: Map<String, Value>,
+        /// Attribute keys marked sensitive: `"prompt"` or `"tool"`. A key
+        /// absent from `attributes` is ignored.
+        #[serde(default)]
+        sensitive: Map<String, Value>,
+        /// RFC 3339 time to backfill.
+        #[serde(default)]
+        timestamp: Option<String>,
     },
     /// `api_request`.
     ApiRequest {
@@ -146,6 +172,17 @@ pub enum LineError {
         /// The valid values.
         choices: &'static str,
     },
+    /// An attribute value has no OTLP form.
+    #[error("attribute `{key}`: {reason}")]
+    Attribute {
+        /// The attribute key (a path for nested values).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// `vcs_dir` is not a directory.
+    #[error("`vcs_dir` {0:?} is not a directory")]
+    VcsDir(String),
     /// `timestamp` is not RFC 3339.
     #[error("`timestamp` {0:?} is not an RFC 3339 time (e.g. 2026-11-24T23:06:54.123Z)")]
     Timestamp(String),
@@ -170,6 +207,37 @@ fn json_message(error: &serde_json::Error) -> String {
 }
 
 fn validate(line: &InputLine) -> Result<(), LineError> {
+    match line {
+        InputLine::Session {
+            attributes,
+            vcs_dir,
+            ..
+        } => {
+            attribute_list(attributes)?;
+            if let Some(dir) = vcs_dir
+                && !Path::new(dir).is_dir()
+            {
+                return Err(LineError::VcsDir(dir.clone()));
+            }
+        }
+        InputLine::Event {
+            attributes,
+            sensitive,
+            ..
+        } => {
+            attribute_list(attributes)?;
+            for (key, class) in sensitive {
+                if class.as_str().and_then(Sensitivity::parse).is_none() {
+                    return Err(LineError::Choice {
+                        field: "sensitive",
+                        value: format!("{key}: {class}"),
+                        choices: "\"prompt\", \"tool\"",
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
     if let InputLine::ToolDecision {
         decision, source, ..
     } = line
@@ -203,10 +271,62 @@ fn parse_time(text: &str) -> Result<SystemTime, LineError> {
     Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(since_epoch))
 }
 
+/// The typed attributes of a JSON object, in order.
+fn attribute_list(object: &Map<String, Value>) -> Result<Vec<(String, AttributeValue)>, LineError> {
+    object
+        .iter()
+        .map(|(key, value)| Ok((key.clone(), attribute_value(key, value, 0)?)))
+        .collect()
+}
+
+/// A JSON value as an attribute value: null, integers beyond i64 and
+/// nesting deeper than [`MAX_VALUE_DEPTH`] have no OTLP form.
+fn attribute_value(path: &str, value: &Value, depth: usize) -> Result<AttributeValue, LineError> {
+    let bad = |reason: &str| LineError::Attribute {
+        key: path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if depth > MAX_VALUE_DEPTH {
+        return Err(bad(&format!("nested deeper than {MAX_VALUE_DEPTH} levels")));
+    }
+    Ok(match value {
+        Value::Null => return Err(bad("null has no attribute value; leave the key out")),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => AttributeValue::Int(i),
+            (None, Some(_)) if n.is_u64() => {
+                return Err(bad("integer larger than 9223372036854775807"));
+            }
+            (None, Some(d)) => AttributeValue::Double(d),
+            (None, None) => return Err(bad("number out of range")),
+        },
+        Value::String(s) => AttributeValue::String(s.clone()),
+        Value::Array(items) => AttributeValue::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| attribute_value(&format!("{path}[{i}]"), item, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(entries) => AttributeValue::Map(
+            entries
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        attribute_value(&format!("{path}.{k}"), v, depth + 1)?,
+                    ))
+                })
+                .collect::<Result<_, LineError>>()?,
+        ),
+    })
+}
+
 impl InputLine {
     fn timestamp(&self) -> Option<&str> {
         match self {
             InputLine::Session { .. } => None,
+            InputLine::Event { timestamp, .. } => timestamp.as_deref(),
             InputLine::ApiRequest { timestamp, .. }
             | InputLine::SseEvent { timestamp, .. }
             | InputLine::UserPrompt { timestamp, .. }
@@ -226,6 +346,8 @@ impl InputLine {
                 terminal_type,
                 auth_mode,
                 account_id,
+                attributes,
+                vcs_dir,
             } => Some(SessionMetadata {
                 conversation_id: conversation_id.clone(),
                 app_version: app_version.clone(),
@@ -234,6 +356,11 @@ impl InputLine {
                 terminal_type: terminal_type.clone(),
                 model: model.clone(),
                 slug: slug.clone(),
+                vcs: vcs_dir
+                    .as_deref()
+                    .and_then(|dir| VcsInfo::detect(Path::new(dir))),
+                // Validated by `parse`.
+                attributes: attribute_list(attributes).unwrap_or_default(),
             }),
             _ => None,
         }
@@ -244,11 +371,41 @@ impl InputLine {
         self.timestamp().and_then(|t| parse_time(t).ok())
     }
 
-    /// Calls `f` with the event of an event line (not for `session` lines).
+    /// Emits the event of an event line on `session` at `time`; false for
+    /// a `session` line.
+    pub fn emit_to(&self, session: &Session, time: SystemTime) -> bool {
+        if let InputLine::Event {
+            name,
+            attributes,
+            sensitive,
+            ..
+        } = self
+        {
+            let mut event = session.event(name).at(time);
+            // Validated by `parse`.
+            for (key, value) in attribute_list(attributes).unwrap_or_default() {
+                event = match sensitive
+                    .get(&key)
+                    .and_then(Value::as_str)
+                    .and_then(Sensitivity::parse)
+                {
+                    Some(class) => event.sensitive_value(&key, value, class),
+                    None => event.value(&key, value),
+                };
+            }
+            event.emit();
+            return true;
+        }
+        self.with_event(|event| session.emit_at(time, event))
+            .is_some()
+    }
+
+    /// Calls `f` with the event of a catalog event line (not for `session`
+    /// or custom `event` lines).
     pub fn with_event<R>(&self, f: impl FnOnce(EventData<'_>) -> R) -> Option<R> {
         let arguments_text;
         let data = match self {
-            InputLine::Session { .. } => return None,
+            InputLine::Session { .. } | InputLine::Event { .. } => return None,
             InputLine::ApiRequest {
                 attempt,
                 duration_ms,

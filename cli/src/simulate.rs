@@ -19,6 +19,8 @@ pub fn metadata() -> SessionMetadata {
         terminal_type: "demo-terminal".to_owned(),
         model: "gpt-5-codex".to_owned(),
         slug: "openai".to_owned(),
+        vcs: None,
+        attributes: Vec::new(),
     }
 }
 

@@ -32,6 +32,9 @@
 //! | `environment` | string | `"dev"` | – (resource attribute `env`) |
 //! | `exporter` | `"none"` \| `"otlp-http"` \| `"otlp-grpc"` \| table | `"none"` | `OTEL_LOGS_EXPORTER` (`otlp`/`none`) with `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL`; `OTEL_SDK_DISABLED=true` forces `none` over everything |
 //! | `log_user_prompt` | bool | `false` | – |
+//! | `log_tool_content` | bool | `true` (`false`: `tool_result.arguments`/`output` and custom `tool` attributes are `[REDACTED]`) | – |
+//! | `attribute_value_length_limit` | integer ≥ 0, characters | none (only the `max_request_bytes / 4` ceiling) | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` |
+//! | `attribute_count_limit` | integer ≥ 0 | 128 | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, then `OTEL_ATTRIBUTE_COUNT_LIMIT` |
 //! | `resource_attributes` | table of strings | empty | `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME` |
 //! | `queue_capacity` | integer ≥ 1 | 2048 | `OTEL_BLRP_MAX_QUEUE_SIZE` |
 //! | `max_batch_size` | integer ≥ 1 | 512 | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` |

@@ -154,6 +154,12 @@ pub struct OtelConfig {
     pub exporter: Option<Setting<ExporterConfig>>,
     /// `log_user_prompt`.
     pub log_user_prompt: Option<Setting<bool>>,
+    /// `log_tool_content`.
+    pub log_tool_content: Option<Setting<bool>>,
+    /// `attribute_value_length_limit`: longest string value, in characters.
+    pub attribute_value_length_limit: Option<Setting<u64>>,
+    /// `attribute_count_limit`: most attributes on one record.
+    pub attribute_count_limit: Option<Setting<u64>>,
     /// `[otel.resource_attributes]`, in file order.
     pub resource_attributes: Vec<(Setting<String>, Setting<String>)>,
     /// Pipeline settings.

@@ -19,6 +19,9 @@ pub const OTEL_KEYS: &[&str] = &[
     "environment",
     "exporter",
     "log_user_prompt",
+    "log_tool_content",
+    "attribute_value_length_limit",
+    "attribute_count_limit",
     "resource_attributes",
     "queue_capacity",
     "max_batch_size",
@@ -239,6 +242,13 @@ impl Walker<'_> {
                 "environment" => config.environment = Some(self.non_empty_string(v, &key)?),
                 "exporter" => config.exporter = Some(self.exporter(v, &key)?),
                 "log_user_prompt" => config.log_user_prompt = Some(self.boolean(v, &key)?),
+                "log_tool_content" => config.log_tool_content = Some(self.boolean(v, &key)?),
+                "attribute_value_length_limit" => {
+                    config.attribute_value_length_limit = Some(self.integer(v, &key)?)
+                }
+                "attribute_count_limit" => {
+                    config.attribute_count_limit = Some(self.integer(v, &key)?)
+                }
                 "resource_attributes" => {
                     config.resource_attributes = self.resource_attributes(v, &key)?
                 }

@@ -6,10 +6,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agent_otel_core::attribute::DEFAULT_ATTRIBUTE_COUNT_LIMIT;
 use agent_otel_core::{
-    Compression, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers, HttpProtocol, PipelineOptions,
-    Resource, SecretString, SpoolOptions, Telemetry, TelemetryOptions, TlsConfig, TlsError,
-    TransportOptions,
+    AttributeLimits, Compression, ContentPolicy, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers,
+    HttpProtocol, PipelineOptions, Resource, SecretString, SpoolOptions, Telemetry,
+    TelemetryOptions, TlsConfig, TlsError, TransportOptions,
 };
 
 use crate::env::Environment;
@@ -481,7 +482,36 @@ impl OtelConfig {
             event_prefix: host.event_prefix.clone(),
             scope_name: host.scope_name.clone(),
             scope_version: host.scope_version.clone(),
-            log_user_prompt: self.log_user_prompt.as_ref().is_some_and(|s| s.value),
+            content: ContentPolicy {
+                log_user_prompt: self.log_user_prompt.as_ref().is_some_and(|s| s.value),
+                log_tool_content: self.log_tool_content.as_ref().is_none_or(|s| s.value),
+            },
+            attribute_limits: self.attribute_limits(env)?,
+        })
+    }
+
+    /// The attribute limits: the `[otel]` keys, else the log-record
+    /// variables, else the generic ones (as the OTel SDKs resolve them).
+    fn attribute_limits(&self, env: &Environment) -> Result<AttributeLimits> {
+        let value_length = pick_limit(
+            &self.attribute_value_length_limit,
+            env,
+            &[
+                "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+                "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+            ],
+        )?;
+        let count = pick_limit(
+            &self.attribute_count_limit,
+            env,
+            &[
+                "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
+                "OTEL_ATTRIBUTE_COUNT_LIMIT",
+            ],
+        )?;
+        Ok(AttributeLimits {
+            value_length,
+            count: count.unwrap_or(DEFAULT_ATTRIBUTE_COUNT_LIMIT),
         })
     }
 
@@ -945,6 +975,24 @@ fn to_usize(setting: &Setting<u64>) -> Result<usize> {
     })
 }
 
+/// A limit from its `[otel]` key, else the first of `vars` that is set.
+fn pick_limit(
+    setting: &Option<Setting<u64>>,
+    env: &Environment,
+    vars: &[&str],
+) -> Result<Option<usize>> {
+    if let Some(s) = setting {
+        return to_usize(s).map(Some);
+    }
+    for var in vars {
+        if let Some(raw) = env.otel(var) {
+            let n = env_u64(var, raw, 0)?;
+            return Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)));
+        }
+    }
+    Ok(None)
+}
+
 fn pick_count(
     setting: &Option<Setting<u64>>,
     env: &Environment,
@@ -1203,11 +1251,17 @@ impl fmt::Display for ResolvedConfig {
         writeln!(f)?;
         writeln!(
             f,
-            "events: prefix={}, scope={} {}, log_user_prompt={}",
+            "events: prefix={}, scope={} {}, log_user_prompt={}, log_tool_content={}, attribute_value_length_limit={}, attribute_count_limit={}",
             self.telemetry.event_prefix,
             self.telemetry.scope_name,
             self.telemetry.scope_version,
-            self.telemetry.log_user_prompt
+            self.telemetry.content.log_user_prompt,
+            self.telemetry.content.log_tool_content,
+            self.telemetry
+                .attribute_limits
+                .value_length
+                .map_or_else(|| "none".to_owned(), |n| n.to_string()),
+            self.telemetry.attribute_limits.count,
         )?;
         let p = &self.pipeline;
         writeln!(

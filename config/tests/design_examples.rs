@@ -79,7 +79,7 @@ fn scalars() {
         .expect("resolves");
     assert_eq!(resolved.exporter, ExporterSettings::None);
     assert_eq!(resolved.telemetry.resource.environment, "staging");
-    assert!(!resolved.telemetry.log_user_prompt);
+    assert!(!resolved.telemetry.content.log_user_prompt);
 }
 
 #[test]

@@ -410,7 +410,7 @@ fn host_info_flows_into_telemetry_options() {
     assert_eq!(t.event_prefix, "agent");
     assert_eq!(t.scope_name, "agent_otel");
     assert_eq!(t.scope_version, "0.0.1");
-    assert!(t.log_user_prompt);
+    assert!(t.content.log_user_prompt);
     let defaults = HostInfo::default();
     assert_eq!(defaults.service_name, "codex-cli");
     assert_eq!(defaults.event_prefix, "codex");

@@ -8,8 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// The eight common fields of every event, shared by all events of a session.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+use crate::attribute::{AttributeValue, ContentPolicy, PackedAttributes};
+use crate::vcs::VcsInfo;
+
+/// The common fields of every event, shared by all events of a session.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SessionMetadata {
     /// `conversation.id`.
     pub conversation_id: String,
@@ -25,6 +28,11 @@ pub struct SessionMetadata {
     pub model: String,
     /// `slug`: the model family / provider slug.
     pub slug: String,
+    /// Version-control attribution (`vcs.*`), e.g. from [`VcsInfo::detect`].
+    pub vcs: Option<VcsInfo>,
+    /// Extra attributes on every event of the session (e.g. `team`). A key
+    /// that collides with a common attribute is dropped and counted.
+    pub attributes: Vec<(String, AttributeValue)>,
 }
 
 /// A `codex.api_request` event: one attempt of a model API request.
@@ -340,40 +348,43 @@ pub(crate) enum EventBody {
         source: DecisionSource,
         strings: PackedStrings,
     },
-    /// Strings: 0 `tool_name`, 1 `call_id`, 2 `arguments`, 3 `output`.
+    /// Strings: 0 `tool_name`, 1 `call_id`, 2 `arguments`, 3 `output`
+    /// (2 and 3 absent when redacted).
     ToolResult {
         duration_ms: u64,
         success: bool,
         strings: PackedStrings,
     },
+    /// A custom event: its name and typed attributes, packed.
+    Custom(PackedAttributes),
 }
 
 impl Event {
     /// An owned event from borrowed data, as the pipeline would queue it
-    /// (prompt redacted unless `log_user_prompt`). For tools that encode
-    /// without a pipeline: probes, replays, benchmarks.
+    /// (content redacted as `policy` says). For tools that encode without a
+    /// pipeline: probes, replays, benchmarks.
     pub fn new(
         time: SystemTime,
         session: Arc<SessionMetadata>,
         data: crate::EventData<'_>,
-        log_user_prompt: bool,
+        policy: ContentPolicy,
     ) -> Self {
-        Self::with_session(time, SessionRef::Metadata(session), data, log_user_prompt)
+        Self::with_session(time, SessionRef::Metadata(session), data, policy)
     }
 
     pub(crate) fn with_session(
         time: SystemTime,
         session: SessionRef,
         data: crate::EventData<'_>,
-        log_user_prompt: bool,
+        policy: ContentPolicy,
     ) -> Self {
         use crate::EventData;
         let body = match data {
             EventData::ApiRequest(e) => EventBody::api_request(&e),
             EventData::SseEvent(e) => EventBody::sse_event(&e),
-            EventData::UserPrompt(prompt) => EventBody::user_prompt(prompt, log_user_prompt),
+            EventData::UserPrompt(prompt) => EventBody::user_prompt(prompt, policy.log_user_prompt),
             EventData::ToolDecision(e) => EventBody::tool_decision(&e),
-            EventData::ToolResult(e) => EventBody::tool_result(&e),
+            EventData::ToolResult(e) => EventBody::tool_result(&e, policy.log_tool_content),
         };
         Self {
             time,
@@ -382,15 +393,25 @@ impl Event {
         }
     }
 
-    /// The event's kind.
-    pub fn kind(&self) -> EventKind {
-        match self.body {
+    /// A custom event from its packed name and attributes.
+    pub(crate) fn custom(time: SystemTime, session: SessionRef, packed: PackedAttributes) -> Self {
+        Self {
+            time,
+            session,
+            body: EventBody::Custom(packed),
+        }
+    }
+
+    /// The event's catalog kind; `None` for a custom event.
+    pub fn kind(&self) -> Option<EventKind> {
+        Some(match self.body {
             EventBody::ApiRequest { .. } => EventKind::ApiRequest,
             EventBody::SseEvent { .. } => EventKind::SseEvent,
             EventBody::UserPrompt { .. } => EventKind::UserPrompt,
             EventBody::ToolDecision { .. } => EventKind::ToolDecision,
             EventBody::ToolResult { .. } => EventKind::ToolResult,
-        }
+            EventBody::Custom(_) => return None,
+        })
     }
 
     /// When the event happened.
@@ -437,15 +458,16 @@ impl EventBody {
         }
     }
 
-    pub(crate) fn tool_result(e: &ToolResult<'_>) -> Self {
+    pub(crate) fn tool_result(e: &ToolResult<'_>, log_tool_content: bool) -> Self {
+        let content = |text| log_tool_content.then_some(text);
         EventBody::ToolResult {
             duration_ms: millis(e.duration),
             success: e.success,
             strings: PackedStrings::new([
                 Some(e.tool_name),
                 Some(e.call_id),
-                Some(e.arguments),
-                Some(e.output),
+                content(e.arguments),
+                content(e.output),
             ]),
         }
     }

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::batch::{LogBatch, WireFormat};
+use crate::classify::server_message_excerpt;
+use crate::otlp::{LogBatch, WireFormat};
 
 /// A transport that delivers one [`LogBatch`] to a collector.
 ///
@@ -93,55 +94,6 @@ impl ExportOutcome {
             Self::Accepted
         }
     }
-}
-
-/// HTTP statuses the OTLP/HTTP spec marks retryable: 429, 502, 503, 504.
-/// Every other non-2xx status is permanent.
-pub fn is_retryable_http_status(status: u16) -> bool {
-    matches!(status, 429 | 502 | 503 | 504)
-}
-
-/// gRPC codes the OTLP spec marks retryable: CANCELLED, DEADLINE_EXCEEDED,
-/// ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS, and RESOURCE_EXHAUSTED
-/// only when the server sent `RetryInfo`. Every other code is permanent.
-pub fn is_retryable_grpc_code(code: i32, has_retry_info: bool) -> bool {
-    match code {
-        // CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS
-        1 | 4 | 10 | 11 | 14 | 15 => true,
-        // RESOURCE_EXHAUSTED
-        8 => has_retry_info,
-        _ => false,
-    }
-}
-
-/// Longest server-provided text kept in an outcome's message.
-pub const MAX_SERVER_MESSAGE_CHARS: usize = 256;
-
-/// A server-provided message made safe for stats and logs: one line,
-/// control characters and runs of whitespace folded to one space, at most
-/// [`MAX_SERVER_MESSAGE_CHARS`] characters (an ellipsis marks a cut).
-pub fn server_message_excerpt(text: &str) -> String {
-    let mut out = String::new();
-    let mut chars = 0;
-    let mut last_space = true;
-    for c in text.chars() {
-        let c = if c.is_control() || c.is_whitespace() {
-            ' '
-        } else {
-            c
-        };
-        if c == ' ' && last_space {
-            continue;
-        }
-        last_space = c == ' ';
-        if chars == MAX_SERVER_MESSAGE_CHARS {
-            out.push('…');
-            return out.trim_end().to_owned();
-        }
-        out.push(c);
-        chars += 1;
-    }
-    out.trim_end().to_owned()
 }
 
 /// The class of an export failure; the pipeline counts failures per class.
@@ -237,28 +189,6 @@ impl ExportError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn server_messages_become_one_short_line() {
-        assert_eq!(server_message_excerpt("  a\n\tb  \u{7}c"), "a b c");
-        let cut = server_message_excerpt(&"é".repeat(1000));
-        assert_eq!(cut.chars().count(), MAX_SERVER_MESSAGE_CHARS + 1);
-        assert!(cut.ends_with('…'));
-    }
-
-    #[test]
-    fn otlp_retry_tables() {
-        let retryable: Vec<u16> = (100..600)
-            .filter(|s| is_retryable_http_status(*s))
-            .collect();
-        assert_eq!(retryable, [429, 502, 503, 504]);
-        let codes: Vec<i32> = (0..17)
-            .filter(|c| is_retryable_grpc_code(*c, false))
-            .collect();
-        assert_eq!(codes, [1, 4, 10, 11, 14, 15]);
-        assert!(is_retryable_grpc_code(8, true));
-        assert!(!is_retryable_grpc_code(8, false));
-    }
 
     #[test]
     fn partial_success_is_rejection_only_when_it_says_so() {

@@ -15,41 +15,53 @@
 //! telemetry.shutdown(std::time::Duration::from_secs(2)).ok();
 //! ```
 
-pub mod batch;
+pub mod attribute;
+pub mod catalog;
+pub mod classify;
 pub mod event;
+mod event_builder;
 pub mod exporter;
+pub mod otlp;
 pub mod pipeline;
 mod queue;
 mod registry;
 mod replay;
 pub mod resource;
+pub mod retry;
 mod spill;
 pub mod spool;
 pub mod stats;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod time;
 pub mod transport;
+pub mod vcs;
 
-pub use batch::{LogBatch, OtlpEncoder, REDACTED, WireFormat};
+pub use attribute::{AttributeLimits, AttributeValue, ContentPolicy, Sensitivity};
+pub use classify::{
+    ErrorChain, TlsFailure, is_retryable_grpc_code, is_retryable_http_status, is_tls_failure_text,
+    server_message_excerpt,
+};
 pub use event::{
     ApiRequest, DecisionSource, Event, EventKind, SessionMetadata, SseEvent, TokenCounts,
     ToolDecision, ToolDecisionEvent, ToolResult,
 };
-pub use exporter::{
-    ExportError, ExportOutcome, Exporter, FailureKind, is_retryable_grpc_code,
-    is_retryable_http_status, server_message_excerpt,
-};
-pub use pipeline::{FlushError, PipelineError, PipelineOptions, RetryPolicy};
+pub use event_builder::EventBuilder;
+pub use exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+pub use otlp::{LogBatch, OtlpEncoder, REDACTED, WireFormat};
+pub use pipeline::{FlushError, PipelineError, PipelineOptions};
 pub use replay::{ReplayError, ReplayReport, replay_spool};
 pub use resource::{Resource, TelemetryOptions};
+pub use retry::RetryPolicy;
 pub use spool::{Signal, Spool, SpoolError, SpoolOptions, SpoolStatus};
-pub use stats::{DropReason, PipelineStats};
+pub use stats::{AttributeCounts, DropReason, PipelineStats};
 pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, Telemetry};
 pub use transport::{
     ClientIdentityPem, Compression, Headers, HttpProtocol, SecretString, TlsConfig, TlsError,
-    TlsMaterial, TransportOptions, is_tls_failure_text, mask_url_credentials,
+    TlsMaterial, TransportOptions, mask_url_credentials,
 };
+pub use vcs::VcsInfo;
 
 /// Re-export of the OTLP wire types this crate encodes to.
 pub use opentelemetry_proto;

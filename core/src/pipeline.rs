@@ -14,61 +14,16 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
-use crate::batch::{LogBatch, OtlpEncoder};
 use crate::event::{Event, SessionMetadata};
 use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+use crate::otlp::{LogBatch, OtlpEncoder};
 use crate::queue::{EventQueue, QueueFull};
 use crate::registry::SessionRegistry;
 use crate::resource::TelemetryOptions;
+use crate::retry::{FAR_FUTURE, RetryPolicy, RetrySchedule, after};
 use crate::spill::{Spill, spill};
 use crate::spool::{Spool, SpoolOptions};
-use crate::stats::{DropReason, PipelineStats, StatsCounters};
-
-/// Exponential backoff with jitter, bounded by a per-batch retry budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Delay before the first retry (default 100 ms).
-    pub initial_backoff: Duration,
-    /// Largest delay between two attempts (default 5 s).
-    pub max_backoff: Duration,
-    /// Total time one batch may spend being retried (default 30 s).
-    /// A server-given delay that would end past it drops the batch at once.
-    pub budget: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-            budget: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries: the first failure drops the batch.
-    pub fn disabled() -> Self {
-        Self {
-            budget: Duration::ZERO,
-            ..Self::default()
-        }
-    }
-
-    /// The delay before retry number `retry` (0-based): the backoff doubles
-    /// from `initial_backoff` up to `max_backoff`, then a random value in
-    /// its upper half is taken ("equal jitter") so clients spread out.
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.min(31)).unwrap_or(u32::MAX);
-        let full = self
-            .initial_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
-        let half = full / 2;
-        let jitter_nanos = u64::try_from(half.as_nanos()).unwrap_or(u64::MAX);
-        half + Duration::from_nanos(fastrand::u64(0..=jitter_nanos))
-    }
-}
+use crate::stats::{AttributeCounts, DropReason, PipelineStats, StatsCounters};
 
 /// Queueing, batching and delivery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,17 +278,6 @@ pub const MAX_BATCH_SIZE: usize = 1 << 16;
 
 /// Largest `max_concurrent_exports`.
 pub const MAX_CONCURRENT_EXPORTS: usize = 64;
-
-/// Far enough in the future to mean "never" for timers, near enough that
-/// adding it to now cannot overflow.
-const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
-
-/// `Instant::now() + duration`, saturating at [`FAR_FUTURE`] instead of
-/// panicking on overflow (a host's `Duration::MAX`, a server's absurd
-/// `Retry-After`).
-fn after(duration: Duration) -> Instant {
-    Instant::now() + duration.min(FAR_FUTURE)
-}
 
 /// Runs one export attempt; an exporter that panics fails the attempt
 /// (permanently) instead of killing the worker and its accounting.
@@ -670,7 +614,10 @@ impl Worker {
                 }
                 continue;
             }
-            for batch in self.encoder.encode_as(chunk, format) {
+            let mut counts = AttributeCounts::default();
+            let batches = self.encoder.encode_counted(chunk, format, &mut counts);
+            self.stats.attributes(&counts);
+            for batch in batches {
                 let slot = if cut { None } else { self.export_slot().await };
                 let Some(permit) = slot.filter(|_| !self.control.passed()) else {
                     cut = true;
@@ -803,8 +750,7 @@ pub(crate) async fn send(
     options: &PipelineOptions,
     deadline: &mut watch::Receiver<Option<Instant>>,
 ) -> Sent {
-    let budget_end = after(options.retry.budget);
-    let mut retry = 0u32;
+    let mut schedule = RetrySchedule::start(options.retry);
     loop {
         stats.request();
         let attempt_end = after(options.request_timeout);
@@ -835,16 +781,9 @@ pub(crate) async fn send(
             }
             ExportOutcome::Retryable { error, retry_after } => {
                 stats.failure(&error);
-                // A server delay wins, but never below the first backoff
-                // step, so "Retry-After: 0" cannot spin.
-                let delay = match retry_after {
-                    Some(delay) => delay.max(options.retry.initial_backoff),
-                    None => options.retry.backoff(retry),
-                };
-                let resume = after(delay);
-                if resume > budget_end {
+                let Some(resume) = schedule.next_attempt(retry_after) else {
                     return Sent::GaveUp(DropReason::RetriesExhausted);
-                }
+                };
                 if deadline.borrow().is_some_and(|d| resume >= d) {
                     return Sent::GaveUp(DropReason::ShutdownDeadline);
                 }
@@ -856,7 +795,6 @@ pub(crate) async fn send(
                     }
                 }
                 stats.retry();
-                retry = retry.saturating_add(1);
             }
         }
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 
-use crate::batch::LogBatch;
+use crate::LogBatch;
 use crate::exporter::Exporter;
 use crate::pipeline::{PipelineOptions, Sent, send};
 use crate::spool::{Claim, Signal, Spool, SpoolError, SpoolOptions};

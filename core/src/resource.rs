@@ -1,6 +1,8 @@
 //! What describes the emitting process: the OTLP resource, the event-name
 //! prefix and the instrumentation scope.
 
+use crate::attribute::{AttributeLimits, ContentPolicy};
+
 /// The OTLP resource sent with every export.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resource {
@@ -26,7 +28,8 @@ impl Default for Resource {
     }
 }
 
-/// How events are named and scoped, and whether prompts are logged.
+/// How events are named and scoped, what content is logged, and the
+/// attribute limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryOptions {
     /// The resource of every export.
@@ -37,8 +40,11 @@ pub struct TelemetryOptions {
     pub scope_name: String,
     /// Instrumentation scope version (default: this crate's version).
     pub scope_version: String,
-    /// Export the prompt text of `user_prompt` events; otherwise `[REDACTED]`.
-    pub log_user_prompt: bool,
+    /// What content is exported: prompts (`log_user_prompt`, default
+    /// off) and tool arguments/output (`log_tool_content`, default on).
+    pub content: ContentPolicy,
+    /// Attribute value length and count limits of every record.
+    pub attribute_limits: AttributeLimits,
 }
 
 impl Default for TelemetryOptions {
@@ -48,7 +54,8 @@ impl Default for TelemetryOptions {
             event_prefix: "codex".to_owned(),
             scope_name: "codex_otel".to_owned(),
             scope_version: env!("CARGO_PKG_VERSION").to_owned(),
-            log_user_prompt: false,
+            content: ContentPolicy::default(),
+            attribute_limits: AttributeLimits::default(),
         }
     }
 }

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
+use crate::LogBatch;
 use crate::WireFormat;
-use crate::batch::LogBatch;
 use crate::spool::{Signal, Spool};
 use crate::stats::{DropReason, StatsCounters};
 

@@ -44,6 +44,37 @@ impl DropReason {
     }
 }
 
+/// What happened to attributes on the way to the wire: attributes are
+/// never silently lost, and values cut by a limit are counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AttributeCounts {
+    /// Custom or session attributes dropped because their key collides with
+    /// a common attribute (or, for an event attribute, a session one).
+    pub dropped_collision: u64,
+    /// Attributes dropped by the attribute count limit (also in each
+    /// record's `dropped_attributes_count`).
+    pub dropped_count_limit: u64,
+    /// Attributes refused when built: an empty key, or nested too deep.
+    pub dropped_invalid: u64,
+    /// String values cut by the value length limit or the request ceiling.
+    pub truncated: u64,
+}
+
+impl AttributeCounts {
+    /// Adds `other` to these counts.
+    pub fn add(&mut self, other: &AttributeCounts) {
+        self.dropped_collision += other.dropped_collision;
+        self.dropped_count_limit += other.dropped_count_limit;
+        self.dropped_invalid += other.dropped_invalid;
+        self.truncated += other.truncated;
+    }
+
+    /// Attributes dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_collision + self.dropped_count_limit + self.dropped_invalid
+    }
+}
+
 /// Number of `emitted` counter shards; threads beyond this share shards.
 const EMIT_SHARDS: usize = 16;
 
@@ -72,6 +103,7 @@ pub(crate) struct StatsCounters {
     retries: AtomicU64,
     requests: AtomicU64,
     last_error: Mutex<Option<ExportError>>,
+    attributes: Mutex<AttributeCounts>,
     spool: SpoolCounters,
 }
 
@@ -156,6 +188,15 @@ impl StatsCounters {
         }
     }
 
+    /// Books the attribute counts of one encoded batch (worker only).
+    pub(crate) fn attributes(&self, counts: &AttributeCounts) {
+        if *counts != AttributeCounts::default()
+            && let Ok(mut total) = self.attributes.lock()
+        {
+            total.add(counts);
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> PipelineStats {
         // Read outcomes before `emitted` so a concurrent emit can only make
         // `in_flight` larger, never negative: every outcome is counted with
@@ -180,6 +221,7 @@ impl StatsCounters {
             retries: self.retries.load(Ordering::Acquire),
             requests: self.requests.load(Ordering::Acquire),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
+            attributes: self.attributes.lock().map(|a| *a).unwrap_or_default(),
             spooled,
             replayed: self.spool.replayed.load(Ordering::Acquire),
             spool_dropped: self.spool.dropped.load(Ordering::Acquire),
@@ -210,6 +252,8 @@ pub struct PipelineStats {
     pub requests: u64,
     /// The most recent export failure.
     pub last_error: Option<ExportError>,
+    /// Attributes dropped or cut on the worker.
+    pub attributes: AttributeCounts,
     /// Records of this process written to the disk spool for a later
     /// process to deliver, instead of being dropped.
     pub spooled: u64,
@@ -290,6 +334,17 @@ impl std::fmt::Display for PipelineStats {
             let n = self.failures(kind);
             if n > 0 {
                 write!(f, " failures.{kind}={n}")?;
+            }
+        }
+        let a = &self.attributes;
+        for (label, n) in [
+            ("attributes.dropped.collision", a.dropped_collision),
+            ("attributes.dropped.count_limit", a.dropped_count_limit),
+            ("attributes.dropped.invalid", a.dropped_invalid),
+            ("attributes.truncated", a.truncated),
+        ] {
+            if n > 0 {
+                write!(f, " {label}={n}")?;
             }
         }
         Ok(())

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::attribute::{ContentPolicy, PackedAttributes};
 use crate::event::{
     ApiRequest, Event, SessionMetadata, SessionRef, SseEvent, ToolDecisionEvent, ToolResult,
 };
+use crate::event_builder::EventBuilder;
 use crate::exporter::Exporter;
 use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions, SessionRegistration};
 use crate::resource::TelemetryOptions;
@@ -30,7 +32,7 @@ pub struct Telemetry {
 
 struct Inner {
     pipeline: Pipeline,
-    log_user_prompt: bool,
+    content: ContentPolicy,
     exporter_name: &'static str,
 }
 
@@ -50,7 +52,7 @@ impl std::fmt::Debug for Telemetry {
             Some(inner) => f
                 .debug_struct("Telemetry")
                 .field("exporter", &inner.exporter_name)
-                .field("log_user_prompt", &inner.log_user_prompt)
+                .field("content", &inner.content)
                 .finish_non_exhaustive(),
         }
     }
@@ -88,7 +90,7 @@ impl Telemetry {
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pipeline,
-                log_user_prompt: options.log_user_prompt,
+                content: options.content,
                 exporter_name,
             })),
         })
@@ -227,8 +229,28 @@ impl Session {
                 time,
                 SessionRef::Id(registration.id),
                 event,
-                inner.log_user_prompt,
+                inner.content,
             ));
+        }
+    }
+
+    /// Starts a custom event named `name` (used as given, e.g.
+    /// `codex.sandbox_outcome`): add typed attributes, then
+    /// [`EventBuilder::emit`]. Costs nothing when telemetry is disabled.
+    #[inline]
+    pub fn event(&self, name: &str) -> EventBuilder<'_> {
+        match (&self.telemetry.inner, &self.registration) {
+            (Some(inner), Some(_)) => EventBuilder::new(self, name, inner.content),
+            _ => EventBuilder::disabled(self),
+        }
+    }
+
+    /// Queues a packed custom event (from [`EventBuilder::emit`]).
+    pub(crate) fn enqueue_custom(&self, time: SystemTime, packed: PackedAttributes) {
+        if let (Some(inner), Some(registration)) = (&self.telemetry.inner, &self.registration) {
+            inner
+                .pipeline
+                .emit(Event::custom(time, SessionRef::Id(registration.id), packed));
         }
     }
 
@@ -266,8 +288,8 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::LogBatch;
     use crate::exporter::ExportOutcome;
+    use crate::otlp::LogBatch;
 
     /// Accepts every batch.
     #[derive(Debug)]

@@ -8,12 +8,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use prost::Message;
 
-use crate::batch::LogBatch;
 use crate::exporter::{ExportError, ExportOutcome, Exporter};
+use crate::otlp::{LogBatch, WireFormat};
 
 /// Unpacks an [`ExportOutcome::Retryable`] into its error and the delay the
 /// server asked for.
@@ -60,6 +61,9 @@ pub struct ExportCall {
     pub at: Instant,
     /// The request, decoded from the protobuf bytes the batch produced.
     pub request: ExportLogsServiceRequest,
+    /// The bytes the batch was encoded to, in the exporter's wire format
+    /// (what a real exporter would send).
+    pub wire: Bytes,
     /// The outcome returned (`None` for a hang).
     pub outcome: Option<ExportOutcome>,
 }
@@ -92,12 +96,23 @@ struct Shared {
 #[derive(Debug, Clone, Default)]
 pub struct ScriptedExporter {
     shared: Arc<Shared>,
+    format: WireFormat,
 }
 
 impl ScriptedExporter {
     /// An exporter that accepts every batch until told otherwise.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An exporter that asks the pipeline for `format` (as OTLP/HTTP JSON
+    /// asks for JSON), so tests see that encoding's bytes in
+    /// [`ExportCall::wire`].
+    pub fn with_format(format: WireFormat) -> Self {
+        Self {
+            format,
+            ..Self::default()
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -163,6 +178,10 @@ impl ScriptedExporter {
 #[async_trait]
 impl Exporter for ScriptedExporter {
     async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+        let wire = match self.format {
+            WireFormat::Protobuf => batch.protobuf().clone(),
+            WireFormat::Json => batch.json().clone(),
+        };
         let request =
             ExportLogsServiceRequest::decode(batch.protobuf().clone()).unwrap_or_default();
         let answer = {
@@ -178,6 +197,7 @@ impl Exporter for ScriptedExporter {
             state.calls.push(ExportCall {
                 at: Instant::now(),
                 request,
+                wire,
                 outcome,
             });
             self.shared.changed.notify_all();
@@ -195,5 +215,9 @@ impl Exporter for ScriptedExporter {
 
     fn name(&self) -> &'static str {
         "scripted"
+    }
+
+    fn wire_format(&self) -> WireFormat {
+        self.format
     }
 }

@@ -284,26 +284,6 @@ pub fn mask_url_credentials(url: &str) -> String {
     }
 }
 
-/// How rustls words its TLS failures. After a TLS 1.3 handshake a server
-/// refusing the client certificate sends its alert with the first answer,
-/// and HTTP/2 and gRPC stacks pass it on as text only, not as a typed
-/// `rustls::Error`; transports recognise it by these phrases.
-const TLS_FAILURE_PHRASES: [&str; 5] = [
-    "received fatal alert",
-    "invalid peer certificate",
-    "peer is incompatible",
-    "peer misbehaved",
-    "peer sent no certificates",
-];
-
-/// True when an error message carries one of rustls's TLS failure phrases,
-/// so an exporter classifies it as a TLS failure, not a connection error.
-pub fn is_tls_failure_text(message: &str) -> bool {
-    TLS_FAILURE_PHRASES
-        .iter()
-        .any(|phrase| message.contains(phrase))
-}
-
 /// Settings every OTLP exporter takes besides its endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransportOptions {

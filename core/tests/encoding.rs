@@ -11,8 +11,9 @@ use agent_otel_core::opentelemetry_proto::tonic::common::v1::{
 use agent_otel_core::opentelemetry_proto::tonic::logs::v1::{LogRecord, SeverityNumber};
 use agent_otel_core::testing::ScriptedExporter;
 use agent_otel_core::{
-    ApiRequest, DecisionSource, EventData, PipelineOptions, Resource, SessionMetadata, SseEvent,
-    Telemetry, TelemetryOptions, TokenCounts, ToolDecision, ToolDecisionEvent, ToolResult,
+    ApiRequest, ContentPolicy, DecisionSource, EventData, PipelineOptions, Resource,
+    SessionMetadata, SseEvent, Telemetry, TelemetryOptions, TokenCounts, ToolDecision,
+    ToolDecisionEvent, ToolResult,
 };
 
 #[derive(Debug, PartialEq)]
@@ -49,6 +50,8 @@ fn metadata(full: bool) -> SessionMetadata {
         terminal_type: "xterm-256color".into(),
         model: "gpt-5-codex".into(),
         slug: "openai".into(),
+        vcs: None,
+        attributes: Vec::new(),
     }
 }
 
@@ -60,7 +63,10 @@ fn options(log_user_prompt: bool) -> TelemetryOptions {
             environment: "staging".into(),
             attributes: vec![("team".into(), "platform".into())],
         },
-        log_user_prompt,
+        content: ContentPolicy {
+            log_user_prompt,
+            ..ContentPolicy::default()
+        },
         ..TelemetryOptions::default()
     }
 }

@@ -23,11 +23,11 @@
 //! but "connection" in the stats).
 
 use std::error::Error as StdError;
-use std::io;
 use std::time::Duration;
 
 use agent_otel_core::{
-    ExportError, ExportOutcome, FailureKind, is_retryable_grpc_code, server_message_excerpt,
+    ErrorChain, ExportError, ExportOutcome, FailureKind, is_retryable_grpc_code,
+    server_message_excerpt,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use tonic::{Code, Status};
@@ -93,22 +93,18 @@ pub(crate) fn transport(
     endpoint: &str,
     timeout: Duration,
 ) -> ExportOutcome {
-    let detail = chain_message(error);
-    let mut seen = Seen::default();
-    let mut current = Some(error);
-    while let Some(err) = current {
-        seen.inspect(err);
-        current = err.source();
-    }
-    let Seen {
-        timed_out,
-        tls,
-        decode,
-    } = seen;
-    if decode {
+    let chain = ErrorChain::walk(error, h2_io_error);
+    let detail = message(&chain);
+    if chain.find::<ResponseDecodeError>().is_some() {
         return ExportOutcome::permanent(ExportError::new(FailureKind::Protocol, detail));
     }
-    if tls {
+    // tonic's own TLS errors are private types; recognise them by their text.
+    let tonic_text = |needle: &str| {
+        chain
+            .iter()
+            .any(|e| e.to_string().to_ascii_lowercase().contains(needle))
+    };
+    if chain.tls_failure().is_some() || tonic_text("http/2 was not negotiated") {
         // A certificate the client does not trust, a server that wants a
         // client certificate, or a peer that does not speak TLS: retrying
         // with the same configuration cannot succeed.
@@ -117,7 +113,10 @@ pub(crate) fn transport(
             format!("TLS with {endpoint} failed: {detail}"),
         ));
     }
-    if timed_out {
+    if chain.find::<tonic::TimeoutExpired>().is_some()
+        || chain.io_timed_out()
+        || tonic_text("tls handshake timed out")
+    {
         return ExportOutcome::retryable(ExportError::new(
             FailureKind::Timeout,
             format!("no answer from {endpoint} within {timeout:?}: {detail}"),
@@ -129,89 +128,31 @@ pub(crate) fn transport(
     ))
 }
 
-/// What a transport error chain revealed.
-#[derive(Debug, Default)]
-struct Seen {
-    timed_out: bool,
-    tls: bool,
-    decode: bool,
+/// h2 errors expose no source; the io error (and a TLS alert in it) is
+/// only reachable through `get_io`.
+fn h2_io_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    err.downcast_ref::<h2::Error>()
+        .and_then(h2::Error::get_io)
+        .map(|io| io as &(dyn StdError + 'static))
 }
 
-impl Seen {
-    /// Looks at one error of a chain, and into the io errors it wraps.
-    fn inspect(&mut self, err: &(dyn StdError + 'static)) {
-        if err.is::<tonic::TimeoutExpired>() {
-            self.timed_out = true;
-        } else if err.is::<rustls::Error>() {
-            self.tls = true;
-        } else if err.is::<ResponseDecodeError>() {
-            self.decode = true;
-        } else if let Some(io_error) = err.downcast_ref::<io::Error>() {
-            self.inspect_io(io_error);
-        } else if let Some(h2_error) = err.downcast_ref::<h2::Error>() {
-            // h2 errors expose no source; the io error (and a TLS alert in
-            // it) is only reachable through `get_io`.
-            if let Some(io_error) = h2_error.get_io() {
-                self.inspect_io(io_error);
+/// The distinct messages of an error chain, outermost first; a status with
+/// no message is named by its code.
+fn message(chain: &ErrorChain<'_>) -> String {
+    chain.message(|err| {
+        err.downcast_ref::<Status>().map(|status| {
+            if status.message().is_empty() {
+                code_name(status.code()).to_owned()
+            } else {
+                status.message().to_owned()
             }
-        } else {
-            // tonic's own TLS errors are private types; recognise them by
-            // their text.
-            let text = err.to_string().to_ascii_lowercase();
-            if text.contains("tls handshake timed out") {
-                self.timed_out = true;
-            } else if text.contains("http/2 was not negotiated") {
-                self.tls = true;
-            }
-        }
-    }
-
-    /// `io::Error::source` skips the wrapped error itself, so look at it
-    /// directly: tokio-rustls reports TLS failures as io errors wrapping a
-    /// `rustls::Error`.
-    ///
-    /// After the handshake (a server refusing the client certificate under
-    /// TLS 1.3 sends its alert then), rustls errors reach us as text only,
-    /// so the messages rustls uses for TLS failures are recognised too.
-    fn inspect_io(&mut self, io_error: &io::Error) {
-        match io_error.get_ref() {
-            Some(inner) if inner.is::<rustls::Error>() => self.tls = true,
-            Some(inner)
-                if io_error.kind() == io::ErrorKind::InvalidData
-                    && agent_otel_core::is_tls_failure_text(&inner.to_string()) =>
-            {
-                self.tls = true;
-            }
-            _ if io_error.kind() == io::ErrorKind::TimedOut => self.timed_out = true,
-            _ => {}
-        }
-    }
+        })
+    })
 }
 
-/// The distinct messages of an error chain, outermost first.
+/// [`message`] of any error, for errors raised while building the channel.
 pub(crate) fn chain_message(error: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(error);
-    while let Some(err) = current {
-        let text = match err.downcast_ref::<Status>() {
-            Some(status) if status.message().is_empty() => code_name(status.code()).to_owned(),
-            Some(status) => status.message().to_owned(),
-            None => err.to_string(),
-        };
-        if !text.is_empty() && !parts.iter().any(|seen| seen.contains(&text)) {
-            parts.push(text);
-        }
-        if let Some(io_error) = err.downcast_ref::<io::Error>()
-            && let Some(inner) = io_error.get_ref()
-        {
-            let text = inner.to_string();
-            if !text.is_empty() && !parts.iter().any(|seen| seen.contains(&text)) {
-                parts.push(text);
-            }
-        }
-        current = err.source();
-    }
-    server_message_excerpt(&parts.join(": "))
+    message(&ErrorChain::walk(error, h2_io_error))
 }
 
 /// The canonical upper-case name of a gRPC code.
@@ -242,6 +183,7 @@ mod tests {
     use super::*;
     use agent_otel_core::testing::{expect_permanent, expect_retryable};
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
+    use std::io;
     use tonic_types::ErrorDetails;
 
     fn with_retry_info(code: Code, delay: Duration) -> Status {

@@ -1,12 +1,13 @@
 //! Classification of OTLP/HTTP answers and transport errors into
 //! [`ExportOutcome`]s, following the OTLP/HTTP specification.
 
-use std::error::Error as StdError;
 use std::time::{Duration, SystemTime};
 
+use agent_otel_core::classify::no_unwrap;
 use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use agent_otel_core::{
-    ExportError, ExportOutcome, FailureKind, is_retryable_http_status, server_message_excerpt,
+    ErrorChain, ExportError, ExportOutcome, FailureKind, TlsFailure, is_retryable_http_status,
+    server_message_excerpt,
 };
 use prost::Message;
 use reqwest::StatusCode;
@@ -186,10 +187,17 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// | request could not be built | `Permanent`, `Exporter` |
 /// | anything else (refused, reset, DNS, closed early) | `Retryable`, `Connection` |
 pub(crate) fn transport_outcome(err: &reqwest::Error, timeout: Option<Duration>) -> ExportOutcome {
-    if let Some(tls) = find_tls_error(err) {
+    let chain = ErrorChain::walk(err, no_unwrap);
+    // Over HTTP/2 a TLS alert (e.g. the server refusing our client
+    // certificate) reaches us as text only; the chain finds both forms.
+    if let Some(tls) = chain.tls_failure() {
+        let detail = match tls {
+            TlsFailure::Typed(error) => error.to_string(),
+            TlsFailure::Text => chain_message(&chain),
+        };
         return ExportOutcome::permanent(ExportError::new(
             FailureKind::Tls,
-            format!("TLS error: {tls}{}", tls_hint(tls)),
+            format!("TLS error: {detail} ({})", tls.hint()),
         ));
     }
     if err.is_timeout() {
@@ -199,78 +207,25 @@ pub(crate) fn transport_outcome(err: &reqwest::Error, timeout: Option<Duration>)
         };
         return ExportOutcome::retryable(ExportError::new(FailureKind::Timeout, message));
     }
-    let message = chain_message(err);
-    // Over HTTP/2 a TLS alert (e.g. the server refusing our client
-    // certificate) reaches us as text only.
-    if agent_otel_core::is_tls_failure_text(&message) {
-        return ExportOutcome::permanent(ExportError::new(
-            FailureKind::Tls,
-            format!(
-                "TLS error: {message} (the server refused the handshake: check tls client-certificate, client-private-key and ca-certificate)"
-            ),
-        ));
-    }
+    let message = chain_message(&chain);
     if err.is_builder() {
         return ExportOutcome::permanent(ExportError::new(FailureKind::Exporter, message));
     }
     ExportOutcome::retryable(ExportError::new(FailureKind::Connection, message))
 }
 
-/// What to check for the common TLS failures.
-fn tls_hint(error: &rustls::Error) -> &'static str {
-    use rustls::AlertDescription as Alert;
-    match error {
-        rustls::Error::InvalidCertificate(_) => {
-            " (the server's certificate is not trusted: check tls ca-certificate and the endpoint host)"
-        }
-        rustls::Error::AlertReceived(Alert::CertificateRequired | Alert::BadCertificate)
-        | rustls::Error::AlertReceived(Alert::UnknownCA | Alert::HandshakeFailure) => {
-            " (the server refused the client: check tls client-certificate and client-private-key)"
-        }
-        _ => "",
-    }
-}
-
-/// The rustls error somewhere in `err`'s source chain. `io::Error` hides
-/// its inner error from `source()`, so look inside it explicitly.
-fn find_tls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
-    let mut current: Option<&'a (dyn StdError + 'static)> = Some(err);
-    while let Some(e) = current {
-        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = find_tls_error(inner)
-        {
-            return Some(tls);
-        }
-        current = e.source();
-    }
-    None
-}
-
-/// `err` and its sources joined by `: `, without the request URL and
-/// without repeating a message its source already says.
-fn chain_message(err: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current: Option<&(dyn StdError + 'static)> = err.source();
-    let top = format!("{err}");
-    // reqwest's own text ends with "for url (...)"; drop that part.
-    let top = top
-        .split(" for url (")
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    parts.push(top);
-    while let Some(e) = current {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p == &text) {
-            parts.push(text);
-        }
-        current = e.source();
-    }
-    server_message_excerpt(&parts.join(": "))
+/// The chain's distinct messages, with reqwest's "for url (...)" tail
+/// dropped so the request URL (and any credential in it) never shows.
+fn chain_message(chain: &ErrorChain<'_>) -> String {
+    chain.message(|err| {
+        err.downcast_ref::<reqwest::Error>().map(|e| {
+            let text = e.to_string();
+            text.split(" for url (")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+    })
 }
 
 #[cfg(test)]

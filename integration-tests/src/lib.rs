@@ -416,6 +416,8 @@ pub fn full_metadata() -> SessionMetadata {
         terminal_type: "xterm-256color".to_owned(),
         model: "gpt-5-codex".to_owned(),
         slug: "openai".to_owned(),
+        vcs: None,
+        attributes: Vec::new(),
     }
 }
 

@@ -1,39 +1,28 @@
-//! OTLP encoding: events to one `ExportLogsServiceRequest` per batch, under
+//! OTLP logs: events to one `ExportLogsServiceRequest` per batch, under
 //! one Resource and one Scope, split so no request exceeds the size limit.
-//!
-//! Records are written as protobuf straight from the typed events, with no
-//! intermediate `LogRecord`/`KeyValue` values (no per-attribute allocation);
-//! the prost message is decoded back only when someone asks for it (JSON,
-//! tests). Runs on the pipeline worker, never on the caller's thread.
 
 use std::borrow::Cow;
+use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use bytes::{BufMut, Bytes};
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::logs::v1::SeverityNumber;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
-use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 
+use super::json::Json;
+use super::protobuf::Protobuf;
+use super::{Encoding, REDACTED, WireFormat};
+use crate::attribute::{AttributeLimits, ValueRef, limit_text};
+use crate::catalog;
 use crate::event::{Event, EventBody, SessionMetadata, SessionRef};
 use crate::registry::SessionRegistry;
 use crate::resource::TelemetryOptions;
-
-/// Value exported for `prompt` when `log_user_prompt` is off.
-pub const REDACTED: &str = "[REDACTED]";
-
-/// The wire encodings an exporter can ask the pipeline for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum WireFormat {
-    /// OTLP protobuf (gRPC, `application/x-protobuf`).
-    #[default]
-    Protobuf,
-    /// OTLP JSON (`application/json`).
-    Json,
-}
+use crate::stats::AttributeCounts;
+use crate::time::{rfc3339_millis_bytes, unix_nanos};
+use crate::vcs::VcsInfo;
 
 /// One export request's worth of log records, encoded once in the
 /// exporter's [`WireFormat`]; the other encoding and the prost message are
@@ -160,275 +149,20 @@ const MIN_VALUE_BYTES: usize = 64;
 #[derive(Debug, Clone)]
 pub struct OtlpEncoder {
     /// The Resource and Scope, encoded once per encoder in both formats.
-    resource_protobuf: Vec<u8>,
-    scope_protobuf: Vec<u8>,
-    resource_json: Vec<u8>,
-    scope_json: Vec<u8>,
+    pub(crate) resource_protobuf: Vec<u8>,
+    pub(crate) scope_protobuf: Vec<u8>,
+    pub(crate) resource_json: Vec<u8>,
+    pub(crate) scope_json: Vec<u8>,
     prefix: String,
     max_request_bytes: usize,
     max_value_bytes: usize,
+    limits: AttributeLimits,
     /// Resolves the session ids of events emitted through a pipeline.
     sessions: Option<Arc<SessionRegistry>>,
 }
 
-// Field numbers of the OTLP messages written here.
-const REQUEST_RESOURCE_LOGS: u32 = 1;
-const RESOURCE_LOGS_RESOURCE: u32 = 1;
-const RESOURCE_LOGS_SCOPE_LOGS: u32 = 2;
-const SCOPE_LOGS_SCOPE: u32 = 1;
-const SCOPE_LOGS_LOG_RECORDS: u32 = 2;
-const RECORD_TIME: u32 = 1;
-const RECORD_SEVERITY_NUMBER: u32 = 2;
-const RECORD_SEVERITY_TEXT: u32 = 3;
-const RECORD_ATTRIBUTES: u32 = 6;
-const RECORD_OBSERVED_TIME: u32 = 11;
-const RECORD_EVENT_NAME: u32 = 12;
-const KEY_VALUE_KEY: u32 = 1;
-const KEY_VALUE_VALUE: u32 = 2;
-const ANY_VALUE_STRING: u32 = 1;
-const ANY_VALUE_INT: u32 = 3;
-
-/// Bytes of a length-delimited field with a one-byte key and `len` bytes.
-fn framed_len(len: usize) -> usize {
-    1 + encoded_len_varint(len as u64) + len
-}
-
-fn put_message_header(buf: &mut Vec<u8>, tag: u32, len: usize) {
-    encode_key(tag, WireType::LengthDelimited, buf);
-    encode_varint(len as u64, buf);
-}
-
-fn put_bytes_field(buf: &mut Vec<u8>, tag: u32, parts: &[&[u8]]) {
-    put_message_header(buf, tag, parts.iter().map(|p| p.len()).sum());
-    for part in parts {
-        buf.put_slice(part);
-    }
-}
-
-fn put_fixed64(buf: &mut Vec<u8>, tag: u32, value: u64) {
-    encode_key(tag, WireType::SixtyFourBit, buf);
-    buf.put_u64_le(value);
-}
-
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
-}
-
-/// One OTLP wire encoding of log records: how a record and its attributes
-/// are written, and how records are framed into a request. The attribute
-/// walk ([`OtlpEncoder::write_record`]) is shared by both encodings.
-trait Encoding {
-    const FORMAT: WireFormat;
-    /// Starts a record: timestamps and severity.
-    fn open_record(buf: &mut Vec<u8>, time: u64);
-    /// A string attribute whose value is the concatenation of `parts`.
-    fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]);
-    /// An integer attribute.
-    fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64);
-    /// Ends a record: observed time and the `event_name` field.
-    fn close_record(buf: &mut Vec<u8>, observed: u64, name: &[&str]);
-    /// Bytes `record` takes once appended to a request's records.
-    fn framed_len(record: &[u8]) -> usize;
-    /// Appends `record` to a request's records.
-    fn frame(records: &mut Vec<u8>, record: &[u8]);
-    /// Bytes of a request around its records.
-    fn overhead(encoder: &OtlpEncoder) -> usize;
-    /// The whole request.
-    fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8>;
-}
-
-/// OTLP protobuf, written field by field with `prost::encoding` primitives.
-struct Protobuf;
-
-impl Encoding for Protobuf {
-    const FORMAT: WireFormat = WireFormat::Protobuf;
-
-    fn open_record(buf: &mut Vec<u8>, time: u64) {
-        put_fixed64(buf, RECORD_TIME, time);
-        encode_key(RECORD_SEVERITY_NUMBER, WireType::Varint, buf);
-        encode_varint(SeverityNumber::Info as u64, buf);
-        put_bytes_field(buf, RECORD_SEVERITY_TEXT, &[b"INFO"]);
-    }
-
-    fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]) {
-        let value_len: usize = parts.iter().map(|p| p.len()).sum();
-        let any_len = framed_len(value_len);
-        let kv_len = framed_len(key.len()) + framed_len(any_len);
-        put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
-        put_message_header(buf, KEY_VALUE_VALUE, any_len);
-        put_message_header(buf, ANY_VALUE_STRING, value_len);
-        for part in parts {
-            buf.put_slice(part.as_bytes());
-        }
-    }
-
-    fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64) {
-        // Protobuf int64: two's complement as a 64-bit varint.
-        let raw = value as u64;
-        let any_len = 1 + encoded_len_varint(raw);
-        let kv_len = framed_len(key.len()) + framed_len(any_len);
-        put_message_header(buf, RECORD_ATTRIBUTES, kv_len);
-        put_bytes_field(buf, KEY_VALUE_KEY, &[key.as_bytes()]);
-        put_message_header(buf, KEY_VALUE_VALUE, any_len);
-        encode_key(ANY_VALUE_INT, WireType::Varint, buf);
-        encode_varint(raw, buf);
-    }
-
-    fn close_record(buf: &mut Vec<u8>, observed: u64, name: &[&str]) {
-        put_fixed64(buf, RECORD_OBSERVED_TIME, observed);
-        put_message_header(buf, RECORD_EVENT_NAME, name.iter().map(|p| p.len()).sum());
-        for part in name {
-            buf.put_slice(part.as_bytes());
-        }
-    }
-
-    fn framed_len(record: &[u8]) -> usize {
-        framed_len(record.len())
-    }
-
-    fn frame(records: &mut Vec<u8>, record: &[u8]) {
-        put_bytes_field(records, SCOPE_LOGS_LOG_RECORDS, &[record]);
-    }
-
-    fn overhead(encoder: &OtlpEncoder) -> usize {
-        framed_len(encoder.resource_protobuf.len()) + framed_len(encoder.scope_protobuf.len()) + 16
-    }
-
-    /// Wraps encoded records in Request > ResourceLogs > ScopeLogs.
-    fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8> {
-        let resource = &encoder.resource_protobuf;
-        let scope = &encoder.scope_protobuf;
-        let scope_logs_len = framed_len(scope.len()) + records.len();
-        let resource_logs_len = framed_len(resource.len()) + framed_len(scope_logs_len);
-        let mut out = Vec::with_capacity(framed_len(resource_logs_len));
-        put_message_header(&mut out, REQUEST_RESOURCE_LOGS, resource_logs_len);
-        put_bytes_field(&mut out, RESOURCE_LOGS_RESOURCE, &[resource]);
-        put_message_header(&mut out, RESOURCE_LOGS_SCOPE_LOGS, scope_logs_len);
-        put_bytes_field(&mut out, SCOPE_LOGS_SCOPE, &[scope]);
-        out.put_slice(records);
-        out
-    }
-}
-
-/// OTLP JSON (the protobuf JSON mapping with lowerCamelCase keys, 64-bit
-/// integers as strings, enums as numbers), written as text.
-struct Json;
-
-/// Appends `text` JSON-escaped (without quotes).
-fn put_json_escaped(buf: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        buf.put_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            buf.put_slice(b"\\u00");
-            buf.put_u8(HEX[usize::from(b >> 4)]);
-            buf.put_u8(HEX[usize::from(b & 0xf)]);
-        } else {
-            buf.put_slice(escape);
-        }
-        start = i + 1;
-    }
-    buf.put_slice(&bytes[start..]);
-}
-
-fn put_json_u64_string(buf: &mut Vec<u8>, value: u64) {
-    buf.put_u8(b'"');
-    buf.put_slice(value.to_string().as_bytes());
-    buf.put_u8(b'"');
-}
-
-/// The fixed text of an OTLP JSON request around its Resource, Scope and
-/// records.
-const JSON_FRAME: [&[u8]; 4] = [
-    b"{\"resourceLogs\":[{\"resource\":",
-    b",\"scopeLogs\":[{\"scope\":",
-    b",\"logRecords\":[",
-    b"]}]}]}",
-];
-
-impl Encoding for Json {
-    const FORMAT: WireFormat = WireFormat::Json;
-
-    fn open_record(buf: &mut Vec<u8>, time: u64) {
-        buf.put_slice(b"{\"timeUnixNano\":");
-        put_json_u64_string(buf, time);
-        buf.put_slice(b",\"severityNumber\":9,\"severityText\":\"INFO\",\"attributes\":[");
-    }
-
-    fn str_attr(buf: &mut Vec<u8>, key: &str, parts: &[&str]) {
-        buf.put_slice(b"{\"key\":\"");
-        put_json_escaped(buf, key);
-        buf.put_slice(b"\",\"value\":{\"stringValue\":\"");
-        for part in parts {
-            put_json_escaped(buf, part);
-        }
-        buf.put_slice(b"\"}},");
-    }
-
-    fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64) {
-        buf.put_slice(b"{\"key\":\"");
-        put_json_escaped(buf, key);
-        buf.put_slice(b"\",\"value\":{\"intValue\":\"");
-        buf.put_slice(value.to_string().as_bytes());
-        buf.put_slice(b"\"}},");
-    }
-
-    fn close_record(buf: &mut Vec<u8>, observed: u64, name: &[&str]) {
-        if buf.last() == Some(&b',') {
-            buf.pop();
-        }
-        buf.put_slice(b"],\"observedTimeUnixNano\":");
-        put_json_u64_string(buf, observed);
-        buf.put_slice(b",\"eventName\":\"");
-        for part in name {
-            put_json_escaped(buf, part);
-        }
-        buf.put_slice(b"\"}");
-    }
-
-    fn framed_len(record: &[u8]) -> usize {
-        record.len() + 1
-    }
-
-    fn frame(records: &mut Vec<u8>, record: &[u8]) {
-        if !records.is_empty() {
-            records.put_u8(b',');
-        }
-        records.put_slice(record);
-    }
-
-    fn overhead(encoder: &OtlpEncoder) -> usize {
-        JSON_FRAME.iter().map(|part| part.len()).sum::<usize>()
-            + encoder.resource_json.len()
-            + encoder.scope_json.len()
-    }
-
-    fn finish(encoder: &OtlpEncoder, records: &[u8]) -> Vec<u8> {
-        let resource = &encoder.resource_json;
-        let scope = &encoder.scope_json;
-        let [open, scope_logs, log_records, close] = JSON_FRAME;
-        let mut out = Vec::with_capacity(records.len() + Self::overhead(encoder));
-        out.put_slice(open);
-        out.put_slice(resource);
-        out.put_slice(scope_logs);
-        out.put_slice(scope);
-        out.put_slice(log_records);
-        out.put_slice(records);
-        out.put_slice(close);
-        out
-    }
 }
 
 impl OtlpEncoder {
@@ -437,9 +171,12 @@ impl OtlpEncoder {
     pub fn new(options: &TelemetryOptions, max_request_bytes: usize) -> Self {
         let r = &options.resource;
         let mut attrs: Vec<(String, String)> = vec![
-            ("service.name".to_owned(), r.service_name.clone()),
-            ("service.version".to_owned(), r.service_version.clone()),
-            ("env".to_owned(), r.environment.clone()),
+            (catalog::SERVICE_NAME.to_owned(), r.service_name.clone()),
+            (
+                catalog::SERVICE_VERSION.to_owned(),
+                r.service_version.clone(),
+            ),
+            (catalog::ENV.to_owned(), r.environment.clone()),
         ];
         for (key, value) in &r.attributes {
             match attrs.iter_mut().find(|(k, _)| k == key) {
@@ -474,6 +211,7 @@ impl OtlpEncoder {
             prefix: options.event_prefix.clone(),
             max_request_bytes: max_request_bytes.max(1024),
             max_value_bytes: (max_request_bytes / 4).max(256),
+            limits: options.attribute_limits,
             sessions: None,
         }
     }
@@ -492,13 +230,28 @@ impl OtlpEncoder {
     /// Encodes `events` in `format` into one or more batches, each under the
     /// request size limit. Every event ends up in exactly one batch, in order.
     pub fn encode_as(&self, events: &[Event], format: WireFormat) -> Vec<LogBatch> {
+        self.encode_counted(events, format, &mut AttributeCounts::default())
+    }
+
+    /// [`OtlpEncoder::encode_as`], adding what happened to attributes
+    /// (collisions, limits, truncation) to `counts`.
+    pub fn encode_counted(
+        &self,
+        events: &[Event],
+        format: WireFormat,
+        counts: &mut AttributeCounts,
+    ) -> Vec<LogBatch> {
         match format {
-            WireFormat::Protobuf => self.encode_with::<Protobuf>(events),
-            WireFormat::Json => self.encode_with::<Json>(events),
+            WireFormat::Protobuf => self.encode_with::<Protobuf>(events, counts),
+            WireFormat::Json => self.encode_with::<Json>(events, counts),
         }
     }
 
-    fn encode_with<E: Encoding>(&self, events: &[Event]) -> Vec<LogBatch> {
+    fn encode_with<E: Encoding>(
+        &self,
+        events: &[Event],
+        counts: &mut AttributeCounts,
+    ) -> Vec<LogBatch> {
         let observed = unix_nanos(SystemTime::now());
         let budget = self
             .max_request_bytes
@@ -511,12 +264,14 @@ impl OtlpEncoder {
         let mut session = SessionAttributes::default();
         for event in events {
             scratch.clear();
+            let mut record_counts = AttributeCounts::default();
             self.write_record::<E>(
                 &mut scratch,
                 Some(&mut session),
                 event,
                 observed,
                 self.max_value_bytes,
+                &mut record_counts,
             );
             // A record too large for a request on its own (several long
             // strings, or JSON escaping) is written again with shorter
@@ -525,8 +280,17 @@ impl OtlpEncoder {
             while E::framed_len(&scratch) > budget && cap > MIN_VALUE_BYTES {
                 cap = (cap / 2).max(MIN_VALUE_BYTES);
                 scratch.clear();
-                self.write_record::<E>(&mut scratch, None, event, observed, cap);
+                record_counts = AttributeCounts::default();
+                self.write_record::<E>(
+                    &mut scratch,
+                    None,
+                    event,
+                    observed,
+                    cap,
+                    &mut record_counts,
+                );
             }
+            counts.add(&record_counts);
             if count > 0 && records.len() + E::framed_len(&scratch) > budget {
                 batches.push(LogBatch::encoded(
                     E::FORMAT,
@@ -549,16 +313,6 @@ impl OtlpEncoder {
         batches
     }
 
-    /// A string attribute, truncated with a marker past `cap` bytes.
-    fn put_text<E: Encoding>(buf: &mut Vec<u8>, key: &str, value: &str, cap: usize) {
-        let text = if value.len() <= cap {
-            Cow::Borrowed(value)
-        } else {
-            Cow::Owned(truncate(value, cap))
-        };
-        E::str_attr(buf, key, &[&text]);
-    }
-
     /// The metadata of the session an event belongs to.
     fn resolve_session(&self, session: &SessionRef) -> Option<Arc<SessionMetadata>> {
         match session {
@@ -567,23 +321,39 @@ impl OtlpEncoder {
         }
     }
 
-    /// The eight common attributes, minus the two written per event.
-    fn put_session<E: Encoding>(buf: &mut Vec<u8>, s: &SessionMetadata, cap: usize) {
-        Self::put_text::<E>(buf, "conversation.id", &s.conversation_id, cap);
-        Self::put_text::<E>(buf, "app.version", &s.app_version, cap);
+    /// The session's attributes: the common ones (minus the two written per
+    /// event), its `vcs.*` attribution, then its extra attributes (those
+    /// colliding with a common or `vcs.*` key are dropped and counted).
+    fn put_session<E: Encoding>(attrs: &mut RecordAttributes<'_, E>, s: &SessionMetadata) {
+        attrs.text(catalog::CONVERSATION_ID, &s.conversation_id);
+        attrs.text(catalog::APP_VERSION, &s.app_version);
         if let Some(mode) = &s.auth_mode {
-            Self::put_text::<E>(buf, "auth_mode", mode, cap);
+            attrs.text(catalog::AUTH_MODE, mode);
         }
         if let Some(account) = &s.account_id {
-            Self::put_text::<E>(buf, "user.account_id", account, cap);
+            attrs.text(catalog::USER_ACCOUNT_ID, account);
         }
-        Self::put_text::<E>(buf, "terminal.type", &s.terminal_type, cap);
-        Self::put_text::<E>(buf, "model", &s.model, cap);
-        Self::put_text::<E>(buf, "slug", &s.slug, cap);
+        attrs.text(catalog::TERMINAL_TYPE, &s.terminal_type);
+        attrs.text(catalog::MODEL, &s.model);
+        attrs.text(catalog::SLUG, &s.slug);
+        if let Some(vcs) = &s.vcs {
+            for (key, value) in vcs_attributes(vcs) {
+                attrs.text(key, value);
+            }
+        }
+        for (key, value) in &s.attributes {
+            if key.is_empty() {
+                attrs.counts.dropped_invalid += 1;
+            } else if is_session_key(s, key) {
+                attrs.counts.dropped_collision += 1;
+            } else {
+                attrs.value(key, &value.as_value_ref());
+            }
+        }
     }
 
     /// Writes one event as an OTLP `LogRecord` in encoding `E`.
-    /// `session` caches the common attributes across one batch (at the
+    /// `session` caches the session's attributes across one batch (at the
     /// default `cap`); without it they are written with `cap`.
     fn write_record<E: Encoding>(
         &self,
@@ -592,42 +362,77 @@ impl OtlpEncoder {
         event: &Event,
         observed_unix_nanos: u64,
         cap: usize,
+        counts: &mut AttributeCounts,
     ) {
-        let suffix = event.kind().suffix();
-        let name: [&str; 3] = [&self.prefix, ".", suffix];
+        let custom = match &event.body {
+            EventBody::Custom(packed) => {
+                counts.dropped_invalid += u64::from(packed.refused());
+                Some(packed.unpack())
+            }
+            _ => None,
+        };
+        let name: [&str; 3] = match (&custom, event.kind()) {
+            (Some((name, _)), _) => [name, "", ""],
+            (None, Some(kind)) => [&self.prefix, ".", kind.suffix()],
+            (None, None) => ["", "", ""],
+        };
         let timestamp = rfc3339_millis_bytes(event.time);
         E::open_record(buf, unix_nanos(event.time));
-        E::str_attr(buf, "event.name", &name);
+        let mut attrs = RecordAttributes::<E>::new(buf, self.limits, cap, counts);
+        attrs.fixed(catalog::EVENT_NAME, &name);
         // The timestamp is ASCII digits and separators.
-        E::str_attr(
-            buf,
-            "event.timestamp",
+        attrs.fixed(
+            catalog::EVENT_TIMESTAMP,
             &[std::str::from_utf8(&timestamp).unwrap_or_default()],
         );
-        match session {
-            Some(cache) => buf.put_slice(cache.bytes_for::<E>(self, &event.session)),
+        let cached = session.map(|cache| cache.get::<E>(self, &event.session));
+        let uncached;
+        let resolved: &SessionMetadata = match cached {
+            Some(cached) => &cached.metadata,
             None => {
-                let resolved = self.resolve_session(&event.session).unwrap_or_default();
-                Self::put_session::<E>(buf, &resolved, cap);
+                uncached = self.resolve_session(&event.session).unwrap_or_default();
+                &uncached
+            }
+        };
+        match cached {
+            Some(cached) if attrs.fits(cached.count) => attrs.extend(cached),
+            _ => Self::put_session(&mut attrs, resolved),
+        }
+        Self::put_body(&mut attrs, &event.body);
+        if let Some((_, custom)) = &custom {
+            for (key, value) in custom {
+                if is_session_key(resolved, key)
+                    || resolved.attributes.iter().any(|(k, _)| k == key)
+                {
+                    attrs.counts.dropped_collision += 1;
+                } else {
+                    attrs.value(key, value);
+                }
             }
         }
-        match &event.body {
+        let dropped = attrs.dropped;
+        E::close_record(buf, dropped, observed_unix_nanos, &name);
+    }
+
+    /// The attributes of a catalog event.
+    fn put_body<E: Encoding>(attrs: &mut RecordAttributes<'_, E>, body: &EventBody) {
+        match body {
             EventBody::ApiRequest {
                 attempt,
                 duration_ms,
                 status_code,
                 strings,
             } => {
-                E::int_attr(buf, "attempt", i64::from(*attempt));
-                E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
+                attrs.int(catalog::ATTEMPT, i64::from(*attempt));
+                attrs.int(catalog::DURATION_MS, to_i64(*duration_ms));
                 if let Some(status) = status_code {
-                    E::int_attr(buf, "http.response.status_code", i64::from(*status));
+                    attrs.int(catalog::HTTP_RESPONSE_STATUS_CODE, i64::from(*status));
                 }
                 if let Some(ray) = strings.get(0) {
-                    Self::put_text::<E>(buf, "cf_ray", ray, cap);
+                    attrs.text(catalog::CF_RAY, ray);
                 }
                 if let Some(error) = strings.get(1) {
-                    Self::put_text::<E>(buf, "error.message", error, cap);
+                    attrs.text(catalog::ERROR_MESSAGE, error);
                 }
             }
             EventBody::SseEvent {
@@ -635,64 +440,207 @@ impl OtlpEncoder {
                 tokens,
                 strings,
             } => {
-                Self::put_text::<E>(buf, "event.kind", strings.str(0), cap);
-                E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
+                attrs.text(catalog::EVENT_KIND, strings.str(0));
+                attrs.int(catalog::DURATION_MS, to_i64(*duration_ms));
                 if let Some(error) = strings.get(1) {
-                    Self::put_text::<E>(buf, "error.message", error, cap);
+                    attrs.text(catalog::ERROR_MESSAGE, error);
                 }
                 if let Some(t) = tokens {
-                    E::int_attr(buf, "input_token_count", to_i64(t.input));
-                    E::int_attr(buf, "output_token_count", to_i64(t.output));
+                    attrs.int(catalog::INPUT_TOKEN_COUNT, to_i64(t.input));
+                    attrs.int(catalog::OUTPUT_TOKEN_COUNT, to_i64(t.output));
                     if let Some(cached) = t.cached {
-                        E::int_attr(buf, "cached_token_count", to_i64(cached));
+                        attrs.int(catalog::CACHED_TOKEN_COUNT, to_i64(cached));
                     }
                     if let Some(reasoning) = t.reasoning {
-                        E::int_attr(buf, "reasoning_token_count", to_i64(reasoning));
+                        attrs.int(catalog::REASONING_TOKEN_COUNT, to_i64(reasoning));
                     }
-                    E::int_attr(buf, "tool_token_count", to_i64(t.tool));
+                    attrs.int(catalog::TOOL_TOKEN_COUNT, to_i64(t.tool));
                 }
             }
             EventBody::UserPrompt { length, strings } => {
-                E::int_attr(buf, "prompt_length", to_i64(*length));
-                match strings.get(0) {
-                    Some(p) => Self::put_text::<E>(buf, "prompt", p, cap),
-                    None => E::str_attr(buf, "prompt", &[REDACTED]),
-                }
+                attrs.int(catalog::PROMPT_LENGTH, to_i64(*length));
+                attrs.text(catalog::PROMPT, strings.get(0).unwrap_or(REDACTED));
             }
             EventBody::ToolDecision {
                 decision,
                 source,
                 strings,
             } => {
-                Self::put_text::<E>(buf, "tool_name", strings.str(0), cap);
-                Self::put_text::<E>(buf, "call_id", strings.str(1), cap);
-                E::str_attr(buf, "decision", &[decision.as_str()]);
-                E::str_attr(buf, "source", &[source.as_str()]);
+                attrs.text(catalog::TOOL_NAME, strings.str(0));
+                attrs.text(catalog::CALL_ID, strings.str(1));
+                attrs.fixed(catalog::DECISION, &[decision.as_str()]);
+                attrs.fixed(catalog::SOURCE, &[source.as_str()]);
             }
             EventBody::ToolResult {
                 duration_ms,
                 success,
                 strings,
             } => {
-                Self::put_text::<E>(buf, "tool_name", strings.str(0), cap);
-                Self::put_text::<E>(buf, "call_id", strings.str(1), cap);
-                Self::put_text::<E>(buf, "arguments", strings.str(2), cap);
-                E::int_attr(buf, "duration_ms", to_i64(*duration_ms));
-                E::str_attr(buf, "success", &[if *success { "true" } else { "false" }]);
-                Self::put_text::<E>(buf, "output", strings.str(3), cap);
+                attrs.text(catalog::TOOL_NAME, strings.str(0));
+                attrs.text(catalog::CALL_ID, strings.str(1));
+                attrs.text(catalog::ARGUMENTS, strings.get(2).unwrap_or(REDACTED));
+                attrs.int(catalog::DURATION_MS, to_i64(*duration_ms));
+                attrs.fixed(catalog::SUCCESS, &[if *success { "true" } else { "false" }]);
+                attrs.text(catalog::OUTPUT, strings.get(3).unwrap_or(REDACTED));
             }
+            EventBody::Custom(_) => {}
         }
-        E::close_record(buf, observed_unix_nanos, &name);
     }
 }
 
-/// The encoded common attributes of the session last seen in a batch:
-/// events of one session share them, so they are encoded once per batch
-/// and copied into each record.
+/// The `vcs.*` attributes of a session, those that are known.
+fn vcs_attributes(vcs: &VcsInfo) -> impl Iterator<Item = (&'static str, &str)> {
+    [
+        (
+            catalog::VCS_REPOSITORY_URL_FULL,
+            vcs.repository_url.as_deref(),
+        ),
+        (catalog::VCS_REF_HEAD_NAME, vcs.ref_name.as_deref()),
+        (catalog::VCS_REF_HEAD_REVISION, vcs.revision.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| Some((key, value?)))
+}
+
+/// True when `key` is written for every event of `session` already: a
+/// common attribute or one of its `vcs.*` attributes.
+fn is_session_key(session: &SessionMetadata, key: &str) -> bool {
+    catalog::COMMON_ATTRIBUTES.contains(&key)
+        || session
+            .vcs
+            .as_ref()
+            .is_some_and(|vcs| vcs_attributes(vcs).any(|(k, _)| k == key))
+}
+
+/// The attributes of one record being written: applies the count limit
+/// (the rest are counted in `dropped_attributes_count`) and the value
+/// length limit, and counts what it drops or cuts.
+struct RecordAttributes<'b, E> {
+    buf: &'b mut Vec<u8>,
+    limits: AttributeLimits,
+    cap: usize,
+    written: usize,
+    dropped: u32,
+    counts: &'b mut AttributeCounts,
+    encoding: PhantomData<E>,
+}
+
+impl<'b, E: Encoding> RecordAttributes<'b, E> {
+    fn new(
+        buf: &'b mut Vec<u8>,
+        limits: AttributeLimits,
+        cap: usize,
+        counts: &'b mut AttributeCounts,
+    ) -> Self {
+        Self {
+            buf,
+            limits,
+            cap,
+            written: 0,
+            dropped: 0,
+            counts,
+            encoding: PhantomData,
+        }
+    }
+
+    /// Takes a slot under the count limit, or counts the attribute dropped.
+    fn slot(&mut self) -> bool {
+        if self.written < self.limits.count {
+            self.written += 1;
+            true
+        } else {
+            self.dropped = self.dropped.saturating_add(1);
+            self.counts.dropped_count_limit += 1;
+            false
+        }
+    }
+
+    /// True when `n` more attributes fit under the count limit.
+    fn fits(&self, n: usize) -> bool {
+        self.written + n <= self.limits.count
+    }
+
+    /// A string value from the host, subject to the value limits.
+    fn text(&mut self, key: &str, value: &str) {
+        if self.slot() {
+            let text = self.limited(value);
+            E::str_attr(self.buf, key, &[&text]);
+        }
+    }
+
+    /// A string made by agent-otel itself (names, enums): never cut.
+    fn fixed(&mut self, key: &str, parts: &[&str]) {
+        if self.slot() {
+            E::str_attr(self.buf, key, parts);
+        }
+    }
+
+    fn int(&mut self, key: &str, value: i64) {
+        if self.slot() {
+            E::int_attr(self.buf, key, value);
+        }
+    }
+
+    /// A value of any shape; every string in it is subject to the limits.
+    fn value(&mut self, key: &str, value: &ValueRef<'_>) {
+        if self.slot() {
+            let value = self.limited_value(value);
+            E::value_attr(self.buf, key, &value);
+        }
+    }
+
+    /// Appends a session's cached attributes (which must fit).
+    fn extend(&mut self, cached: &CachedSession) {
+        self.buf.extend_from_slice(&cached.bytes);
+        self.written += cached.count;
+        self.counts.add(&cached.counts);
+    }
+
+    fn limited<'v>(&mut self, value: &'v str) -> Cow<'v, str> {
+        let text = limit_text(value, self.limits.value_length, self.cap);
+        if matches!(text, Cow::Owned(_)) {
+            self.counts.truncated += 1;
+        }
+        text
+    }
+
+    fn limited_value<'v>(&mut self, value: &ValueRef<'v>) -> ValueRef<'v> {
+        match value {
+            ValueRef::Str(Cow::Borrowed(text)) => ValueRef::Str(self.limited(text)),
+            ValueRef::Str(Cow::Owned(text)) => {
+                ValueRef::Str(Cow::Owned(self.limited(text).into_owned()))
+            }
+            ValueRef::Array(items) => {
+                ValueRef::Array(items.iter().map(|v| self.limited_value(v)).collect())
+            }
+            ValueRef::Map(entries) => ValueRef::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| (*k, self.limited_value(v)))
+                    .collect(),
+            ),
+            scalar => scalar.clone(),
+        }
+    }
+}
+
+/// A session's attributes encoded once per batch, with how many there are
+/// and what writing them dropped or cut.
+#[derive(Default)]
+struct CachedSession {
+    metadata: Arc<SessionMetadata>,
+    bytes: Vec<u8>,
+    count: usize,
+    counts: AttributeCounts,
+}
+
+/// The encoded attributes of the session last seen in a batch: events of
+/// one session share them, so they are encoded once per batch and copied
+/// into each record.
 #[derive(Default)]
 struct SessionAttributes {
     seen: Option<SessionKey>,
-    bytes: Vec<u8>,
+    cached: CachedSession,
 }
 
 /// Identity of a session within one encode call.
@@ -703,7 +651,7 @@ enum SessionKey {
 }
 
 impl SessionAttributes {
-    fn bytes_for<E: Encoding>(&mut self, encoder: &OtlpEncoder, session: &SessionRef) -> &[u8] {
+    fn get<E: Encoding>(&mut self, encoder: &OtlpEncoder, session: &SessionRef) -> &CachedSession {
         let key = match session {
             SessionRef::Id(id) => SessionKey::Id(*id),
             SessionRef::Metadata(metadata) => SessionKey::Pointer(Arc::as_ptr(metadata) as usize),
@@ -711,101 +659,40 @@ impl SessionAttributes {
         if self.seen != Some(key) {
             // A registered session is kept until its events are encoded, so
             // the fallback (empty metadata) is never expected to be used.
-            let resolved = encoder.resolve_session(session).unwrap_or_default();
-            self.bytes.clear();
-            OtlpEncoder::put_session::<E>(&mut self.bytes, &resolved, encoder.max_value_bytes);
+            let metadata = encoder.resolve_session(session).unwrap_or_default();
+            let mut bytes = std::mem::take(&mut self.cached.bytes);
+            bytes.clear();
+            let mut counts = AttributeCounts::default();
+            // No count limit here: whether the whole set fits is decided
+            // per record.
+            let unlimited = AttributeLimits {
+                count: usize::MAX,
+                ..encoder.limits
+            };
+            let mut attrs = RecordAttributes::<E>::new(
+                &mut bytes,
+                unlimited,
+                encoder.max_value_bytes,
+                &mut counts,
+            );
+            OtlpEncoder::put_session(&mut attrs, &metadata);
+            let count = attrs.written;
+            self.cached = CachedSession {
+                metadata,
+                bytes,
+                count,
+                counts,
+            };
             self.seen = Some(key);
         }
-        &self.bytes
+        &self.cached
     }
-}
-
-/// Cuts `value` to at most `max` bytes on a char boundary and appends a
-/// marker saying how much was cut.
-pub fn truncate(value: &str, max: usize) -> String {
-    if value.len() <= max {
-        return value.to_owned();
-    }
-    let mut cut = max;
-    while !value.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…[truncated {} bytes]", &value[..cut], value.len() - cut)
-}
-
-/// Nanoseconds since the Unix epoch (0 for times before it).
-pub fn unix_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-/// RFC 3339 UTC timestamp with milliseconds, e.g. `2026-11-24T23:06:54.123Z`.
-pub fn rfc3339_millis(time: SystemTime) -> String {
-    String::from_utf8_lossy(&rfc3339_millis_bytes(time)).into_owned()
-}
-
-/// [`rfc3339_millis`] into a stack buffer (years 0..=9999).
-fn rfc3339_millis_bytes(time: SystemTime) -> [u8; 24] {
-    let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days);
-    let mut out = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut value: u64| {
-        for i in (at..at + width).rev() {
-            out[i] = b'0' + (value % 10) as u8;
-            value /= 10;
-        }
-    };
-    put(0, 4, year.clamp(0, 9999) as u64);
-    put(5, 2, u64::from(month));
-    put(8, 2, u64::from(day));
-    put(11, 2, rem / 3600);
-    put(14, 2, (rem % 3600) / 60);
-    put(17, 2, rem % 60);
-    put(20, 3, u64::from(since.subsec_millis()));
-    out
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        let at = |secs: u64, ms: u64| UNIX_EPOCH + Duration::from_millis(secs * 1000 + ms);
-        assert_eq!(rfc3339_millis(at(0, 0)), "1970-01-01T00:00:00.000Z");
-        assert_eq!(
-            rfc3339_millis(at(951_782_400, 7)),
-            "2000-02-29T00:00:00.007Z"
-        );
-        assert_eq!(
-            rfc3339_millis(at(1_795_993_614, 123)),
-            "2026-11-29T23:06:54.123Z"
-        );
-        assert_eq!(
-            rfc3339_millis(at(4_102_444_799, 999)),
-            "2099-12-31T23:59:59.999Z"
-        );
-    }
+    use std::time::{Duration, UNIX_EPOCH};
 
     fn sample_batch() -> LogBatch {
         let encoder = OtlpEncoder::new(&TelemetryOptions::default(), 4 << 20);
@@ -899,7 +786,14 @@ mod tests {
             }),
         ];
         data.into_iter()
-            .map(|d| Event::new(at, std::sync::Arc::clone(&session), d, true))
+            .map(|d| {
+                Event::new(
+                    at,
+                    std::sync::Arc::clone(&session),
+                    d,
+                    crate::ContentPolicy::EXPORT_ALL,
+                )
+            })
             .collect()
     }
 
@@ -951,13 +845,5 @@ mod tests {
         for batch in &batches {
             assert!(batch.json().len() <= 4096, "{} bytes", batch.json().len());
         }
-    }
-
-    #[test]
-    fn truncate_keeps_char_boundaries_and_marks_the_cut() {
-        assert_eq!(truncate("short", 10), "short");
-        let cut = truncate("ééééé", 3);
-        assert!(cut.starts_with('é'), "{cut}");
-        assert!(cut.ends_with("…[truncated 8 bytes]"), "{cut}");
     }
 }
