@@ -409,7 +409,7 @@ impl Spool {
     /// removes stale temp files, releases stale claims, removes damaged
     /// files and applies the bounds.
     pub fn open(options: SpoolOptions) -> Result<(Self, OpenReport), SpoolError> {
-        fs::create_dir_all(&options.dir)
+        create_dir(&options.dir)
             .map_err(|e| SpoolError::io("create the directory", &options.dir, e))?;
         let spool = Self::inspect(options);
         let report = spool.tidy()?;
@@ -702,9 +702,12 @@ fn read_header(path: &Path) -> Result<SpoolHeader, SpoolError> {
 }
 
 fn write_file(path: &Path, header: &[u8], parts: &[&[u8]]) -> Result<(), SpoolError> {
-    let mut file = File::options()
-        .write(true)
-        .create_new(true)
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    // Spooled telemetry is the user's business only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
         .open(path)
         .map_err(|e| SpoolError::io("create a file", path, e))?;
     file.write_all(header)
@@ -712,6 +715,16 @@ fn write_file(path: &Path, header: &[u8], parts: &[&[u8]]) -> Result<(), SpoolEr
         .map_err(|e| SpoolError::io("write", path, e))?;
     file.sync_all()
         .map_err(|e| SpoolError::io("fsync", path, e))
+}
+
+/// Creates the spool directory (and its parents), readable by its owner
+/// only where permissions exist.
+fn create_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 /// Makes a rename in `dir` durable (no-op where directories cannot be
@@ -1027,6 +1040,23 @@ mod tests {
         let denied = SpoolError::io("write", path, io::ErrorKind::PermissionDenied.into());
         assert!(matches!(denied, SpoolError::NotWritable { .. }));
         assert!(full.to_string().contains("no space left"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_directory_and_files_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = temp_dir("private");
+        let dir = parent.join("a").join("spool");
+        let spool = open(&dir);
+        spool
+            .store(Signal::Logs, WireFormat::Protobuf, 1, b"x")
+            .expect("store");
+        let mode = |p: &Path| fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let entry = spool.list().expect("list").remove(0);
+        assert_eq!(mode(&entry.path), 0o600);
+        fs::remove_dir_all(&parent).ok();
     }
 
     #[test]
