@@ -9,6 +9,13 @@
 //!   are written to a spool in a temp folder (atomic file per batch: write,
 //!   fsync, rename, fsync of the folder). The difference is the cost of
 //!   spooling. Target: ≤ 50 ms on top of the normal shutdown.
+//! * `spool/*/deadline_10k`: the exit of a CLI whose collector is down:
+//!   the same 10,000 events, the collector answering 503, the default retry
+//!   policy (30 s budget), `shutdown(1 s)` timed. Every batch is still being
+//!   retried when the deadline comes. `no_spool`: dropped at the deadline
+//!   (returns at 1 s). `spool`: exports stop 250 ms early (the spool
+//!   reserve), every batch is written (merged, two fsyncs per 4 MiB), then
+//!   `shutdown` returns; the time past 750 ms is the cost of spooling.
 //! * `spool/replay_20k`: a spool holding 20,000 events (40 files of 512,
 //!   written untimed before each iteration) is replayed by
 //!   `replay_spool` with the otlp-http exporter to a loopback collector;
@@ -55,10 +62,20 @@ fn options() -> PipelineOptions {
 /// Emits `events` into a pipeline at a refusing `collector` and shuts it
 /// down; returns the time `shutdown` took and the pipeline's stats line.
 fn shutdown_run(collector: &Collector, spool: Option<&Path>, events: usize) -> (Duration, String) {
+    shutdown_with(collector, spool, events, options(), Duration::from_secs(10))
+}
+
+fn shutdown_with(
+    collector: &Collector,
+    spool: Option<&Path>,
+    events: usize,
+    options: PipelineOptions,
+    timeout: Duration,
+) -> (Duration, String) {
     let telemetry = match Telemetry::with_spool(
         TelemetryOptions::default(),
         http_exporter(collector),
-        options(),
+        options,
         spool.map(SpoolOptions::new),
     ) {
         Ok(t) => t,
@@ -69,8 +86,9 @@ fn shutdown_run(collector: &Collector, spool: Option<&Path>, events: usize) -> (
         emit(&session, mixed_kind(i));
     }
     let start = Instant::now();
-    let _ = telemetry.shutdown(Duration::from_secs(10));
+    let _ = telemetry.shutdown(timeout);
     let elapsed = start.elapsed();
+    telemetry.wait_stopped(Duration::from_secs(10));
     let stats = telemetry.stats();
     let expected = if spool.is_some() {
         stats.spooled
@@ -122,6 +140,66 @@ fn shutdown(c: &mut Criterion, lines: &mut Vec<String>) {
             times.len(),
             times.iter().min().copied().unwrap_or_default(),
             times.iter().max().copied().unwrap_or_default()
+        ));
+    }
+    g.finish();
+}
+
+fn deadline(c: &mut Criterion, lines: &mut Vec<String>) {
+    let collector = match Collector::start(CollectorConfig::http_only()) {
+        Ok(c) => c,
+        Err(e) => panic!("collector: {e}"),
+    };
+    collector.set_default_fault(Some(Fault::Unavailable { retry_after: None }));
+    let timeout = Duration::from_secs(1);
+    let mut g = c.benchmark_group("spool");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat);
+    for spooled in [false, true] {
+        let name = if spooled {
+            "agent_otel_http/spool/deadline_10k"
+        } else {
+            "agent_otel_http/no_spool/deadline_10k"
+        };
+        let mut times = Vec::new();
+        let mut last = String::new();
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = match tempfile::tempdir() {
+                        Ok(d) => d,
+                        Err(e) => panic!("temp dir: {e}"),
+                    };
+                    let spool = spooled.then(|| dir.path().join("spool"));
+                    let (elapsed, stats) = shutdown_with(
+                        &collector,
+                        spool.as_deref(),
+                        SHUTDOWN_EVENTS,
+                        pipeline_options(32_768, Duration::from_secs(60)),
+                        timeout,
+                    );
+                    total += elapsed;
+                    times.push(elapsed);
+                    last = stats;
+                }
+                total
+            });
+        });
+        let past = |t: Duration| t.saturating_sub(Duration::from_millis(750));
+        lines.push(format!(
+            "{name}: {} runs, min {:?}, max {:?}{}; last: {last}",
+            times.len(),
+            times.iter().min().copied().unwrap_or_default(),
+            times.iter().max().copied().unwrap_or_default(),
+            if spooled {
+                format!(
+                    ", spooling (time past the 750 ms export cut) min {:?} max {:?}",
+                    past(times.iter().min().copied().unwrap_or_default()),
+                    past(times.iter().max().copied().unwrap_or_default())
+                )
+            } else {
+                String::new()
+            }
         ));
     }
     g.finish();
@@ -190,6 +268,7 @@ fn benches(c: &mut Criterion) {
     install_crypto_provider();
     let mut lines = Vec::new();
     shutdown(c, &mut lines);
+    deadline(c, &mut lines);
     replay(c, &mut lines);
     for line in lines {
         println!("{line}");

@@ -184,6 +184,41 @@ fn spool_replay_delivers_with_progress_and_clear_discards() {
 }
 
 #[test]
+fn an_unusable_spool_is_reported_and_the_events_counted_as_lost() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    collector.set_default_fault(Some(Fault::Unavailable { retry_after: None }));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = spool_config(
+        dir.path(),
+        &collector.http_logs_endpoint().expect("http"),
+        10,
+    );
+    // Where the spool folder should be, a plain file (a read-only folder
+    // would not stop root).
+    std::fs::write(dir.path().join("spool"), b"not a folder").expect("write");
+    agent_otel()
+        .args(["emit", "--config"])
+        .arg(&config)
+        .write_stdin(lines(0..10))
+        .assert()
+        .code(1)
+        .stderr(contains("spool_errors 1"))
+        .stderr(contains("last spool error: spool"))
+        .stderr(contains("0 of 10 events were exported, 0 spooled"));
+}
+
+#[test]
+fn spool_subcommands_have_help() {
+    for sub in ["status", "replay", "clear"] {
+        agent_otel()
+            .args(["spool", sub, "--help"])
+            .assert()
+            .success()
+            .stdout(contains("--config"));
+    }
+}
+
+#[test]
 fn spool_without_a_spool_table_is_a_usage_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.toml");
