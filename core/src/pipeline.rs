@@ -524,7 +524,6 @@ impl Worker {
                         exporter: Arc::clone(&self.exporter),
                         stats: Arc::clone(&self.stats),
                         options: self.options,
-                        exports: Arc::clone(&self.exports),
                         deadline: self.control.deadline.subscribe(),
                     }
                     .run(),

@@ -1,7 +1,7 @@
 //! Replay of the disk spool: batches earlier processes could not deliver
-//! are sent again, oldest first, one request at a time, through the same
-//! export slots as the host's own batches (so a replay never takes more
-//! than one of them).
+//! are sent again, oldest first, one request at a time, beside the host's
+//! own export slots (the host's batches keep all of them, and a
+//! `force_flush` never waits for a replay).
 //!
 //! A file is deleted once the collector accepted its batch (or refused it
 //! for good); a retryable failure that outlasts the retry budget releases
@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::LogBatch;
@@ -49,8 +49,6 @@ pub(crate) struct Replay {
     pub(crate) exporter: Arc<dyn Exporter>,
     pub(crate) stats: Arc<StatsCounters>,
     pub(crate) options: PipelineOptions,
-    /// The pipeline's export slots.
-    pub(crate) exports: Arc<Semaphore>,
     /// The shutdown deadline.
     pub(crate) deadline: watch::Receiver<Option<Instant>>,
 }
@@ -107,9 +105,6 @@ impl Replay {
                     }
                     continue;
                 }
-            };
-            let Ok(_slot) = Arc::clone(&self.exports).acquire_owned().await else {
-                break;
             };
             let sent = send(
                 &*self.exporter,
@@ -218,7 +213,6 @@ pub fn replay_spool(
         exporter: Arc::clone(&exporter),
         stats: Arc::new(StatsCounters::default()),
         options,
-        exports: Arc::new(Semaphore::new(1)),
         deadline,
     };
     let mut report = runtime.block_on(replay.pass(progress));
