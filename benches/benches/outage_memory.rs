@@ -1,5 +1,5 @@
 //! Memory under outage: the collector refuses connections (a loopback port
-//! that was bound and released), and 1,000,000 events (a round-robin mix of
+//! held by a bound socket that does not listen), and 1,000,000 events (a round-robin mix of
 //! the five kinds) are emitted through the otlp-http exporter pipeline with
 //! default options (queue 2048, batches of 512, retry budget 30 s), then
 //! the pipeline is shut down with the default 3 s deadline.
@@ -16,7 +16,6 @@
 //! `OUTAGE_MEMORY_SIDE` set) so that each peak RSS is its own. Not a
 //! criterion benchmark: it prints a table and exits.
 
-use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,12 +30,25 @@ use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 const EVENTS: usize = 1_000_000;
 const SIDE: &str = "OUTAGE_MEMORY_SIDE";
 
-fn refused_endpoint() -> String {
-    let port = match TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-        Ok(addr) => addr.port(), // the listener is dropped here: connections are refused
+/// An endpoint whose connections are refused: its port is held by a bound
+/// socket that does not listen (never released, so no one else gets it
+/// while the returned socket lives).
+fn refused_endpoint() -> (socket2::Socket, String) {
+    let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).and_then(
+        |socket| {
+            let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            socket.bind(&any_port.into())?;
+            let port = socket
+                .local_addr()?
+                .as_socket()
+                .map_or(0, |addr| addr.port());
+            Ok((socket, port))
+        },
+    );
+    match bound {
+        Ok((socket, port)) => (socket, format!("http://127.0.0.1:{port}/v1/logs")),
         Err(e) => panic!("cannot bind a loopback port: {e}"),
-    };
-    format!("http://127.0.0.1:{port}/v1/logs")
+    }
 }
 
 fn kib(field: &str) -> u64 {
@@ -44,8 +56,9 @@ fn kib(field: &str) -> u64 {
 }
 
 fn ours() {
+    let (_refusing, endpoint) = refused_endpoint();
     let exporter = match HttpExporter::new(HttpExporterConfig {
-        endpoint: refused_endpoint(),
+        endpoint,
         protocol: HttpProtocol::Binary,
         transport: TransportOptions::default(),
     }) {
@@ -98,9 +111,10 @@ fn ours() {
 
 fn sdk() {
     install_crypto_provider();
+    let (_refusing, endpoint) = refused_endpoint();
     let exporter = match opentelemetry_otlp::LogExporter::builder()
         .with_http()
-        .with_endpoint(refused_endpoint())
+        .with_endpoint(endpoint)
         .with_protocol(Protocol::HttpBinary)
         .build()
     {

@@ -30,7 +30,7 @@ use agent_otel_benches::{
 };
 use agent_otel_collector::{Collector, CollectorConfig, Fault};
 use agent_otel_core::{
-    Exporter, HttpProtocol, PipelineOptions, RetryPolicy, SpoolOptions, Telemetry,
+    Exporter, HttpProtocol, PipelineOptions, RetryPolicy, SignalExporters, SpoolOptions, Telemetry,
     TelemetryOptions, TransportOptions, replay_spool,
 };
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
@@ -74,7 +74,10 @@ fn shutdown_with(
 ) -> (Duration, String) {
     let telemetry = match Telemetry::with_spool(
         TelemetryOptions::default(),
-        http_exporter(collector),
+        SignalExporters {
+            logs: http_exporter(collector),
+            traces: None,
+        },
         options,
         spool.map(SpoolOptions::new),
     ) {

@@ -13,10 +13,10 @@
 //!   reqwest 0.13 client, and grpc-tonic over tonic 0.14) behind the SDK's
 //!   `BatchLogProcessor`, to the same collector.
 //! * ceiling `encode_ceiling/*`: the agent-otel pipeline with an exporter
-//!   that only serializes each batch (`LogBatch::protobuf()` / `json()`):
+//!   that only serializes each batch (`Batch::protobuf()` / `json()`):
 //!   emit + queue + `OtlpEncoder::encode` + serialization, no network. And
 //!   `encode_only/*`: `OtlpEncoder::encode` of one 512-event batch of the
-//!   same mix to protobuf (`LogBatch::protobuf()`) or JSON (`json()`), on
+//!   same mix to protobuf (`Batch::protobuf()`) or JSON (`json()`), on
 //!   one core.
 
 use std::hint::black_box;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, SystemTime};
 
 use agent_otel_core::{
-    ApiRequest, DecisionSource, EventData, EventKind, ExportOutcome, Exporter, LogBatch,
+    ApiRequest, Batch, DecisionSource, EventData, EventKind, ExportOutcome, Exporter,
     PipelineOptions, Session, SessionMetadata, SseEvent, Telemetry, TelemetryOptions, TokenCounts,
     ToolDecision, ToolDecisionEvent, ToolResult, WireFormat,
 };
@@ -204,7 +204,7 @@ pub struct GatedExporter(pub Arc<Gate>);
 
 #[async_trait]
 impl Exporter for GatedExporter {
-    async fn export(&self, _batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, _batch: &Batch) -> ExportOutcome {
         self.0.pass();
         ExportOutcome::Accepted
     }
@@ -226,7 +226,7 @@ pub struct EncodeExporter {
 
 #[async_trait]
 impl Exporter for EncodeExporter {
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, batch: &Batch) -> ExportOutcome {
         let n = if self.json {
             batch.json().len()
         } else {

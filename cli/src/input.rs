@@ -186,7 +186,17 @@ pub enum LineError {
     /// `timestamp` is not RFC 3339.
     #[error("`timestamp` {0:?} is not an RFC 3339 time (e.g. 2026-11-24T23:06:54.123Z)")]
     Timestamp(String),
+    /// `timestamp` is RFC 3339 but outside what OTLP can carry.
+    #[error(
+        "`timestamp` {0:?} is outside the range OTLP can carry ({EARLIEST_TIME} to {LATEST_TIME}: nanoseconds since 1970 in 64 bits)"
+    )]
+    TimestampOutOfRange(String),
 }
+
+/// The earliest time OTLP can carry (`time_unix_nano` 0).
+pub const EARLIEST_TIME: &str = "1970-01-01T00:00:00Z";
+/// The latest time OTLP can carry (`time_unix_nano` = `u64::MAX`).
+pub const LATEST_TIME: &str = "2554-07-21T23:34:33.709551615Z";
 
 /// Parses one line (without its newline).
 pub fn parse(line: &str) -> Result<InputLine, LineError> {
@@ -267,7 +277,8 @@ fn parse_time(text: &str) -> Result<SystemTime, LineError> {
     let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|_| LineError::Timestamp(text.to_owned()))?;
     let nanos = parsed.unix_timestamp_nanos();
-    let since_epoch = u64::try_from(nanos).map_err(|_| LineError::Timestamp(text.to_owned()))?;
+    let since_epoch =
+        u64::try_from(nanos).map_err(|_| LineError::TimestampOutOfRange(text.to_owned()))?;
     Ok(SystemTime::UNIX_EPOCH + Duration::from_nanos(since_epoch))
 }
 
@@ -554,6 +565,41 @@ mod tests {
         let with_time = parse(lines[1]).expect("parses");
         let expected = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_558_014_123);
         assert_eq!(with_time.time(), Some(expected));
+    }
+
+    #[test]
+    fn every_time_otlp_can_carry_is_accepted_and_the_range_is_named() {
+        let line = |t: &str| format!(r#"{{"type":"user_prompt","prompt":"x","timestamp":"{t}"}}"#);
+        let accepted = [
+            (EARLIEST_TIME, 0),
+            (LATEST_TIME, u64::MAX),
+            ("2016-12-31T23:59:60Z", 1_483_228_799_999_999_999),
+            ("2026-11-24t10:00:00.5z", 1_795_514_400_500_000_000),
+            ("2026-11-24 10:00:00-00:00", 1_795_514_400_000_000_000),
+        ];
+        for (time, nanos) in accepted {
+            let parsed = parse(&line(time)).unwrap_or_else(|e| panic!("{time}: {e}"));
+            assert_eq!(
+                parsed.time(),
+                Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)),
+                "{time}"
+            );
+        }
+        for time in [
+            "1969-12-31T23:59:59.999999999Z",
+            "2554-07-21T23:34:33.709551616Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let error = parse(&line(time)).expect_err(time).to_string();
+            assert!(
+                error.contains("outside the range OTLP can carry"),
+                "{error}"
+            );
+            assert!(
+                error.contains(EARLIEST_TIME) && error.contains(LATEST_TIME),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod collect;
 mod demo;
 mod emit;
 mod input;
+mod lines;
 mod setup;
 mod simulate;
 mod spool;
@@ -30,6 +31,8 @@ const EXIT_OK: u8 = 0;
 const EXIT_INCOMPLETE: u8 = 1;
 /// Exit code: bad usage or configuration; nothing was attempted.
 const EXIT_USAGE: u8 = 2;
+/// Largest `--max-line-bytes`: 1 GiB.
+const MAX_LINE_BYTES_LIMIT: u64 = 1 << 30;
 
 #[derive(Debug, Parser)]
 #[command(name = "agent-otel", version, about = "OpenTelemetry log events for AI coding agents", long_about = None)]
@@ -89,9 +92,14 @@ enum Command {
         /// `service.name` of the resource (default: OTEL_SERVICE_NAME, then codex-cli).
         #[arg(long, value_name = "NAME")]
         service_name: Option<String>,
-        /// How long to wait for delivery at end of input.
+        /// How long to wait for delivery at end of input (or Ctrl-C); the
+        /// whole run after that point ends within it.
         #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_seconds)]
         shutdown_timeout: Duration,
+        /// Longest input line kept; a longer one is reported and skipped.
+        #[arg(long, value_name = "BYTES", default_value_t = lines::DEFAULT_MAX_LINE_BYTES,
+              value_parser = clap::value_parser!(u64).range(1..=MAX_LINE_BYTES_LIMIT))]
+        max_line_bytes: u64,
     },
     /// Load and resolve an `[otel]` config; with --probe, send one event and say what happened.
     Check {
@@ -150,7 +158,15 @@ fn main() -> ExitCode {
             input,
             service_name,
             shutdown_timeout,
-        } => emit::run(&config, &input, service_name, shutdown_timeout),
+            max_line_bytes,
+        } => emit::run(emit::EmitOptions {
+            config,
+            input,
+            service_name,
+            shutdown_timeout,
+            // At most MAX_LINE_BYTES_LIMIT (clap checked), which fits.
+            max_line_bytes: usize::try_from(max_line_bytes).unwrap_or(usize::MAX),
+        }),
         Command::Check { config, probe } => check::run(&config, probe),
         Command::Spool { action } => match action {
             SpoolCommand::Status(args) => spool::run(spool::Action::Status, args.config.as_deref()),

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use agent_otel_core::spool::{Signal, Spool, SpoolOptions};
+use agent_otel_core::Signal;
+use agent_otel_core::spool::{Spool, SpoolOptions};
 use agent_otel_core::{ReplayReport, replay_spool};
 
 use crate::style::Style;

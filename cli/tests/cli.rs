@@ -1,9 +1,10 @@
 //! The `agent-otel` binary, run as a user would, against real collectors on
 //! loopback.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 use agent_otel_collector::test_pki::TestPki;
@@ -232,13 +233,83 @@ fn probe(config: &Path, token: &str) -> assert_cmd::assert::Assert {
         .assert()
 }
 
-/// Kills the child on drop so a failed assertion never leaks a server.
-struct Child(std::process::Child);
+/// A spawned `agent-otel` whose stdout and stderr are read as they come
+/// (a child writing more than a pipe holds would block otherwise); killed
+/// on drop so a failed assertion never leaks a process.
+struct Running {
+    child: std::process::Child,
+    stderr_lines: mpsc::Receiver<String>,
+    stdout: mpsc::Receiver<String>,
+}
 
-impl Drop for Child {
+impl Running {
+    /// Spawns `command` with stdout and stderr piped and drained.
+    fn spawn(command: &mut Command) -> Self {
+        let mut child = command
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn agent-otel");
+        let stderr = child.stderr.take().expect("stderr");
+        let (line_tx, stderr_lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = child.stdout.take().expect("stdout");
+        let (out_tx, stdout) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            let _ = out_tx.send(text);
+        });
+        Self {
+            child,
+            stderr_lines,
+            stdout,
+        }
+    }
+
+    /// The next line the child writes to stderr.
+    fn stderr_line(&self) -> String {
+        self.stderr_lines
+            .recv_timeout(WAIT)
+            .expect("a line on stderr")
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) with the `kill` command.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Waits for the child to exit: its exit status, all of its stdout
+    /// and the rest of its stderr.
+    fn finish(mut self) -> (std::process::ExitStatus, String, String) {
+        let stdout = self.stdout.recv_timeout(WAIT).expect("stdout closes");
+        let mut stderr = String::new();
+        while let Ok(line) = self.stderr_lines.recv_timeout(WAIT) {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        let status = self.child.wait().expect("child exits");
+        (status, stdout, stderr)
+    }
+}
+
+impl Drop for Running {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -246,7 +317,7 @@ impl Drop for Child {
 fn collect_out_round_trips_what_emit_sent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("received.jsonl");
-    let mut child = Child(
+    let collect = Running::spawn(
         Command::new(cargo_bin("agent-otel"))
             .args([
                 "collect",
@@ -256,18 +327,9 @@ fn collect_out_round_trips_what_emit_sent() {
                 "127.0.0.1:0",
                 "--out",
             ])
-            .arg(&out)
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn collect"),
+            .arg(&out),
     );
-    let stderr = child.0.stderr.take().expect("stderr");
-    let mut banner = String::new();
-    BufReader::new(stderr)
-        .read_line(&mut banner)
-        .expect("banner line");
+    let banner = collect.stderr_line();
     let endpoint = banner
         .split_whitespace()
         .find(|w| w.ends_with("/v1/logs"))
@@ -284,15 +346,8 @@ fn collect_out_round_trips_what_emit_sent() {
         .assert()
         .success();
 
-    let status = Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(&mut child.0.stdout.take().expect("stdout"), &mut stdout)
-        .expect("read stdout");
-    let exit = child.0.wait().expect("collect exits");
+    collect.signal("INT");
+    let (exit, stdout, _) = collect.finish();
     assert!(exit.success(), "collect exit {exit:?}");
     assert!(stdout.contains("codex.tool_result"), "{stdout}");
     assert!(stdout.contains("total"), "{stdout}");
@@ -337,12 +392,29 @@ fn check_prints_resolved_settings_with_secrets_masked() {
         .stdout(contains("s3cret-token").not());
 }
 
+/// A loopback TCP socket that is bound but does not listen: connecting to
+/// its port is refused, and nothing else can take the port while it lives.
+fn refusing_socket() -> socket2::Socket {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    let any_port = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any_port.into()).expect("bind");
+    socket
+}
+
+fn port_of(socket: &socket2::Socket) -> u16 {
+    socket
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("an IP socket")
+        .port()
+}
+
 #[test]
 fn check_probe_reports_connection_refused() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
-    };
+    let refusing = refusing_socket();
+    let port = port_of(&refusing);
     let dir = tempfile::tempdir().expect("tempdir");
     let config = http_config(dir.path(), &format!("http://127.0.0.1:{port}/v1/logs"));
     probe(&config, "t")
@@ -500,4 +572,185 @@ fn demo_with_a_config_sends_the_session_to_that_collector() {
             .count(),
         3
     );
+}
+
+/// `n` prompt lines.
+fn prompts(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{{\"type\":\"user_prompt\",\"prompt\":\"p{i}\"}}\n"))
+        .collect()
+}
+
+/// The number after `label ` in the pipeline stats line of `stderr`.
+fn stat(stderr: &str, label: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("emitted "))
+        .unwrap_or_else(|| panic!("no stats line in {stderr}"));
+    let mut words = line.split_whitespace();
+    words
+        .find(|w| *w == label)
+        .and_then(|_| words.next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no {label} in {line:?}"))
+}
+
+#[test]
+fn emit_against_a_collector_that_never_answers_ends_and_reports_what_was_lost() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    collector.push_fault(Fault::NeverAnswer, 1_000_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    let output = agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["emit", "--shutdown-timeout", "2", "--config"])
+        .arg(&config)
+        .write_stdin(prompts(20_000))
+        .assert()
+        .code(1)
+        .stderr(contains("the collector took no events within 2.0 s"))
+        .stderr(contains("0 of 20000 events were exported"))
+        .stderr(contains("lost: 20000 events: queue_full="))
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Every event is accounted for, and the warning came once (the
+    // collector was not waited for again at every batch).
+    assert_eq!(stat(&stderr, "emitted"), 20_000, "{stderr}");
+    assert_eq!(stat(&stderr, "dropped"), 20_000, "{stderr}");
+    assert_eq!(stderr.matches("took no events").count(), 1, "{stderr}");
+}
+
+#[test]
+fn emit_skips_a_line_over_the_limit_and_accepts_a_bom() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    let long = format!(
+        "{{\"type\":\"user_prompt\",\"prompt\":\"{}\"}}\n",
+        "x".repeat(5000)
+    );
+    let input = format!(
+        "\u{feff}{{\"type\":\"user_prompt\",\"prompt\":\"first\"}}\n{long}{{\"type\":\"user_prompt\",\"prompt\":\"third\"}}\n"
+    );
+    agent_otel()
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["emit", "--max-line-bytes", "1000", "--config"])
+        .arg(&config)
+        .write_stdin(input)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "line 2: 5034 bytes is longer than the limit of 1000 bytes (--max-line-bytes); skipped",
+        ))
+        .stderr(contains("line 1").not())
+        .stderr(contains("1 bad line(s)"));
+    let records = collector.records();
+    let prompts: Vec<i64> = records
+        .iter()
+        .filter_map(|r| r.attr_int("prompt_length"))
+        .collect();
+    assert_eq!(prompts, [5, 5], "first and third arrived");
+}
+
+#[test]
+fn emit_of_dev_zero_stops_with_a_message() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "config.toml", "[otel]\nexporter = \"none\"\n");
+    agent_otel()
+        .args(["emit", "--input", "/dev/zero", "--max-line-bytes", "65536", "--config"])
+        .arg(&config)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "line 1: longer than 65536 bytes and holds a NUL byte: the input is not JSON-lines text; stopped reading",
+        ));
+}
+
+#[test]
+fn emit_input_that_is_a_directory_or_missing_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "config.toml", "[otel]\nexporter = \"none\"\n");
+    agent_otel()
+        .args(["emit", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(dir.path())
+        .assert()
+        .code(2)
+        .stderr(contains("cannot read --input"))
+        .stderr(contains("it is a directory"));
+    agent_otel()
+        .args(["emit", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(dir.path().join("missing.jsonl"))
+        .assert()
+        .code(2)
+        .stderr(contains("cannot read --input"));
+}
+
+#[test]
+fn emit_never_prints_control_characters_from_the_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "config.toml", "[otel]\nexporter = \"none\"\n");
+    let output = agent_otel()
+        .args(["emit", "--config"])
+        .arg(&config)
+        .write_stdin(
+            "{\"type\":\"\\u001b]0;owned\\u0007\\u001b[2J\"}\n{\"type\":\"tool_decision\",\"tool_name\":\"t\",\"call_id\":\"c\",\"decision\":\"\\r\\u001b[31mok\",\"source\":\"user\"}\n",
+        )
+        .assert()
+        .code(1)
+        .stderr(contains("line 1: unknown variant"))
+        .stderr(contains("line 2: `decision`"))
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !stderr.contains(['\u{1b}', '\u{7}', '\r']),
+        "raw control characters in {stderr:?}"
+    );
+}
+
+#[test]
+fn emit_on_sigterm_stops_reading_delivers_what_it_read_and_exits_1() {
+    let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = http_config(dir.path(), &collector.http_logs_endpoint().expect("http"));
+    let mut command = Command::new(cargo_bin("agent-otel"));
+    command
+        .env("CLI_TEST_TOKEN", "t")
+        .args(["emit", "--shutdown-timeout", "10", "--config"])
+        .arg(&config)
+        .stdin(Stdio::piped());
+    let mut emit = Running::spawn(&mut command);
+    // The input stays open: only the signal can end the run.
+    let mut stdin = emit.child.stdin.take().expect("stdin");
+    stdin
+        .write_all(prompts(1000).as_bytes())
+        .expect("write input");
+    stdin.flush().expect("flush input");
+    // A first full batch arriving shows the child is reading.
+    collector
+        .wait_for_records(512, WAIT)
+        .expect("first batch arrives");
+    emit.signal("TERM");
+    let (status, _, stderr) = emit.finish();
+    drop(stdin);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("interrupted: stopped reading after line"),
+        "{stderr}"
+    );
+    let emitted = stat(&stderr, "emitted");
+    assert!(emitted >= 512, "{stderr}");
+    assert_eq!(stat(&stderr, "exported"), emitted, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "interrupted: the {emitted} events read before the signal were exported"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(collector.records().len() as u64, emitted);
 }

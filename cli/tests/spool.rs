@@ -116,7 +116,7 @@ fn emit_with_the_collector_down_spools_and_the_next_emit_delivers_everything() {
         .write_stdin(lines(250..260))
         .assert()
         .success()
-        .stderr(contains("sent 10 events (10 exported, 0 spooled)"))
+        .stderr(contains("sent 10 events\n"))
         .stderr(contains("replayed 250"));
     assert_each_once(&collector, 0..260);
     let record = collector
@@ -204,7 +204,8 @@ fn an_unusable_spool_is_reported_and_the_events_counted_as_lost() {
         .code(1)
         .stderr(contains("spool_errors 1"))
         .stderr(contains("last spool error: spool"))
-        .stderr(contains("0 of 10 events were exported, 0 spooled"));
+        .stderr(contains("0 of 10 events were exported"))
+        .stderr(contains("lost: 10 events: retries_exhausted=10"));
 }
 
 #[test]

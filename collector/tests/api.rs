@@ -100,36 +100,33 @@ fn bind_errors_name_the_address() {
     assert!(matches!(err, CollectorError::NoReceiver));
 }
 
+/// A loopback port held by a bound socket that does not listen (and lets
+/// a listener with `SO_REUSEADDR`, as every listener here has, take it
+/// over): no one else gets the port, and no port is released and reused.
+fn held_port() -> (socket2::Socket, u16) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+        .unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (socket, port)
+}
+
 #[test]
 fn explicit_address_is_used() {
-    // Find a free port, release it, then ask for it explicitly. Someone else
-    // may grab the port in between: that must be a proper bind error naming
-    // it, and another port is tried; one of a few attempts must succeed.
-    const ATTEMPTS: usize = 5;
-    for _ in 0..ATTEMPTS {
-        let port = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        match Collector::start(CollectorConfig {
-            http_addr: Some(addr),
-            ..CollectorConfig::http_only()
-        }) {
-            Ok(c) => {
-                assert_eq!(c.http_addr(), Some(addr));
-                assert_eq!(
-                    c.http_logs_endpoint().unwrap(),
-                    format!("http://{addr}/v1/logs")
-                );
-                return;
-            }
-            Err(CollectorError::Bind { addr: a, .. }) => assert_eq!(a, addr),
-            Err(other) => panic!("unexpected error: {other}"),
-        }
-    }
-    panic!("no explicitly requested port could be bound in {ATTEMPTS} attempts");
+    let (_held, port) = held_port();
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let c = Collector::start(CollectorConfig {
+        http_addr: Some(addr),
+        ..CollectorConfig::http_only()
+    })
+    .unwrap();
+    assert_eq!(c.http_addr(), Some(addr));
+    assert_eq!(
+        c.http_logs_endpoint().unwrap(),
+        format!("http://{addr}/v1/logs")
+    );
 }
 
 #[test]

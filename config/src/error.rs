@@ -36,7 +36,7 @@ impl Origin {
                 path: Some(path),
                 line,
                 ..
-            } => format!("{}, line {line}", path.display()),
+            } => format!("{}, line {line}", shown(path.display())),
             Origin::File {
                 path: None, line, ..
             } => format!("[otel] table, line {line}"),
@@ -55,7 +55,11 @@ impl fmt::Display for Origin {
                 path: Some(path),
                 line,
                 column,
-            } => write!(f, "{}, line {line}, column {column}: ", path.display()),
+            } => write!(
+                f,
+                "{}, line {line}, column {column}: ",
+                shown(path.display())
+            ),
             Origin::File {
                 path: None,
                 line,
@@ -64,6 +68,32 @@ impl fmt::Display for Origin {
             Origin::Env(var) => write!(f, "environment variable {var}: "),
             Origin::Default => Ok(()),
         }
+    }
+}
+
+/// A part of a message with control characters escaped (`\u{1b}`), so no
+/// text read from a file, a path or the environment reaches a terminal raw.
+pub(crate) struct Shown<T>(T);
+
+/// Wraps `value` in [`Shown`].
+pub(crate) fn shown<T: fmt::Display>(value: T) -> Shown<T> {
+    Shown(value)
+}
+
+impl<T: fmt::Display> fmt::Display for Shown<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        if !text.contains(char::is_control) {
+            return f.write_str(&text);
+        }
+        for c in text.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -141,15 +171,27 @@ impl fmt::Display for Suggestion {
 #[non_exhaustive]
 pub enum ConfigError {
     /// The config file could not be read.
-    #[error("cannot read config file {}: {source}; fix: check the path and its permissions", path.display())]
+    #[error("cannot read config file {}: {}; fix: check the path and its permissions", shown(path.display()), shown(.source))]
     Read {
         /// The file.
         path: PathBuf,
         /// The io error.
         source: std::io::Error,
     },
+    /// The config file is larger than [`MAX_CONFIG_BYTES`](crate::MAX_CONFIG_BYTES);
+    /// reading stopped there.
+    #[error(
+        "config file {} is larger than {limit} bytes; reading stopped there; fix: check the path (a config file is a few kilobytes)",
+        shown(path.display())
+    )]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The document is not valid TOML.
-    #[error("{at}invalid TOML: {message}; fix: correct the TOML syntax at that position")]
+    #[error("{at}invalid TOML: {}; fix: correct the TOML syntax at that position", shown(.message))]
     Syntax {
         /// Where the parser stopped.
         at: Origin,
@@ -158,7 +200,8 @@ pub enum ConfigError {
     },
     /// A key that is not part of the schema.
     #[error(
-        "{at}{key}unknown key \"{name}\"; expected one of {expected}{suggestion}; fix: remove the key or correct its spelling"
+        "{at}{key}unknown key \"{}\"; expected one of {expected}{suggestion}; fix: remove the key or correct its spelling",
+        shown(.name)
     )]
     UnknownKey {
         /// Where the key is.
@@ -174,7 +217,8 @@ pub enum ConfigError {
     },
     /// A value outside a fixed set (exporter name, protocol, compression).
     #[error(
-        "{at}{key}unknown {what} \"{value}\"; expected one of {expected}{suggestion}; fix: use one of the listed values"
+        "{at}{key}unknown {what} \"{}\"; expected one of {expected}{suggestion}; fix: use one of the listed values",
+        shown(.value)
     )]
     UnknownValue {
         /// Where the value is.
@@ -191,7 +235,7 @@ pub enum ConfigError {
         suggestion: Suggestion,
     },
     /// A value of the wrong TOML type.
-    #[error("{at}{key}expected {expected}, found {found}; fix: {fix}")]
+    #[error("{at}{key}expected {expected}, found {found}; fix: {}", shown(.fix))]
     WrongType {
         /// Where the value is.
         at: Origin,
@@ -205,7 +249,7 @@ pub enum ConfigError {
         fix: String,
     },
     /// A value of the right type that is out of range or malformed.
-    #[error("{at}{key}{reason}; fix: {fix}")]
+    #[error("{at}{key}{}; fix: {}", shown(.reason), shown(.fix))]
     InvalidValue {
         /// Where the value is.
         at: Origin,
@@ -217,7 +261,7 @@ pub enum ConfigError {
         fix: String,
     },
     /// An endpoint that is not a usable `http`/`https` URL.
-    #[error("{at}{key}invalid endpoint URL \"{url}\": {reason}; fix: {fix}")]
+    #[error("{at}{key}invalid endpoint URL \"{}\": {}; fix: {fix}", shown(.url), shown(.reason))]
     InvalidUrl {
         /// Where the endpoint is set.
         at: Origin,
@@ -232,7 +276,9 @@ pub enum ConfigError {
     },
     /// A header name that HTTP/gRPC does not accept.
     #[error(
-        "{at}{key}invalid header name \"{name}\": {reason}; fix: use letters, digits and '-' only (e.g. \"x-api-key\")"
+        "{at}{key}invalid header name \"{}\": {}; fix: use letters, digits and '-' only (e.g. \"x-api-key\")",
+        shown(.name),
+        shown(.reason)
     )]
     InvalidHeaderName {
         /// Where the header is set.
@@ -246,7 +292,8 @@ pub enum ConfigError {
     },
     /// A header value that HTTP/gRPC does not accept. The value is never shown.
     #[error(
-        "{at}{key}the value of header \"{name}\" is not a valid header value (the value is not shown); fix: use visible ASCII characters, spaces and tabs only, with no line breaks"
+        "{at}{key}the value of header \"{}\" is not a valid header value (the value is not shown); fix: use visible ASCII characters, spaces and tabs only, with no line breaks",
+        shown(.name)
     )]
     InvalidHeaderValue {
         /// Where the header is set.
@@ -283,7 +330,7 @@ pub enum ConfigError {
         feature: &'static str,
     },
     /// A TLS file is missing, unreadable or not PEM of the right kind.
-    #[error("{at}{key}{source}{fix}")]
+    #[error("{at}{key}{}{fix}", shown(.source))]
     Tls {
         /// Where the file is named.
         at: Origin,
@@ -295,7 +342,7 @@ pub enum ConfigError {
         fix: &'static str,
     },
     /// The exporter refused its settings.
-    #[error("cannot build the {exporter} exporter: {source}")]
+    #[error("cannot build the {exporter} exporter: {}", shown(.source))]
     Exporter {
         /// The exporter name.
         exporter: &'static str,
@@ -303,7 +350,7 @@ pub enum ConfigError {
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// The export pipeline could not start.
-    #[error("cannot start telemetry: {0}")]
+    #[error("cannot start telemetry: {}", shown(.0))]
     Pipeline(#[from] PipelineError),
 }
 
@@ -322,9 +369,10 @@ impl ConfigError {
             | ConfigError::UnsetVariable { at, .. }
             | ConfigError::TransportNotCompiled { at, .. }
             | ConfigError::Tls { at, .. } => Some(at),
-            ConfigError::Read { .. } | ConfigError::Exporter { .. } | ConfigError::Pipeline(_) => {
-                None
-            }
+            ConfigError::Read { .. }
+            | ConfigError::FileTooLarge { .. }
+            | ConfigError::Exporter { .. }
+            | ConfigError::Pipeline(_) => None,
         }
     }
 

@@ -33,18 +33,18 @@
 //! | `exporter` | `"none"` \| `"otlp-http"` \| `"otlp-grpc"` \| table | `"none"` | `OTEL_LOGS_EXPORTER` (`otlp`/`none`) with `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL`; `OTEL_SDK_DISABLED=true` forces `none` over everything |
 //! | `log_user_prompt` | bool | `false` | – |
 //! | `log_tool_content` | bool | `true` (`false`: `tool_result.arguments`/`output` and custom `tool` attributes are `[REDACTED]`) | – |
-//! | `attribute_value_length_limit` | integer ≥ 0, characters | none (only the `max_request_bytes / 4` ceiling) | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` |
-//! | `attribute_count_limit` | integer ≥ 0 | 128 | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, then `OTEL_ATTRIBUTE_COUNT_LIMIT` |
+//! | `attribute_value_length_limit` | integer 0 to 16777216, characters | none (only the `max_request_bytes / 4` ceiling) | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` |
+//! | `attribute_count_limit` | integer 0 to 65536 | 128 | `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`, then `OTEL_ATTRIBUTE_COUNT_LIMIT` |
 //! | `resource_attributes` | table of strings | empty | `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME` |
-//! | `queue_capacity` | integer ≥ 1 | 2048 | `OTEL_BLRP_MAX_QUEUE_SIZE` |
-//! | `max_batch_size` | integer ≥ 1 | 512 | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` |
-//! | `batch_timeout_ms` | integer ≥ 1 | 1000 | `OTEL_BLRP_SCHEDULE_DELAY` |
-//! | `max_request_bytes` | integer ≥ 1024 | 4194304 | – |
-//! | `max_concurrent_exports` | integer 1..=64 | 4 | – |
-//! | `retry_budget_ms` | integer (0 = no retries) | 30000 | – |
-//! | `retry_initial_backoff_ms` | integer ≥ 1 | 100 | – |
-//! | `retry_max_backoff_ms` | integer ≥ 1 | 5000 | – |
-//! | `shutdown_timeout_ms` | integer | 3000 | – |
+//! | `queue_capacity` | integer 1 to 1048576 | 2048 | `OTEL_BLRP_MAX_QUEUE_SIZE` |
+//! | `max_batch_size` | integer 1 to 65536 | 512 | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` |
+//! | `batch_timeout_ms` | integer 1 to 3600000 | 1000 | `OTEL_BLRP_SCHEDULE_DELAY` |
+//! | `max_request_bytes` | integer 1024 to 67108864 (64 MiB; gRPC servers accept 4 MiB by default) | 4194304 | – |
+//! | `max_concurrent_exports` | integer 1 to 64 | 4 | – |
+//! | `retry_budget_ms` | integer 0 to 3600000 (0 = no retries) | 30000 | – |
+//! | `retry_initial_backoff_ms` | integer 1 to 3600000 | 100 | – |
+//! | `retry_max_backoff_ms` | integer 1 to 3600000 | 5000 | – |
+//! | `shutdown_timeout_ms` | integer 0 to 3600000 | 3000 | – |
 //!
 //! `[otel.spool]` (durable delivery; off unless `dir` is set): batches that
 //! could not be delivered are kept on disk and replayed by the next process
@@ -66,7 +66,7 @@
 //! | `protocol` (otlp-http only) | `"binary"` \| `"json"` | `"binary"` | `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL`: `http/json` → json, `http/protobuf` → binary, `grpc` ignored |
 //! | `headers` | table of strings, `${VAR}` expanded, secret | empty | `OTEL_EXPORTER_OTLP_HEADERS` then `OTEL_EXPORTER_OTLP_LOGS_HEADERS` (`k=v,k2=v2`, %-decoded); merged per header name, the table wins |
 //! | `compression` | `"none"` \| `"gzip"` | `"none"` | `OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION` |
-//! | `timeout-ms` | integer ≥ 1 | 10000 | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` (ms); also the pipeline's per-attempt timeout |
+//! | `timeout-ms` | integer 1 to 3600000 | 10000 | `OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT` (ms); also the pipeline's per-attempt timeout |
 //! | `tls.ca-certificate` | path | system roots | `OTEL_EXPORTER_OTLP_[LOGS_]CERTIFICATE` |
 //! | `tls.client-certificate` | path | – | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_CERTIFICATE` |
 //! | `tls.client-private-key` | path | – | `OTEL_EXPORTER_OTLP_[LOGS_]CLIENT_KEY` |
@@ -74,6 +74,14 @@
 //!
 //! # Rules
 //!
+//! - **Integer ranges** ([`INTEGER_RANGES`]) apply to the keys and to the
+//!   `OTEL_*` variables that set them; an error names the range.
+//! - **Endpoints** hold no control characters (CR, LF, TAB, any C0 or C1),
+//!   whether written, expanded from `${VAR}` or read from `OTEL_*`, and no
+//!   port 0. Wherever an endpoint is shown (summaries, errors, `Debug`), its
+//!   password, query values (`?api_key=***`) and fragment (`#***`) are masked.
+//! - **The config file** is read up to [`MAX_CONFIG_BYTES`] (4 MiB); a larger
+//!   one (or `/dev/zero`) is [`ConfigError::FileTooLarge`].
 //! - **The table wins** over the environment, key by key; the environment
 //!   fills what the table leaves unset. The one exception is
 //!   `OTEL_SDK_DISABLED=true`, which forces exporter `none`.
@@ -128,6 +136,7 @@ mod parse;
 mod resolve;
 mod text;
 
+use std::io::Read as _;
 use std::path::Path;
 
 pub use agent_otel_core::Telemetry;
@@ -137,8 +146,8 @@ pub use model::{
     ExporterConfig, OtelConfig, OtlpConfig, PipelineConfig, Setting, SpoolConfig, TlsPaths,
 };
 pub use parse::{
-    COMPRESSIONS, EXPORTER_NAMES, EXPORTER_TABLE_KEYS, MIN_SPOOL_BYTES, OTEL_KEYS, OTLP_GRPC_KEYS,
-    OTLP_HTTP_KEYS, PROTOCOLS, SPOOL_KEYS, TLS_KEYS,
+    COMPRESSIONS, EXPORTER_NAMES, EXPORTER_TABLE_KEYS, INTEGER_RANGES, IntegerRange,
+    MIN_SPOOL_BYTES, OTEL_KEYS, OTLP_GRPC_KEYS, OTLP_HTTP_KEYS, PROTOCOLS, SPOOL_KEYS, TLS_KEYS,
 };
 pub use resolve::{
     DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ENV_LOGS_EXPORTERS, ENV_PROTOCOLS,
@@ -147,6 +156,9 @@ pub use resolve::{
 };
 
 use parse::Layout;
+
+/// Largest config file read: 4 MiB.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
 impl OtelConfig {
     /// Parses the `[otel]` table out of a host's whole TOML config; other
@@ -171,11 +183,32 @@ impl OtelConfig {
         parse::parse_document(toml, path, Layout::Standalone)
     }
 
-    /// Reads `path` and parses the `[otel]` table out of it.
+    /// Reads `path` and parses the `[otel]` table out of it. Reading stops
+    /// after [`MAX_CONFIG_BYTES`] (a huge file, `/dev/zero`).
     pub fn parse_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read_error = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::FileTooLarge {
+                path: path.to_path_buf(),
+                limit: MAX_CONFIG_BYTES,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            read_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the file is not UTF-8 (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
+            ))
         })?;
         Self::parse_with_path(&text, path)
     }

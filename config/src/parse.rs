@@ -38,6 +38,119 @@ pub const OTEL_KEYS: &[&str] = &[
 pub const SPOOL_KEYS: &[&str] = &["dir", "max_bytes", "max_age_hours"];
 /// Smallest `[otel.spool] max_bytes`: room for a few batches.
 pub const MIN_SPOOL_BYTES: u64 = 64 * 1024;
+/// The accepted range of an integer key, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegerRange {
+    /// The key's name (its last segment: `queue_capacity`, `timeout-ms`).
+    pub key: &'static str,
+    /// Smallest accepted value.
+    pub min: u64,
+    /// Largest accepted value.
+    pub max: u64,
+    /// Unit shown after the numbers (`" ms"`, `" bytes"` or empty).
+    pub unit: &'static str,
+}
+
+/// One hour in milliseconds: the longest timeout, delay or budget accepted.
+const HOUR_MS: u64 = 3_600_000;
+
+/// The range of every integer key of the `[otel]` table and the exporter
+/// tables (the same ranges apply to the `OTEL_*` variables that set them).
+pub const INTEGER_RANGES: &[IntegerRange] = &[
+    IntegerRange {
+        key: "queue_capacity",
+        min: 1,
+        max: agent_otel_core::pipeline::MAX_QUEUE_CAPACITY as u64,
+        unit: "",
+    },
+    IntegerRange {
+        key: "max_batch_size",
+        min: 1,
+        max: agent_otel_core::pipeline::MAX_BATCH_SIZE as u64,
+        unit: "",
+    },
+    IntegerRange {
+        key: "batch_timeout_ms",
+        min: 1,
+        max: HOUR_MS,
+        unit: " ms",
+    },
+    IntegerRange {
+        key: "max_request_bytes",
+        min: 1024,
+        // 16 times the usual 4 MiB a gRPC server accepts by default.
+        max: 64 * 1024 * 1024,
+        unit: " bytes",
+    },
+    IntegerRange {
+        key: "max_concurrent_exports",
+        min: 1,
+        max: agent_otel_core::pipeline::MAX_CONCURRENT_EXPORTS as u64,
+        unit: "",
+    },
+    IntegerRange {
+        key: "retry_budget_ms",
+        min: 0,
+        max: HOUR_MS,
+        unit: " ms",
+    },
+    IntegerRange {
+        key: "retry_initial_backoff_ms",
+        min: 1,
+        max: HOUR_MS,
+        unit: " ms",
+    },
+    IntegerRange {
+        key: "retry_max_backoff_ms",
+        min: 1,
+        max: HOUR_MS,
+        unit: " ms",
+    },
+    IntegerRange {
+        key: "shutdown_timeout_ms",
+        min: 0,
+        max: HOUR_MS,
+        unit: " ms",
+    },
+    IntegerRange {
+        key: "attribute_value_length_limit",
+        min: 0,
+        // A quarter of the largest max_request_bytes, the ceiling anyway.
+        max: 16 * 1024 * 1024,
+        unit: " characters",
+    },
+    IntegerRange {
+        key: "attribute_count_limit",
+        min: 0,
+        max: 65_536,
+        unit: "",
+    },
+    IntegerRange {
+        key: "timeout-ms",
+        min: 1,
+        max: HOUR_MS,
+        unit: " ms",
+    },
+];
+
+impl IntegerRange {
+    /// The range of `key` (its last segment), if it is an integer key.
+    pub fn of(key: &str) -> Option<&'static IntegerRange> {
+        let name = last_segment(key);
+        INTEGER_RANGES.iter().find(|r| r.key == name)
+    }
+
+    /// `1 to 65536`, `0 to 3600000 ms`.
+    pub fn describe(&self) -> String {
+        format!("{} to {}{}", self.min, self.max, self.unit)
+    }
+
+    /// True when `value` is in range.
+    pub fn contains(&self, value: u64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+}
+
 /// Exporter names accepted by `exporter = "..."`.
 pub const EXPORTER_NAMES: &[&str] = &["none", "otlp-http", "otlp-grpc"];
 /// Keys of the table form `exporter = { .. }`.
@@ -206,20 +319,44 @@ impl Walker<'_> {
         }
     }
 
+    /// An integer key, checked against its [`IntegerRange`].
     fn integer(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Setting<u64>> {
+        let range = IntegerRange::of(key);
+        let out_of_range = |reason: String| {
+            let (reason, fix) = match range {
+                Some(r) => (
+                    format!("{reason} (the range of {} is {})", r.key, r.describe()),
+                    format!(
+                        "give a value from {} to {}, or remove the key for the default",
+                        r.min, r.max
+                    ),
+                ),
+                None => (reason, "give a non-negative integer".to_owned()),
+            };
+            ConfigError::InvalidValue {
+                at: self.at(value.span()),
+                key: KeyPath::from(key.to_owned()),
+                reason,
+                fix,
+            }
+        };
         match value.get_ref() {
             DeValue::Integer(i) => match u64::from_str_radix(i.as_str(), i.radix()) {
-                Ok(n) => Ok(Setting::new(n, key, self.at(value.span()))),
-                Err(_) => Err(ConfigError::InvalidValue {
-                    at: self.at(value.span()),
-                    key: KeyPath::from(key.to_owned()),
-                    reason: if i.as_str().starts_with('-') {
-                        "the value is negative".to_owned()
-                    } else {
-                        "the value is too large".to_owned()
-                    },
-                    fix: "give a non-negative integer".to_owned(),
-                }),
+                Ok(n) => match range {
+                    Some(r) if n < r.min => Err(out_of_range(format!(
+                        "the value {n} is below the minimum {}{}",
+                        r.min, r.unit
+                    ))),
+                    Some(r) if n > r.max => Err(out_of_range(format!(
+                        "the value {n} is above the maximum {}{}",
+                        r.max, r.unit
+                    ))),
+                    _ => Ok(Setting::new(n, key, self.at(value.span()))),
+                },
+                Err(_) if i.as_str().starts_with('-') => {
+                    Err(out_of_range("the value is negative".to_owned()))
+                }
+                Err(_) => Err(out_of_range("the value is too large".to_owned())),
             },
             other => Err(self.wrong_type(value.span(), key, "a non-negative integer", other)),
         }
@@ -461,19 +598,7 @@ impl Walker<'_> {
                     };
                     config.compression = Some(Setting::new(compression, field, s.origin));
                 }
-                "timeout-ms" => {
-                    let timeout = self.integer(v, &field)?;
-                    if timeout.value == 0 {
-                        return Err(ConfigError::InvalidValue {
-                            at: timeout.origin,
-                            key: KeyPath::from(field),
-                            reason: "the timeout is 0".to_owned(),
-                            fix: "give a timeout of at least 1 ms (OTLP's default is 10000)"
-                                .to_owned(),
-                        });
-                    }
-                    config.timeout_ms = Some(timeout);
-                }
+                "timeout-ms" => config.timeout_ms = Some(self.integer(v, &field)?),
                 "headers" => config.headers = self.headers(v, &field)?,
                 "tls" => config.tls = self.tls(v, &field)?,
                 _ => return Err(self.unknown_key(k.span(), key, name, keys)),
@@ -582,46 +707,9 @@ pub(crate) fn check_header_name(name: &str) -> std::result::Result<(), String> {
         })
 }
 
-/// Cross-field checks of the pipeline keys.
+/// Cross-field checks of the pipeline keys (each key's own range is
+/// checked as it is read).
 fn check_pipeline(p: &PipelineConfig) -> Result<()> {
-    let at_least = |s: &Option<Setting<u64>>, min: u64, unit: &str| -> Result<()> {
-        match s {
-            Some(s) if s.value < min => Err(ConfigError::InvalidValue {
-                at: s.origin.clone(),
-                key: KeyPath::from(s.key.clone()),
-                reason: format!("the value {} is below the minimum {min}{unit}", s.value),
-                fix: format!("give at least {min}{unit}, or remove the key for the default"),
-            }),
-            _ => Ok(()),
-        }
-    };
-    let at_most = |s: &Option<Setting<u64>>, max: usize| -> Result<()> {
-        match s {
-            Some(s) if s.value > max as u64 => Err(ConfigError::InvalidValue {
-                at: s.origin.clone(),
-                key: KeyPath::from(s.key.clone()),
-                reason: format!("the value {} is above the maximum {max}", s.value),
-                fix: format!("give at most {max}, or remove the key for the default"),
-            }),
-            _ => Ok(()),
-        }
-    };
-    at_least(&p.queue_capacity, 1, "")?;
-    at_most(
-        &p.queue_capacity,
-        agent_otel_core::pipeline::MAX_QUEUE_CAPACITY,
-    )?;
-    at_least(&p.max_batch_size, 1, "")?;
-    at_most(&p.max_batch_size, agent_otel_core::pipeline::MAX_BATCH_SIZE)?;
-    at_least(&p.batch_timeout_ms, 1, " ms")?;
-    at_least(&p.max_request_bytes, 1024, " bytes")?;
-    at_least(&p.max_concurrent_exports, 1, "")?;
-    at_most(
-        &p.max_concurrent_exports,
-        agent_otel_core::pipeline::MAX_CONCURRENT_EXPORTS,
-    )?;
-    at_least(&p.retry_initial_backoff_ms, 1, " ms")?;
-    at_least(&p.retry_max_backoff_ms, 1, " ms")?;
     if let (Some(initial), Some(max)) = (&p.retry_initial_backoff_ms, &p.retry_max_backoff_ms)
         && initial.value > max.value
     {

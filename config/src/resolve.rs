@@ -9,14 +9,14 @@ use std::time::Duration;
 use agent_otel_core::attribute::DEFAULT_ATTRIBUTE_COUNT_LIMIT;
 use agent_otel_core::{
     AttributeLimits, Compression, ContentPolicy, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers,
-    HttpProtocol, PipelineOptions, Resource, SecretString, SpoolOptions, Telemetry,
-    TelemetryOptions, TlsConfig, TlsError, TransportOptions,
+    HttpProtocol, PipelineOptions, Resource, SecretString, SignalExporters, SpoolOptions,
+    Telemetry, TelemetryOptions, TlsConfig, TlsError, TransportOptions,
 };
 
 use crate::env::Environment;
-use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
+use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion, shown};
 use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting, TlsPaths};
-use crate::parse::{COMPRESSIONS, check_header_name};
+use crate::parse::{COMPRESSIONS, IntegerRange, check_header_name};
 use crate::text::{
     ExpandError, Expansion, USERINFO_BREAKERS, check_url, expand_tracked, mask_url, percent_decode,
     suggest, userinfo_expansion_breaking_url,
@@ -173,7 +173,7 @@ impl ExporterSettings {
 /// and the host's defaults were merged and checked.
 ///
 /// `Display` prints a human summary with secrets masked.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResolvedConfig {
     /// Resource, event prefix, scope, prompt logging.
     pub telemetry: TelemetryOptions,
@@ -227,7 +227,10 @@ impl ResolvedConfig {
             None => Ok(Telemetry::disabled()),
             Some(exporter) => Ok(Telemetry::with_spool(
                 self.telemetry.clone(),
-                exporter,
+                SignalExporters {
+                    logs: exporter,
+                    traces: None,
+                },
                 self.pipeline,
                 self.spool.clone(),
             )?),
@@ -487,6 +490,7 @@ impl OtelConfig {
                 log_tool_content: self.log_tool_content.as_ref().is_none_or(|s| s.value),
             },
             attribute_limits: self.attribute_limits(env)?,
+            trace: agent_otel_core::TraceOptions::default(),
         })
     }
 
@@ -500,6 +504,7 @@ impl OtelConfig {
                 "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT",
                 "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
             ],
+            "attribute_value_length_limit",
         )?;
         let count = pick_limit(
             &self.attribute_count_limit,
@@ -508,6 +513,7 @@ impl OtelConfig {
                 "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT",
                 "OTEL_ATTRIBUTE_COUNT_LIMIT",
             ],
+            "attribute_count_limit",
         )?;
         Ok(AttributeLimits {
             value_length,
@@ -518,13 +524,28 @@ impl OtelConfig {
     fn pipeline_options(&self, env: &Environment) -> Result<PipelineOptions> {
         let p = &self.pipeline;
         let mut options = PipelineOptions::default();
-        if let Some(n) = pick_count(&p.queue_capacity, env, "OTEL_BLRP_MAX_QUEUE_SIZE")? {
+        if let Some(n) = pick_count(
+            &p.queue_capacity,
+            env,
+            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            "queue_capacity",
+        )? {
             options.queue_capacity = n;
         }
-        if let Some(n) = pick_count(&p.max_batch_size, env, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE")? {
+        if let Some(n) = pick_count(
+            &p.max_batch_size,
+            env,
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            "max_batch_size",
+        )? {
             options.max_batch_size = n;
         }
-        if let Some(ms) = pick_ms(&p.batch_timeout_ms, env, "OTEL_BLRP_SCHEDULE_DELAY", 1)? {
+        if let Some(ms) = pick_ms(
+            &p.batch_timeout_ms,
+            env,
+            "OTEL_BLRP_SCHEDULE_DELAY",
+            "batch_timeout_ms",
+        )? {
             options.batch_timeout = ms;
         }
         if let Some(s) = &p.max_request_bytes {
@@ -639,7 +660,7 @@ impl OtelConfig {
                 "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
                 "OTEL_EXPORTER_OTLP_TIMEOUT",
             ]) {
-                Some((var, raw)) => Duration::from_millis(env_u64(var, raw, 1)?),
+                Some((var, raw)) => Duration::from_millis(env_u64(var, raw, "timeout-ms")?),
                 None => TransportOptions::default().timeout,
             },
         };
@@ -954,13 +975,21 @@ fn env_insecure(env: &Environment) -> Result<Option<(&'static str, bool)>> {
     Ok(None)
 }
 
-fn env_u64(var: &str, raw: &str, min: u64) -> Result<u64> {
+/// An integer variable, checked against the range of the key it stands for.
+fn env_u64(var: &str, raw: &str, key: &str) -> Result<u64> {
+    let range = IntegerRange::of(key);
     match raw.parse::<u64>() {
-        Ok(n) if n >= min => Ok(n),
+        Ok(n) if range.is_none_or(|r| r.contains(n)) => Ok(n),
         _ => Err(ConfigError::InvalidValue {
             at: Origin::Env(var.to_owned()),
             key: KeyPath::default(),
-            reason: format!("\"{raw}\" is not an integer of at least {min}"),
+            reason: match range {
+                Some(r) => format!(
+                    "\"{raw}\" is not an integer from {} (the range of {key}, which {var} sets)",
+                    r.describe()
+                ),
+                None => format!("\"{raw}\" is not a non-negative integer"),
+            },
             fix: format!("set {var} to a whole number (milliseconds for timeouts and delays)"),
         }),
     }
@@ -980,13 +1009,14 @@ fn pick_limit(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     vars: &[&str],
+    key: &str,
 ) -> Result<Option<usize>> {
     if let Some(s) = setting {
         return to_usize(s).map(Some);
     }
     for var in vars {
         if let Some(raw) = env.otel(var) {
-            let n = env_u64(var, raw, 0)?;
+            let n = env_u64(var, raw, key)?;
             return Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)));
         }
     }
@@ -997,13 +1027,14 @@ fn pick_count(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     var: &str,
+    key: &str,
 ) -> Result<Option<usize>> {
     if let Some(s) = setting {
         return to_usize(s).map(Some);
     }
     match env.otel(var) {
         Some(raw) => {
-            let n = env_u64(var, raw, 1)?;
+            let n = env_u64(var, raw, key)?;
             Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
         }
         None => Ok(None),
@@ -1014,13 +1045,13 @@ fn pick_ms(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     var: &str,
-    min: u64,
+    key: &str,
 ) -> Result<Option<Duration>> {
     if let Some(s) = setting {
         return Ok(Some(Duration::from_millis(s.value)));
     }
     env.otel(var)
-        .map(|raw| env_u64(var, raw, min).map(Duration::from_millis))
+        .map(|raw| env_u64(var, raw, key).map(Duration::from_millis))
         .transpose()
 }
 
@@ -1223,7 +1254,7 @@ impl fmt::Display for ResolvedConfig {
             }
             let path = |p: &Option<PathBuf>| {
                 p.as_ref()
-                    .map_or_else(|| "-".to_owned(), |p| p.display().to_string())
+                    .map_or_else(|| "-".to_owned(), |p| shown(p.display()).to_string())
             };
             if plaintext {
                 writeln!(f, "  tls: none (plaintext http://)")?;
@@ -1243,10 +1274,12 @@ impl fmt::Display for ResolvedConfig {
         write!(
             f,
             "resource: service.name={}, service.version={}, env={}",
-            r.service_name, r.service_version, r.environment
+            shown(&r.service_name),
+            shown(&r.service_version),
+            shown(&r.environment)
         )?;
         for (k, v) in &r.attributes {
-            write!(f, ", {k}={v}")?;
+            write!(f, ", {}={}", shown(k), shown(v))?;
         }
         writeln!(f)?;
         writeln!(

@@ -199,6 +199,17 @@ pub(crate) fn mask_url(raw: &str) -> String {
 
 /// Checks an endpoint URL; `Err` holds (reason, fix).
 pub(crate) fn check_url(raw: &str, grpc: bool) -> Result<(), (String, &'static str)> {
+    // Before parsing: the URL parser silently drops tabs and line breaks.
+    if let Some((index, c)) = raw.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Err((
+            format!(
+                "the URL holds a control character (U+{:04X}) at character {}",
+                u32::from(c),
+                index + 1
+            ),
+            "remove line breaks, tabs and other control characters (check the variables it references)",
+        ));
+    }
     if !raw.contains("://") {
         return Err((
             "the URL has no http:// or https:// scheme".to_owned(),
@@ -225,6 +236,12 @@ pub(crate) fn check_url(raw: &str, grpc: bool) -> Result<(), (String, &'static s
         return Err((
             "the URL has no host".to_owned(),
             "write the collector's host, e.g. \"https://collector.example.com\"",
+        ));
+    }
+    if parsed.port() == Some(0) {
+        return Err((
+            "port 0 is not a port a collector can listen on".to_owned(),
+            "write the collector's port, e.g. 4318 (OTLP/HTTP) or 4317 (OTLP/gRPC)",
         ));
     }
     if grpc && (!parsed.username().is_empty() || parsed.password().is_some()) {
@@ -315,6 +332,20 @@ mod tests {
         assert!(check_url("localhost:4318", false).is_err());
         assert!(check_url("not a url", false).is_err());
         assert!(check_url("https://h:4317/v1/logs", true).is_err());
+        for bad in [
+            "https://h/v1/\nlogs",
+            "https://h\r/v1/logs",
+            "https://h/v1/lo\tgs",
+            "https://h/v1/logs\u{1}",
+            "https://h/v1/logs\u{7f}",
+        ] {
+            let (reason, _) = check_url(bad, false).expect_err(bad);
+            assert!(reason.contains("control character"), "{reason}");
+        }
+        for zero in ["http://h:0/v1/logs", "http://h:00", "https://[::1]:0"] {
+            let (reason, _) = check_url(zero, zero.ends_with("]:0")).expect_err(zero);
+            assert!(reason.contains("port 0"), "{zero}: {reason}");
+        }
         assert_eq!(
             mask_url("https://user:pw@h/v1/logs"),
             "https://user:***@h/v1/logs"
@@ -334,7 +365,7 @@ mod tests {
             mask_url("https://user:p@ss@host/v1/logs"),
             "https://user:***@host/v1/logs"
         );
-        assert_eq!(mask_url("https://u:pw@h?x=@y"), "https://u:***@h?x=@y");
+        assert_eq!(mask_url("https://u:pw@h?x=@y"), "https://u:***@h?x=***");
         assert_eq!(mask_url("not a url"), "not a url");
     }
 

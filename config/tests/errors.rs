@@ -429,7 +429,7 @@ const HTTP_ENV_CASES: &[EnvCase] = &[
     ),
     ("OTEL_EXPORTER_OTLP_INSECURE", "1", &["true or false"]),
     ("OTEL_RESOURCE_ATTRIBUTES", "team", &["\"team\" has no '='"]),
-    ("OTEL_BLRP_MAX_QUEUE_SIZE", "0", &["at least 1"]),
+    ("OTEL_BLRP_MAX_QUEUE_SIZE", "0", &["from 1 to 1048576"]),
 ];
 
 /// Without the otlp-http transport its variables are never read.

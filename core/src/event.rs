@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::attribute::{AttributeValue, ContentPolicy, PackedAttributes};
+use crate::trace::ids::{SpanId, TraceId};
 use crate::vcs::VcsInfo;
 
 /// The common fields of every event, shared by all events of a session.
@@ -215,6 +216,18 @@ pub struct Event {
     pub(crate) time: SystemTime,
     pub(crate) session: SessionRef,
     pub(crate) body: EventBody,
+    /// The turn the event was emitted in: its trace and the span the log
+    /// record belongs to (the turn span; the worker moves `chat` and
+    /// `execute_tool` events to their own spans).
+    pub(crate) trace: Option<TraceLink>,
+}
+
+/// Where an event sits in a trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraceLink {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) sampled: bool,
 }
 
 /// Which session an event belongs to.
@@ -357,6 +370,13 @@ pub(crate) enum EventBody {
     },
     /// A custom event: its name and typed attributes, packed.
     Custom(PackedAttributes),
+    /// A turn started (its link is the event's `trace`); not a log record.
+    TurnStart {
+        /// The caller's span, when a `traceparent` parents the turn.
+        parent: Option<SpanId>,
+    },
+    /// A turn ended (its link is the event's `trace`); not a log record.
+    TurnEnd,
 }
 
 impl Event {
@@ -390,6 +410,7 @@ impl Event {
             time,
             session,
             body,
+            trace: None,
         }
     }
 
@@ -399,6 +420,7 @@ impl Event {
             time,
             session,
             body: EventBody::Custom(packed),
+            trace: None,
         }
     }
 
@@ -410,13 +432,26 @@ impl Event {
             EventBody::UserPrompt { .. } => EventKind::UserPrompt,
             EventBody::ToolDecision { .. } => EventKind::ToolDecision,
             EventBody::ToolResult { .. } => EventKind::ToolResult,
-            EventBody::Custom(_) => return None,
+            EventBody::Custom(_) | EventBody::TurnStart { .. } | EventBody::TurnEnd => {
+                return None;
+            }
         })
     }
 
     /// When the event happened.
     pub fn time(&self) -> SystemTime {
         self.time
+    }
+
+    /// True for the turn markers, which are spans' edges, not log records.
+    pub(crate) fn is_turn_marker(&self) -> bool {
+        matches!(self.body, EventBody::TurnStart { .. } | EventBody::TurnEnd)
+    }
+
+    /// This event, placed in a turn's trace.
+    pub(crate) fn in_trace(mut self, link: Option<TraceLink>) -> Self {
+        self.trace = link;
+        self
     }
 }
 

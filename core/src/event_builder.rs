@@ -4,6 +4,7 @@
 use std::time::SystemTime;
 
 use crate::attribute::{AttributeValue, ContentPolicy, PackedAttributes, Sensitivity};
+use crate::event::TraceLink;
 use crate::telemetry::Session;
 
 /// A custom event being built; see [`Session::event`].
@@ -33,6 +34,7 @@ pub struct EventBuilder<'s> {
     packed: Option<PackedAttributes>,
     content: ContentPolicy,
     time: Option<SystemTime>,
+    trace: Option<TraceLink>,
 }
 
 impl std::fmt::Debug for EventBuilder<'_> {
@@ -52,6 +54,7 @@ impl<'s> EventBuilder<'s> {
             packed: Some(PackedAttributes::new(name)),
             content,
             time: None,
+            trace: None,
         }
     }
 
@@ -61,7 +64,14 @@ impl<'s> EventBuilder<'s> {
             packed: None,
             content: ContentPolicy::default(),
             time: None,
+            trace: None,
         }
+    }
+
+    /// Places the event in a turn's trace.
+    pub(crate) fn in_trace(mut self, link: TraceLink) -> Self {
+        self.trace = Some(link);
+        self
     }
 
     /// A string attribute.
@@ -154,7 +164,7 @@ impl<'s> EventBuilder<'s> {
     pub fn emit(self) {
         if let Some(packed) = self.packed {
             let time = self.time.unwrap_or_else(SystemTime::now);
-            self.session.enqueue_custom(time, packed);
+            self.session.enqueue_custom(time, packed, self.trace);
         }
     }
 }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::classify::server_message_excerpt;
-use crate::otlp::{LogBatch, WireFormat};
+use crate::otlp::{Batch, WireFormat};
 
-/// A transport that delivers one [`LogBatch`] to a collector.
+/// A transport that delivers one [`Batch`] to a collector.
 ///
 /// Object safe; the pipeline holds it as `Box<dyn Exporter>` and calls it from
 /// its own worker thread, inside its own tokio runtime (current-thread, with
@@ -24,7 +24,7 @@ pub trait Exporter: Send + Sync + fmt::Debug {
     ///
     /// Must not retry by itself. The pipeline bounds every call with its
     /// request timeout and may drop the future at any await point.
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome;
+    async fn export(&self, batch: &Batch) -> ExportOutcome;
 
     /// Short transport name for stats and messages (`"otlp-http"`, `"none"`).
     fn name(&self) -> &'static str;

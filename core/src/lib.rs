@@ -35,7 +35,9 @@ mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod trace;
 pub mod transport;
+mod turn;
 pub mod vcs;
 
 pub use attribute::{AttributeLimits, AttributeValue, ContentPolicy, Sensitivity};
@@ -49,18 +51,20 @@ pub use event::{
 };
 pub use event_builder::EventBuilder;
 pub use exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
-pub use otlp::{LogBatch, OtlpEncoder, REDACTED, WireFormat};
+pub use otlp::{Batch, OtlpEncoder, REDACTED, Signal, WireFormat};
 pub use pipeline::{FlushError, PipelineError, PipelineOptions};
 pub use replay::{ReplayError, ReplayReport, replay_spool};
 pub use resource::{Resource, TelemetryOptions};
 pub use retry::RetryPolicy;
-pub use spool::{Signal, Spool, SpoolError, SpoolOptions, SpoolStatus};
+pub use spool::{Spool, SpoolError, SpoolOptions, SpoolStatus};
 pub use stats::{AttributeCounts, DropReason, PipelineStats};
-pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, Telemetry};
+pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, SignalExporters, Telemetry};
+pub use trace::{Sampler, SpanId, TraceId, TraceOptions, TraceParent};
 pub use transport::{
     ClientIdentityPem, Compression, Headers, HttpProtocol, SecretString, TlsConfig, TlsError,
     TlsMaterial, TransportOptions, mask_url_credentials,
 };
+pub use turn::Turn;
 pub use vcs::VcsInfo;
 
 /// Re-export of the OTLP wire types this crate encodes to.

@@ -9,21 +9,24 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
 use std::task::Poll;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::event::{Event, SessionMetadata};
 use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
-use crate::otlp::{LogBatch, OtlpEncoder};
+use crate::otlp::traces::TracesEncoder;
+use crate::otlp::{Batch, OtlpEncoder};
 use crate::queue::{EventQueue, QueueFull};
 use crate::registry::SessionRegistry;
+use crate::replay::Route;
 use crate::resource::TelemetryOptions;
 use crate::retry::{FAR_FUTURE, RetryPolicy, RetrySchedule, after};
 use crate::spill::{Spill, spill};
 use crate::spool::{Spool, SpoolOptions};
 use crate::stats::{AttributeCounts, DropReason, PipelineStats, StatsCounters};
+use crate::trace::spans::SpanDeriver;
 
 /// Queueing, batching and delivery settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +117,8 @@ pub(crate) struct Pipeline {
     sessions: Arc<SessionRegistry>,
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<StatsCounters>,
+    /// Spans: `emitted` counts the sampled spans derived.
+    trace_stats: Arc<StatsCounters>,
     shut_down: AtomicBool,
     /// Disconnected when the worker thread has exited.
     stopped: std::sync::Mutex<std_mpsc::Receiver<()>>,
@@ -123,6 +128,7 @@ impl Pipeline {
     pub(crate) fn start(
         telemetry: &TelemetryOptions,
         exporter: Box<dyn Exporter>,
+        traces: Option<Box<dyn Exporter>>,
         options: PipelineOptions,
         spool: Option<SpoolOptions>,
     ) -> Result<Self, PipelineError> {
@@ -133,7 +139,18 @@ impl Pipeline {
         ));
         let (control, control_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCounters::default());
+        let trace_stats = Arc::new(StatsCounters::default());
         let sessions = Arc::new(SessionRegistry::default());
+        let traces = traces.map(|exporter| TraceExport {
+            deriver: SpanDeriver::new(&telemetry.resource.service_name),
+            encoder: TracesEncoder::new(
+                telemetry.resource.to_proto(),
+                telemetry.scope_to_proto(),
+                options.max_request_bytes,
+            ),
+            exporter: Arc::from(exporter),
+            stats: Arc::clone(&trace_stats),
+        });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .thread_name("agent-otel-export")
@@ -145,6 +162,7 @@ impl Pipeline {
             retiring: Vec::new(),
             retired: Vec::new(),
             exporter: Arc::from(exporter),
+            traces,
             exports: Arc::new(Semaphore::new(options.max_concurrent_exports)),
             options,
             stats: Arc::clone(&stats),
@@ -174,6 +192,7 @@ impl Pipeline {
             sessions,
             control,
             stats,
+            trace_stats,
             shut_down: AtomicBool::new(false),
             stopped: std::sync::Mutex::new(stopped),
         })
@@ -216,6 +235,20 @@ impl Pipeline {
         if let Err(QueueFull) = self.events.push(event) {
             self.stats.dropped(DropReason::QueueFull, 1);
         }
+    }
+
+    /// Queues a turn marker: not a log record, so not counted; lost
+    /// without a trace when the queue is full (the turn then starts at its
+    /// first event, or ends at shutdown).
+    pub(crate) fn emit_marker(&self, event: Event) {
+        if !self.shut_down.load(Ordering::Relaxed) {
+            let _ = self.events.push(event);
+        }
+    }
+
+    /// The counters of the traces signal.
+    pub(crate) fn trace_stats(&self) -> PipelineStats {
+        self.trace_stats.snapshot()
     }
 
     pub(crate) fn stats(&self) -> PipelineStats {
@@ -265,8 +298,10 @@ impl Pipeline {
 /// Counts events queued after the worker stopped (emits that raced
 /// `shutdown`) as dropped.
 fn drop_stragglers(events: &EventQueue, stats: &StatsCounters) {
-    while events.pop().is_some() {
-        stats.dropped(DropReason::AfterShutdown, 1);
+    while let Some(event) = events.pop() {
+        if !event.is_turn_marker() {
+            stats.dropped(DropReason::AfterShutdown, 1);
+        }
     }
 }
 
@@ -281,7 +316,7 @@ pub const MAX_CONCURRENT_EXPORTS: usize = 64;
 
 /// Runs one export attempt; an exporter that panics fails the attempt
 /// (permanently) instead of killing the worker and its accounting.
-async fn guarded_export(exporter: &dyn Exporter, batch: &LogBatch) -> ExportOutcome {
+async fn guarded_export(exporter: &dyn Exporter, batch: &Batch) -> ExportOutcome {
     let mut attempt = exporter.export(batch);
     std::future::poll_fn(move |cx| {
         match std::panic::catch_unwind(AssertUnwindSafe(|| attempt.as_mut().poll(cx))) {
@@ -409,9 +444,18 @@ async fn deadline_passed(deadline: &mut watch::Receiver<Option<Instant>>) {
     }
 }
 
+/// What the worker needs to export spans.
+struct TraceExport {
+    deriver: SpanDeriver,
+    encoder: TracesEncoder,
+    exporter: Arc<dyn Exporter>,
+    stats: Arc<StatsCounters>,
+}
+
 struct Worker {
     encoder: OtlpEncoder,
     exporter: Arc<dyn Exporter>,
+    traces: Option<TraceExport>,
     /// One permit per export request allowed in flight.
     exports: Arc<Semaphore>,
     options: PipelineOptions,
@@ -521,8 +565,14 @@ impl Worker {
                 self.replay = Some(tokio::spawn(
                     crate::replay::Replay {
                         spool: Arc::clone(&spool),
-                        exporter: Arc::clone(&self.exporter),
-                        stats: Arc::clone(&self.stats),
+                        logs: Route {
+                            exporter: Arc::clone(&self.exporter),
+                            stats: Arc::clone(&self.stats),
+                        },
+                        traces: self.traces.as_ref().map(|traces| Route {
+                            exporter: Arc::clone(&traces.exporter),
+                            stats: Arc::clone(&traces.stats),
+                        }),
                         options: self.options,
                         deadline: self.control.deadline.subscribe(),
                     }
@@ -543,7 +593,7 @@ impl Worker {
         self.events.batch_taken();
         while buffer.len() < self.options.max_batch_size {
             match self.events.pop() {
-                Some(event) => buffer.push(event),
+                Some(event) => self.accept(event, buffer),
                 None => return self.queue_emptied(),
             }
         }
@@ -553,9 +603,24 @@ impl Worker {
     fn drain_queue(&mut self, buffer: &mut Vec<Event>) {
         self.events.batch_taken();
         while let Some(event) = self.events.pop() {
-            buffer.push(event);
+            self.accept(event, buffer);
         }
         self.queue_emptied();
+    }
+
+    /// Takes one event off the queue: an event of a turn shapes that turn's
+    /// spans (in queue order), and every event but a turn marker waits in
+    /// `buffer` to become a log record.
+    fn accept(&mut self, mut event: Event, buffer: &mut Vec<Event>) {
+        if let Some(traces) = &mut self.traces
+            && event.trace.is_some()
+        {
+            let session = self.encoder.session_of(&event).unwrap_or_default();
+            traces.deriver.observe(&mut event, &session);
+        }
+        if !event.is_turn_marker() {
+            buffer.push(event);
+        }
     }
 
     /// The queue was seen empty: every event of a session retired before
@@ -569,6 +634,9 @@ impl Worker {
     /// the exporter and stops; emits from now on are dropped and counted.
     async fn finish(&mut self, buffer: &mut Vec<Event>) {
         self.drain_queue(buffer);
+        if let Some(traces) = &mut self.traces {
+            traces.deriver.end_all(SystemTime::now());
+        }
         self.deliver_all(buffer).await;
         self.exports_finished().await;
         if let Some(replay) = self.replay.take() {
@@ -576,7 +644,7 @@ impl Worker {
             let _ = replay.await;
         }
         if let Some(spool) = &self.spool {
-            spool.flush(&self.stats);
+            spool.flush();
         }
         self.close_exporter().await;
         self.events.mark_stopped();
@@ -641,9 +709,52 @@ impl Worker {
             }
         }
         buffer.clear();
+        self.deliver_spans().await;
         // The buffer is encoded: retired sessions can go.
         self.sessions.remove(&self.retired);
         self.retired.clear();
+    }
+
+    /// Encodes the spans finished so far and hands each batch to an export
+    /// task, as [`Worker::deliver_all`] does for log records.
+    async fn deliver_spans(&mut self) {
+        let Some(traces) = &mut self.traces else {
+            return;
+        };
+        let (spans, _) = traces.deriver.take();
+        if spans.is_empty() {
+            return;
+        }
+        traces.stats.emitted_n(spans.len() as u64);
+        let batches = traces.encoder.encode(spans, traces.exporter.wire_format());
+        let exporter = Arc::clone(&traces.exporter);
+        let stats = Arc::clone(&traces.stats);
+        for batch in batches {
+            let slot = if self.control.passed() {
+                None
+            } else {
+                self.export_slot().await
+            };
+            let Some(permit) = slot.filter(|_| !self.control.passed()) else {
+                spill(
+                    self.spool.as_deref(),
+                    &batch,
+                    &stats,
+                    DropReason::ShutdownDeadline,
+                    true,
+                );
+                continue;
+            };
+            tokio::spawn(deliver(
+                Arc::clone(&exporter),
+                batch,
+                Arc::clone(&stats),
+                self.options,
+                self.control.deadline.subscribe(),
+                self.spool.clone(),
+                permit,
+            ));
+        }
     }
 
     /// Waits for a free export slot, reading control messages meanwhile (a
@@ -693,6 +804,9 @@ impl Worker {
             .unwrap_or_else(|| after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         // A transport that will not close in time is abandoned.
         let _ = timeout_at(deadline, self.exporter.shutdown()).await;
+        if let Some(traces) = &self.traces {
+            let _ = timeout_at(deadline, traces.exporter.shutdown()).await;
+        }
     }
 }
 
@@ -702,7 +816,7 @@ impl Worker {
 /// export slot.
 async fn deliver(
     exporter: Arc<dyn Exporter>,
-    batch: LogBatch,
+    batch: Batch,
     stats: Arc<StatsCounters>,
     options: PipelineOptions,
     mut deadline: watch::Receiver<Option<Instant>>,
@@ -744,7 +858,7 @@ pub(crate) enum Sent {
 /// retries (not records).
 pub(crate) async fn send(
     exporter: &dyn Exporter,
-    batch: &LogBatch,
+    batch: &Batch,
     stats: &StatsCounters,
     options: &PipelineOptions,
     deadline: &mut watch::Receiver<Option<Instant>>,

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::LogBatch;
+use crate::WireFormat;
 use crate::exporter::Exporter;
+use crate::otlp::{Batch, Signal};
 use crate::pipeline::{PipelineOptions, Sent, send};
-use crate::spool::{Claim, Signal, Spool, SpoolError, SpoolOptions};
+use crate::spool::{Claim, Spool, SpoolEntry, SpoolError, SpoolOptions};
 use crate::stats::StatsCounters;
 
 /// What a replay pass did.
@@ -43,11 +44,21 @@ pub struct ReplayReport {
     pub last_error: Option<String>,
 }
 
+/// Where the files of one signal are sent, and whose stats count them.
+#[derive(Clone)]
+pub(crate) struct Route {
+    pub(crate) exporter: Arc<dyn Exporter>,
+    pub(crate) stats: Arc<StatsCounters>,
+}
+
 /// One replay pass over a spool, on the pipeline worker's runtime.
 pub(crate) struct Replay {
     pub(crate) spool: Arc<Spool>,
-    pub(crate) exporter: Arc<dyn Exporter>,
-    pub(crate) stats: Arc<StatsCounters>,
+    /// Log files go here.
+    pub(crate) logs: Route,
+    /// Span files go here, when a traces exporter is set (and sends
+    /// protobuf, the encoding spans are spooled in); else they stay.
+    pub(crate) traces: Option<Route>,
     pub(crate) options: PipelineOptions,
     /// The shutdown deadline.
     pub(crate) deadline: watch::Receiver<Option<Instant>>,
@@ -72,7 +83,7 @@ impl Replay {
         };
         let entries: Vec<_> = entries
             .into_iter()
-            .filter(|e| e.header.signal == Signal::Logs)
+            .filter(|e| self.route(e).is_some())
             .collect();
         report.files_waiting = entries.len() as u64;
         report.records_waiting = entries.iter().map(|e| e.header.records).sum();
@@ -90,9 +101,13 @@ impl Replay {
                     continue;
                 }
             };
+            let Some(route) = self.route(entry) else {
+                continue;
+            };
             let records = claim.header().records;
             let batch = match claim.read() {
-                Ok(payload) => LogBatch::from_encoded(
+                Ok(payload) => Batch::from_encoded(
+                    claim.header().signal,
                     claim.header().format,
                     payload,
                     usize::try_from(records).unwrap_or(usize::MAX),
@@ -100,21 +115,21 @@ impl Replay {
                 Err(error) => {
                     self.spool_error(&mut report, &error);
                     if matches!(error, SpoolError::Corrupt { .. }) {
-                        self.dropped(&mut report, records);
+                        self.dropped(&route, &mut report, records);
                         self.settle(&mut report, claim.delete());
                     }
                     continue;
                 }
             };
             let sent = send(
-                &*self.exporter,
+                &*route.exporter,
                 &batch,
-                &self.stats,
+                &route.stats,
                 &self.options,
                 &mut self.deadline,
             )
             .await;
-            if !self.settle_sent(&mut report, claim, sent, records) {
+            if !self.settle_sent(&route, &mut report, claim, sent, records) {
                 report.stopped_early = true;
                 break;
             }
@@ -123,9 +138,22 @@ impl Replay {
         report
     }
 
+    /// Where `entry` goes; `None` for a signal this process cannot send.
+    fn route(&self, entry: &SpoolEntry) -> Option<Route> {
+        match entry.header.signal {
+            Signal::Logs => Some(self.logs.clone()),
+            Signal::Traces => self
+                .traces
+                .clone()
+                .filter(|r| r.exporter.wire_format() == WireFormat::Protobuf),
+            Signal::Metrics => None,
+        }
+    }
+
     /// Deletes or releases a sent file; false when the pass should stop.
     fn settle_sent(
         &self,
+        route: &Route,
         report: &mut ReplayReport,
         claim: Claim,
         sent: Sent,
@@ -135,22 +163,22 @@ impl Replay {
             Sent::Accepted => records,
             Sent::PartiallyRejected(rejected) => {
                 let rejected = rejected.min(records);
-                self.dropped(report, rejected);
+                self.dropped(route, report, rejected);
                 records - rejected
             }
             Sent::Refused => {
-                self.dropped(report, records);
+                self.dropped(route, report, records);
                 0
             }
             Sent::GaveUp(_) => {
-                if let Some(error) = self.stats.snapshot().last_error {
+                if let Some(error) = route.stats.snapshot().last_error {
                     report.last_error = Some(error.to_string());
                 }
                 self.settle(report, claim.release());
                 return false;
             }
         };
-        self.stats.replayed(delivered);
+        route.stats.replayed(delivered);
         report.records_delivered += delivered;
         report.files_sent += 1;
         self.settle(report, claim.delete());
@@ -163,8 +191,8 @@ impl Replay {
             .is_some_and(|deadline| Instant::now() >= deadline)
     }
 
-    fn dropped(&self, report: &mut ReplayReport, records: u64) {
-        self.stats.spool_dropped(records);
+    fn dropped(&self, route: &Route, report: &mut ReplayReport, records: u64) {
+        route.stats.spool_dropped(records);
         report.records_dropped += records;
     }
 
@@ -175,7 +203,7 @@ impl Replay {
     }
 
     fn spool_error(&self, report: &mut ReplayReport, error: &SpoolError) {
-        self.stats.spool_error(error);
+        self.logs.stats.spool_error(error);
         report.last_error = Some(error.to_string());
     }
 }
@@ -192,8 +220,8 @@ pub enum ReplayError {
 }
 
 /// Replays a spool now, in the calling thread (for `agent-otel spool
-/// replay`): opens and tidies the spool, then sends its log files oldest
-/// first with the retry policy of `options`, calling `progress` after each
+/// replay`): opens and tidies the spool, then sends its log files (span
+/// files stay) oldest first with the retry policy of `options`, calling `progress` after each
 /// file, and closes the exporter.
 pub fn replay_spool(
     spool: SpoolOptions,
@@ -210,8 +238,11 @@ pub fn replay_spool(
     let (_deadline, deadline) = watch::channel(None);
     let mut replay = Replay {
         spool: Arc::new(spool),
-        exporter: Arc::clone(&exporter),
-        stats: Arc::new(StatsCounters::default()),
+        logs: Route {
+            exporter: Arc::clone(&exporter),
+            stats: Arc::new(StatsCounters::default()),
+        },
+        traces: None,
         options,
         deadline,
     };

@@ -1,7 +1,12 @@
 //! What describes the emitting process: the OTLP resource, the event-name
 //! prefix and the instrumentation scope.
 
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
+
 use crate::attribute::{AttributeLimits, ContentPolicy};
+use crate::catalog;
+use crate::trace::TraceOptions;
 
 /// The OTLP resource sent with every export.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +35,7 @@ impl Default for Resource {
 
 /// How events are named and scoped, what content is logged, and the
 /// attribute limits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TelemetryOptions {
     /// The resource of every export.
     pub resource: Resource,
@@ -45,6 +50,8 @@ pub struct TelemetryOptions {
     pub content: ContentPolicy,
     /// Attribute value length and count limits of every record.
     pub attribute_limits: AttributeLimits,
+    /// Sampling and the caller's trace context, for turns.
+    pub trace: TraceOptions,
 }
 
 impl Default for TelemetryOptions {
@@ -56,6 +63,50 @@ impl Default for TelemetryOptions {
             scope_version: env!("CARGO_PKG_VERSION").to_owned(),
             content: ContentPolicy::default(),
             attribute_limits: AttributeLimits::default(),
+            trace: TraceOptions::default(),
+        }
+    }
+}
+
+impl Resource {
+    /// The OTLP resource: `service.name`, `service.version`, `env`, then the
+    /// extra attributes (a key given twice keeps its last value, in the
+    /// place of its first).
+    pub fn to_proto(&self) -> ProtoResource {
+        let mut attrs: Vec<(&str, &str)> = vec![
+            (catalog::SERVICE_NAME, &self.service_name),
+            (catalog::SERVICE_VERSION, &self.service_version),
+            (catalog::ENV, &self.environment),
+        ];
+        for (key, value) in &self.attributes {
+            match attrs.iter_mut().find(|(k, _)| k == key) {
+                Some(slot) => slot.1 = value,
+                None => attrs.push((key, value)),
+            }
+        }
+        ProtoResource {
+            attributes: attrs
+                .into_iter()
+                .map(|(key, value)| KeyValue {
+                    key: key.to_owned(),
+                    value: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(value.to_owned())),
+                    }),
+                    ..KeyValue::default()
+                })
+                .collect(),
+            ..ProtoResource::default()
+        }
+    }
+}
+
+impl TelemetryOptions {
+    /// The OTLP instrumentation scope of every export.
+    pub fn scope_to_proto(&self) -> InstrumentationScope {
+        InstrumentationScope {
+            name: self.scope_name.clone(),
+            version: self.scope_version.clone(),
+            ..InstrumentationScope::default()
         }
     }
 }

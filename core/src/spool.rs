@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::WireFormat;
+use crate::otlp::{Signal, WireFormat};
 
 /// Default [`SpoolOptions::max_bytes`]: 64 MiB.
 pub const DEFAULT_MAX_BYTES: u64 = 64 * 1024 * 1024;
@@ -49,47 +49,25 @@ const READY: &str = "batch";
 const TEMP: &str = "tmp";
 const CLAIM: &str = "claim-";
 
-/// The OTLP signal a spooled batch holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Signal {
-    /// `ExportLogsServiceRequest`.
-    Logs,
-    /// `ExportMetricsServiceRequest`.
-    Metrics,
-    /// `ExportTraceServiceRequest`.
-    Traces,
-}
-
-impl Signal {
-    /// Every signal, in a stable order.
-    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
-
-    /// Stable lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Signal::Logs => "logs",
-            Signal::Metrics => "metrics",
-            Signal::Traces => "traces",
-        }
-    }
-
-    fn code(self) -> u8 {
-        match self {
-            Signal::Logs => 0,
-            Signal::Metrics => 1,
-            Signal::Traces => 2,
-        }
-    }
-
-    fn from_code(code: u8) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.code() == code)
+/// The header's code of a signal.
+fn signal_code(signal: Signal) -> u8 {
+    match signal {
+        Signal::Logs => 0,
+        Signal::Metrics => 1,
+        Signal::Traces => 2,
     }
 }
 
-impl std::fmt::Display for Signal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+fn signal_from_code(code: u8) -> Option<Signal> {
+    Signal::ALL.into_iter().find(|s| signal_code(*s) == code)
+}
+
+/// The place of `signal` in [`Signal::ALL`].
+fn signal_index(signal: Signal) -> usize {
+    Signal::ALL
+        .iter()
+        .position(|s| *s == signal)
+        .unwrap_or_default()
 }
 
 fn format_code(format: WireFormat) -> u8 {
@@ -222,7 +200,7 @@ impl SpoolHeader {
         let mut header = [0u8; HEADER_BYTES];
         header[..4].copy_from_slice(MAGIC);
         header[4] = FORMAT_VERSION;
-        header[5] = self.signal.code();
+        header[5] = signal_code(self.signal);
         header[6] = format_code(self.format);
         header[8..16].copy_from_slice(&self.records.to_le_bytes());
         header[16..24].copy_from_slice(&unix_nanos(self.created).to_le_bytes());
@@ -243,7 +221,7 @@ impl SpoolHeader {
             u64::from_le_bytes(bytes)
         };
         Some(Self {
-            signal: Signal::from_code(header[5])?,
+            signal: signal_from_code(header[5])?,
             format: format_from_code(header[6])?,
             records: u64_at(8),
             created: UNIX_EPOCH + Duration::from_nanos(u64_at(16)),
@@ -353,7 +331,7 @@ impl SpoolStatus {
 
     /// Waiting batches of `signal`.
     pub fn signal(&self, signal: Signal) -> SignalStatus {
-        self.signals[signal.code() as usize]
+        self.signals[signal_index(signal)]
     }
 }
 
@@ -524,7 +502,7 @@ impl Spool {
             ..SpoolStatus::default()
         };
         for entry in &scan.ready {
-            let slot = &mut status.signals[entry.header.signal.code() as usize];
+            let slot = &mut status.signals[signal_index(entry.header.signal)];
             slot.files += 1;
             slot.records += entry.header.records;
             slot.bytes += entry.header.file_bytes();

@@ -126,6 +126,11 @@ impl StatsCounters {
         self.emitted[shard].0.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts `n` records produced on the worker (spans, data points).
+    pub(crate) fn emitted_n(&self, n: u64) {
+        self.emitted[0].0.fetch_add(n, Ordering::Relaxed);
+    }
+
     pub(crate) fn exported(&self, n: u64) {
         self.exported.fetch_add(n, Ordering::Release);
     }

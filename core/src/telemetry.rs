@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::attribute::{ContentPolicy, PackedAttributes};
 use crate::event::{
-    ApiRequest, Event, SessionMetadata, SessionRef, SseEvent, ToolDecisionEvent, ToolResult,
+    ApiRequest, Event, EventBody, SessionMetadata, SessionRef, SseEvent, ToolDecisionEvent,
+    ToolResult, TraceLink,
 };
 use crate::event_builder::EventBuilder;
 use crate::exporter::Exporter;
@@ -14,6 +15,8 @@ use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions, Sess
 use crate::resource::TelemetryOptions;
 use crate::spool::SpoolOptions;
 use crate::stats::PipelineStats;
+use crate::trace::TraceOptions;
+use crate::turn::Turn;
 
 /// How long `Drop` of the last [`Telemetry`] handle waits for delivery when
 /// the host did not call [`Telemetry::shutdown`]: short, because people wait
@@ -33,6 +36,7 @@ pub struct Telemetry {
 struct Inner {
     pipeline: Pipeline,
     content: ContentPolicy,
+    trace: TraceOptions,
     exporter_name: &'static str,
 }
 
@@ -64,33 +68,54 @@ impl Telemetry {
         Self { inner: None }
     }
 
-    /// Starts the export pipeline on its own thread and runtime.
+    /// Starts the export pipeline on its own thread and runtime, exporting
+    /// log events through `exporter`.
     pub fn new(
         options: TelemetryOptions,
         exporter: Box<dyn Exporter>,
         pipeline: PipelineOptions,
     ) -> Result<Self, PipelineError> {
-        Self::with_spool(options, exporter, pipeline, None)
+        Self::with_exporters(
+            options,
+            SignalExporters {
+                logs: exporter,
+                traces: None,
+            },
+            pipeline,
+        )
     }
 
-    /// Like [`Telemetry::new`], with a disk spool: batches that cannot be
-    /// delivered (retry budget spent, shutdown deadline) are written there
-    /// instead of dropped, and what earlier processes spooled is replayed
-    /// in the background. The spool is opened on the worker thread, so a
-    /// slow or unusable disk never delays start-up (an unusable spool is
-    /// counted in [`PipelineStats::spool_errors`] and left off).
+    /// Starts the export pipeline with an exporter per signal: log events,
+    /// and the spans of turns when `traces` is set.
+    pub fn with_exporters(
+        options: TelemetryOptions,
+        exporters: SignalExporters,
+        pipeline: PipelineOptions,
+    ) -> Result<Self, PipelineError> {
+        Self::with_spool(options, exporters, pipeline, None)
+    }
+
+    /// Like [`Telemetry::with_exporters`], with a disk spool: batches that
+    /// cannot be delivered (retry budget spent, shutdown deadline) are
+    /// written there instead of dropped, and what earlier processes
+    /// spooled is replayed in the background. The spool is opened on the
+    /// worker thread, so a slow or unusable disk never delays start-up (an
+    /// unusable spool is counted in [`PipelineStats::spool_errors`] and
+    /// left off).
     pub fn with_spool(
         options: TelemetryOptions,
-        exporter: Box<dyn Exporter>,
+        exporters: SignalExporters,
         pipeline: PipelineOptions,
         spool: Option<SpoolOptions>,
     ) -> Result<Self, PipelineError> {
-        let exporter_name = exporter.name();
-        let pipeline = Pipeline::start(&options, exporter, pipeline, spool)?;
+        let exporter_name = exporters.logs.name();
+        let pipeline =
+            Pipeline::start(&options, exporters.logs, exporters.traces, pipeline, spool)?;
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pipeline,
                 content: options.content,
+                trace: options.trace,
                 exporter_name,
             })),
         })
@@ -120,7 +145,16 @@ impl Telemetry {
         }
     }
 
-    /// Counters so far (all zero when disabled).
+    /// Counters of the traces signal: `emitted` counts the sampled spans
+    /// derived from turns (all zero when traces are not exported).
+    pub fn trace_stats(&self) -> PipelineStats {
+        self.inner
+            .as_ref()
+            .map(|i| i.pipeline.trace_stats())
+            .unwrap_or_default()
+    }
+
+    /// Counters of the logs signal so far (all zero when disabled).
     pub fn stats(&self) -> PipelineStats {
         self.inner
             .as_ref()
@@ -160,6 +194,15 @@ impl Telemetry {
             None => true,
         }
     }
+}
+
+/// The exporters of a pipeline, one per signal.
+#[derive(Debug)]
+pub struct SignalExporters {
+    /// Log events (every event the host emits).
+    pub logs: Box<dyn Exporter>,
+    /// Spans of turns; `None`: no spans are derived or sent.
+    pub traces: Option<Box<dyn Exporter>>,
 }
 
 /// One event, borrowed from the caller, as given to [`Session::emit`].
@@ -221,17 +264,51 @@ impl Session {
 
     /// Enqueues on the pipeline; the session is registered exactly when the
     /// telemetry is enabled.
+    #[inline]
     fn enqueue(&self, time: SystemTime, event: EventData<'_>) {
+        self.enqueue_in(time, event, None);
+    }
+
+    /// Enqueues `event`, in a turn's trace when `trace` is set.
+    pub(crate) fn enqueue_in(
+        &self,
+        time: SystemTime,
+        event: EventData<'_>,
+        trace: Option<TraceLink>,
+    ) {
         if let (Some(inner), Some(registration)) = (&self.telemetry.inner, &self.registration) {
             // Events name their session by id: threads emitting on one
             // session share no reference count.
-            inner.pipeline.emit(Event::with_session(
-                time,
-                SessionRef::Id(registration.id),
-                event,
-                inner.content,
-            ));
+            inner.pipeline.emit(
+                Event::with_session(time, SessionRef::Id(registration.id), event, inner.content)
+                    .in_trace(trace),
+            );
         }
+    }
+
+    /// Enqueues a turn's start or end marker.
+    pub(crate) fn enqueue_marker(&self, time: SystemTime, trace: TraceLink, marker: EventBody) {
+        if let (Some(inner), Some(registration)) = (&self.telemetry.inner, &self.registration) {
+            inner.pipeline.emit_marker(Event {
+                time,
+                session: SessionRef::Id(registration.id),
+                body: marker,
+                trace: Some(trace),
+            });
+        }
+    }
+
+    /// Starts a turn: its events carry the turn's trace, and it becomes an
+    /// `invoke_agent` span (with `chat` and `execute_tool` children) when
+    /// traces are exported. End it with [`Turn::end`] or by dropping it.
+    pub fn turn(&self) -> Turn<'_> {
+        let options = self
+            .telemetry
+            .inner
+            .as_ref()
+            .map(|inner| inner.trace)
+            .unwrap_or_default();
+        Turn::start(self, &options)
     }
 
     /// Starts a custom event named `name` (used as given, e.g.
@@ -246,11 +323,16 @@ impl Session {
     }
 
     /// Queues a packed custom event (from [`EventBuilder::emit`]).
-    pub(crate) fn enqueue_custom(&self, time: SystemTime, packed: PackedAttributes) {
+    pub(crate) fn enqueue_custom(
+        &self,
+        time: SystemTime,
+        packed: PackedAttributes,
+        trace: Option<TraceLink>,
+    ) {
         if let (Some(inner), Some(registration)) = (&self.telemetry.inner, &self.registration) {
             inner
                 .pipeline
-                .emit(Event::custom(time, SessionRef::Id(registration.id), packed));
+                .emit(Event::custom(time, SessionRef::Id(registration.id), packed).in_trace(trace));
         }
     }
 
@@ -289,7 +371,7 @@ impl Session {
 mod tests {
     use super::*;
     use crate::exporter::ExportOutcome;
-    use crate::otlp::LogBatch;
+    use crate::otlp::Batch;
 
     /// Accepts every batch.
     #[derive(Debug)]
@@ -297,7 +379,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl Exporter for Accept {
-        async fn export(&self, _batch: &LogBatch) -> ExportOutcome {
+        async fn export(&self, _batch: &Batch) -> ExportOutcome {
             ExportOutcome::Accepted
         }
 

@@ -14,7 +14,7 @@ use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use prost::Message;
 
 use crate::exporter::{ExportError, ExportOutcome, Exporter};
-use crate::otlp::{LogBatch, WireFormat};
+use crate::otlp::{Batch, Signal, WireFormat};
 
 /// Unpacks an [`ExportOutcome::Retryable`] into its error and the delay the
 /// server asked for.
@@ -59,7 +59,8 @@ pub enum ScriptedAnswer {
 pub struct ExportCall {
     /// When the call started.
     pub at: Instant,
-    /// The request, decoded from the protobuf bytes the batch produced.
+    /// The logs request, decoded from the protobuf bytes the batch produced
+    /// (empty for a batch of another signal: decode [`ExportCall::wire`]).
     pub request: ExportLogsServiceRequest,
     /// The bytes the batch was encoded to, in the exporter's wire format
     /// (what a real exporter would send).
@@ -177,13 +178,17 @@ impl ScriptedExporter {
 
 #[async_trait]
 impl Exporter for ScriptedExporter {
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, batch: &Batch) -> ExportOutcome {
         let wire = match self.format {
             WireFormat::Protobuf => batch.protobuf().clone(),
             WireFormat::Json => batch.json().clone(),
         };
-        let request =
-            ExportLogsServiceRequest::decode(batch.protobuf().clone()).unwrap_or_default();
+        let request = match batch.signal() {
+            Signal::Logs => {
+                ExportLogsServiceRequest::decode(batch.protobuf().clone()).unwrap_or_default()
+            }
+            Signal::Traces | Signal::Metrics => ExportLogsServiceRequest::default(),
+        };
         let answer = {
             let mut state = self.state();
             let answer = state

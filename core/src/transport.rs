@@ -218,12 +218,28 @@ impl TlsConfig {
     }
 }
 
+/// Largest TLS file read (a full CA bundle is a few hundred KiB): a path
+/// such as `/dev/zero` must not exhaust memory.
+const MAX_TLS_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    use std::io::Read as _;
+    let error = |source| TlsError::Read {
         what,
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_TLS_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(error)?;
+    if bytes.len() as u64 > MAX_TLS_FILE_BYTES {
+        return Err(error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {MAX_TLS_FILE_BYTES} bytes; not a PEM file"),
+        )));
+    }
+    Ok(bytes)
 }
 
 /// A PEM file of certificates: its bytes and the parsed certificates.
@@ -258,11 +274,64 @@ fn read_private_key(path: &Path) -> Result<(Vec<u8>, PrivateKeyDer<'static>), Tl
     }
 }
 
-/// `url` with the password of its user-info (`scheme://user:password@host`)
-/// replaced by `***`, for messages and `Debug` output. Works on text, so an
-/// unparsable URL is masked too; the user-info ends at the last `@` before
-/// the path, query or fragment.
+/// `url` as it may be shown in messages and `Debug` output: the password
+/// of its user-info (`scheme://user:password@host`), every query value
+/// (`?api_key=***`; a query part without `=` entirely) and the fragment
+/// (`#***`) replaced by `***`, and control characters escaped (`\u{a}`).
+/// Works on text, so an unparsable URL is masked too; the user-info ends at
+/// the last `@` before the path, query or fragment.
 pub fn mask_url_credentials(url: &str) -> String {
+    let masked = mask_query_and_fragment(&mask_user_info(url));
+    if masked.contains(char::is_control) {
+        masked
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        masked
+    }
+}
+
+/// The query's values and the fragment of `url` replaced by `***`.
+fn mask_query_and_fragment(url: &str) -> String {
+    let Some(start) = url.find(['?', '#']) else {
+        return url.to_owned();
+    };
+    let (head, tail) = url.split_at(start);
+    let (query, fragment) = match tail.strip_prefix('?') {
+        Some(rest) => match rest.find('#') {
+            Some(hash) => (Some(&rest[..hash]), Some(&rest[hash + 1..])),
+            None => (Some(rest), None),
+        },
+        None => (None, Some(&tail[1..])),
+    };
+    let mut out = head.to_owned();
+    if let Some(query) = query {
+        out.push('?');
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|part| match part.split_once('=') {
+                Some((key, _)) => format!("{key}=***"),
+                None if part.is_empty() => String::new(),
+                None => "***".to_owned(),
+            })
+            .collect();
+        out.push_str(&parts.join("&"));
+    }
+    if fragment.is_some() {
+        out.push_str("#***");
+    }
+    out
+}
+
+/// The password of `url`'s user-info replaced by `***`.
+fn mask_user_info(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
@@ -321,7 +390,27 @@ mod tests {
             mask("https://user:p@ss@host:99999/v1/logs"),
             "https://user:***@host:99999/v1/logs"
         );
-        assert_eq!(mask("https://u:a:b@h?x=@y"), "https://u:***@h?x=@y");
+        assert_eq!(mask("https://u:a:b@h?x=@y"), "https://u:***@h?x=***");
         assert_eq!(mask("no scheme u:pw@h"), "no scheme u:pw@h");
+    }
+
+    #[test]
+    fn query_values_and_fragments_are_masked_and_controls_escaped() {
+        assert_eq!(
+            mask("https://h/v1/logs?api_key=s3cret&tenant=a"),
+            "https://h/v1/logs?api_key=***&tenant=***"
+        );
+        assert_eq!(mask("https://h/v1/logs?s3cret"), "https://h/v1/logs?***");
+        assert_eq!(mask("https://h/v1/logs#s3cret"), "https://h/v1/logs#***");
+        assert_eq!(
+            mask("https://u:pw@h/p?k=v#f?x=y"),
+            "https://u:***@h/p?k=***#***"
+        );
+        assert_eq!(mask("https://h/?"), "https://h/?");
+        assert_eq!(mask("h:4318?token=t"), "h:4318?token=***");
+        assert_eq!(
+            mask("https://h/\u{1b}[2J\r\n"),
+            "https://h/\\u{1b}[2J\\r\\n"
+        );
     }
 }

@@ -24,6 +24,13 @@ fn start(exporter: &ScriptedExporter, options: PipelineOptions) -> Telemetry {
     .expect("pipeline starts")
 }
 
+/// A batch timer that never fires within a test: batches are cut only by
+/// count, size, `force_flush` or `shutdown`, so the few events a test emits
+/// before shutting down land in one batch however slow the machine is (a
+/// 1 s timer could cut them into two on a loaded machine).
+const NO_TIMER: Duration = Duration::from_secs(3600);
+
+/// Quick retries, and one batch per shutdown (see [`NO_TIMER`]).
 fn fast_retry() -> PipelineOptions {
     PipelineOptions {
         retry: RetryPolicy {
@@ -31,6 +38,7 @@ fn fast_retry() -> PipelineOptions {
             max_backoff: Duration::from_millis(20),
             budget: Duration::from_secs(30),
         },
+        batch_timeout: NO_TIMER,
         ..PipelineOptions::default()
     }
 }
@@ -279,7 +287,7 @@ fn force_flush_delivers_without_waiting_for_the_batch_timer() {
     let telemetry = start(
         &exporter,
         PipelineOptions {
-            batch_timeout: Duration::from_secs(3600),
+            batch_timeout: NO_TIMER,
             ..PipelineOptions::default()
         },
     );
@@ -300,7 +308,7 @@ fn batches_are_cut_by_count() {
         &exporter,
         PipelineOptions {
             max_batch_size: 10,
-            batch_timeout: Duration::from_secs(3600),
+            batch_timeout: NO_TIMER,
             ..PipelineOptions::default()
         },
     );
@@ -322,7 +330,7 @@ fn full_batches_go_out_without_waiting_for_the_timer() {
         &exporter,
         PipelineOptions {
             max_batch_size: 10,
-            batch_timeout: Duration::from_secs(3600),
+            batch_timeout: NO_TIMER,
             ..PipelineOptions::default()
         },
     );
@@ -375,6 +383,8 @@ fn oversized_batches_are_split_and_huge_values_truncated() {
         &exporter,
         PipelineOptions {
             max_request_bytes,
+            // Only the size limit may split the batch.
+            batch_timeout: NO_TIMER,
             ..PipelineOptions::default()
         },
     );
@@ -560,7 +570,7 @@ struct PanickingExporter;
 
 #[async_trait::async_trait]
 impl agent_otel_core::Exporter for PanickingExporter {
-    async fn export(&self, _batch: &agent_otel_core::LogBatch) -> ExportOutcome {
+    async fn export(&self, _batch: &agent_otel_core::Batch) -> ExportOutcome {
         panic!("exporter bug");
     }
 

@@ -12,8 +12,8 @@ use agent_otel_core::spool::{Spool, SpoolOptions};
 use agent_otel_core::testing::{ScriptedAnswer, ScriptedExporter};
 use agent_otel_core::{
     DropReason, ExportError, ExportOutcome, FailureKind, FlushError, PipelineOptions,
-    PipelineStats, ReplayReport, RetryPolicy, SessionMetadata, Telemetry, TelemetryOptions,
-    ToolResult, replay_spool,
+    PipelineStats, ReplayReport, RetryPolicy, SessionMetadata, SignalExporters, Telemetry,
+    TelemetryOptions, ToolResult, replay_spool,
 };
 
 /// Generous bound for waits that normally take milliseconds.
@@ -37,7 +37,10 @@ fn options() -> PipelineOptions {
 fn start(exporter: &ScriptedExporter, spool: SpoolOptions) -> Telemetry {
     Telemetry::with_spool(
         TelemetryOptions::default(),
-        Box::new(exporter.clone()),
+        SignalExporters {
+            logs: Box::new(exporter.clone()),
+            traces: None,
+        },
         options(),
         Some(spool),
     )
@@ -174,7 +177,10 @@ fn a_shutdown_deadline_spools_what_is_left() {
     hung.then(ScriptedAnswer::Hang, 1_000);
     let telemetry = Telemetry::with_spool(
         TelemetryOptions::default(),
-        Box::new(hung.clone()),
+        SignalExporters {
+            logs: Box::new(hung.clone()),
+            traces: None,
+        },
         PipelineOptions {
             retry: RetryPolicy {
                 budget: Duration::from_secs(600),

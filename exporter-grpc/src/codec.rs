@@ -1,7 +1,7 @@
 //! The codec of the `LogsService/Export` call.
 //!
 //! The request side writes the batch's cached protobuf bytes
-//! ([`agent_otel_core::LogBatch::protobuf`]) as they are, so a batch is
+//! ([`agent_otel_core::Batch::protobuf`]) as they are, so a batch is
 //! encoded once however many times the pipeline retries it, and the prost
 //! message is never cloned. The response side decodes
 //! `ExportLogsServiceResponse` with prost.

@@ -27,7 +27,7 @@
 //!   It is re-created if the exporter is later driven by another runtime.
 //! * Each export is one unary `LogsService/Export` call made with
 //!   `tonic::client::Grpc` and a small codec that writes the batch's cached
-//!   protobuf bytes ([`LogBatch::protobuf`]): a batch is encoded once, and
+//!   protobuf bytes ([`Batch::protobuf`]): a batch is encoded once, and
 //!   retries neither re-encode nor clone the message.
 //! * The answer is classified per the OTLP specification; see
 //!   [`GrpcExporter`] for the table. The exporter never retries or sleeps:
@@ -42,8 +42,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use agent_otel_core::{
-    Compression, ExportError, ExportOutcome, Exporter, FailureKind, LogBatch, TlsError,
-    TransportOptions,
+    Batch, Compression, ExportError, ExportOutcome, Exporter, FailureKind, TlsError,
+    TransportOptions, mask_url_credentials,
 };
 use async_trait::async_trait;
 use http::uri::{PathAndQuery, Uri};
@@ -230,7 +230,8 @@ impl GrpcExporter {
         // Read the files first: a bad file is an error even for http://.
         let material = transport.tls.load()?;
         let (uri, tls) = parse_endpoint(&raw, transport.tls.insecure)?;
-        let endpoint_text = raw.trim().to_owned();
+        // Shown in messages and Debug: password, query values, fragment masked.
+        let endpoint_text = mask_url_credentials(raw.trim());
         let invalid = |reason: String| GrpcExporterError::InvalidEndpoint {
             endpoint: endpoint_text.clone(),
             reason,
@@ -313,7 +314,7 @@ impl GrpcExporter {
 
 #[async_trait]
 impl Exporter for GrpcExporter {
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, batch: &Batch) -> ExportOutcome {
         if self.shut_down.load(Ordering::Acquire) {
             return ExportOutcome::permanent(ExportError::new(
                 FailureKind::Exporter,
@@ -365,7 +366,7 @@ impl Exporter for GrpcExporter {
 fn parse_endpoint(raw: &str, insecure: bool) -> Result<(Uri, bool), GrpcExporterError> {
     let trimmed = raw.trim();
     let invalid = |shown: &str, reason: &str| GrpcExporterError::InvalidEndpoint {
-        endpoint: shown.to_owned(),
+        endpoint: mask_url_credentials(shown),
         reason: reason.to_owned(),
     };
     if trimmed.is_empty() {
@@ -386,7 +387,7 @@ fn parse_endpoint(raw: &str, insecure: bool) -> Result<(Uri, bool), GrpcExporter
         Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
         Some(scheme) => {
             return Err(GrpcExporterError::UnsupportedScheme {
-                endpoint: trimmed.to_owned(),
+                endpoint: mask_url_credentials(trimmed),
                 scheme: scheme.to_owned(),
             });
         }
@@ -470,6 +471,19 @@ mod tests {
 
     fn config(endpoint: &str) -> GrpcExporterConfig {
         GrpcExporterConfig::new(endpoint)
+    }
+
+    #[test]
+    fn query_values_and_fragments_are_never_shown() {
+        let exporter = GrpcExporter::new(config("http://127.0.0.1:4317/?token=q-s3cret"))
+            .expect("a query is accepted here (the config refuses it)");
+        let debug = format!("{exporter:?}");
+        assert!(debug.contains("?token=***"), "{debug}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        let err = GrpcExporter::new(config("ftp://h:4317/?token=q-s3cret#f-s3cret"))
+            .expect_err("ftp")
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! OTLP/HTTP exporter for agent-otel: protobuf or JSON bodies over reqwest + rustls.
 //!
-//! [`HttpExporter`] POSTs each [`LogBatch`] to the configured endpoint, as
+//! [`HttpExporter`] POSTs each [`Batch`] to the configured endpoint, as
 //! given (`https://collector:4318/v1/logs`), and classifies the answer per
 //! the OTLP/HTTP specification. It never retries or sleeps: the core
 //! pipeline does that with the [`ExportOutcome`] it returns.
@@ -35,8 +35,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use agent_otel_core::{
-    Compression, ExportError, ExportOutcome, Exporter, FailureKind, HttpProtocol, LogBatch,
-    TlsError, TransportOptions, WireFormat, mask_url_credentials,
+    Batch, Compression, ExportError, ExportOutcome, Exporter, FailureKind, HttpProtocol, TlsError,
+    TransportOptions, WireFormat, mask_url_credentials,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -243,7 +243,7 @@ impl HttpExporter {
 
     /// The request body for `batch`: the batch's cached encoding, gzipped
     /// when configured (compressed once per batch, reused by retries).
-    fn body(&self, batch: &LogBatch) -> Result<Bytes, std::io::Error> {
+    fn body(&self, batch: &Batch) -> Result<Bytes, std::io::Error> {
         let encoded = match self.protocol {
             HttpProtocol::Binary => batch.protobuf(),
             HttpProtocol::Json => batch.json(),
@@ -339,7 +339,7 @@ fn build_headers(transport: &TransportOptions) -> Result<HeaderMap, HttpExporter
 
 #[async_trait]
 impl Exporter for HttpExporter {
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, batch: &Batch) -> ExportOutcome {
         let body = match self.body(batch) {
             Ok(body) => body,
             Err(e) => {

@@ -301,10 +301,14 @@ async fn redirects_are_not_followed() {
 
 #[tokio::test]
 async fn connection_refused_is_retryable_connection() {
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    // Bound but not listening: connections are refused, and the port
+    // stays ours (it is never released and reused).
+    let refusing =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    refusing
+        .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .unwrap();
+    let port = refusing.local_addr().unwrap().as_socket().unwrap().port();
     let exporter = exporter(config(
         format!("http://127.0.0.1:{port}/v1/logs"),
         HttpProtocol::Binary,

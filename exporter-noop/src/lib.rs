@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use agent_otel_core::{ExportOutcome, Exporter, LogBatch, Telemetry};
+use agent_otel_core::{Batch, ExportOutcome, Exporter, Telemetry};
 use async_trait::async_trait;
 
 /// A telemetry handle for `exporter = "none"`: no thread, nothing exported.
@@ -35,7 +35,7 @@ impl DiscardExporter {
 
 #[async_trait]
 impl Exporter for DiscardExporter {
-    async fn export(&self, batch: &LogBatch) -> ExportOutcome {
+    async fn export(&self, batch: &Batch) -> ExportOutcome {
         self.records
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
         ExportOutcome::Accepted

@@ -10,7 +10,7 @@
 //!   returns what the collector must see; [`assert_every_event`] checks it.
 //! * [`write_client_files`]: a [`TestPki`]'s CA and client identity as files.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -396,14 +396,47 @@ pub fn start_in(dir: ConfigDir, env: &Environment) -> (ConfigDir, ResolvedConfig
     (dir, resolved, telemetry)
 }
 
-/// A loopback port that was free a moment ago (bound, noted, released).
-pub fn reserve_port() -> u16 {
-    let listener =
-        TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind an ephemeral loopback port");
-    listener
-        .local_addr()
-        .expect("local address of the reserved port")
-        .port()
+/// A loopback port held, not released: a bound socket that does not
+/// listen, so connections to the port are refused and no one else gets it,
+/// while a listener with `SO_REUSEADDR` (every listener of the collector)
+/// can still take it over.
+#[derive(Debug)]
+pub struct HeldPort {
+    _socket: socket2::Socket,
+    port: u16,
+}
+
+impl HeldPort {
+    /// Holds an ephemeral loopback port.
+    pub fn new() -> Self {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a TCP socket");
+        socket.set_reuse_address(true).expect("SO_REUSEADDR");
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .expect("bind an ephemeral loopback port");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("local address of the held port")
+            .port();
+        Self {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Default for HeldPort {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// Session metadata with every field set, the optional ones included.

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use agent_otel_collector::{Answer, Collector, Fault};
 use agent_otel_core::{DropReason, FailureKind, FlushError};
 use agent_otel_integration_tests::{
-    Backend, OtelTable, WAIT, assert_accounted, assert_every_event, assert_requests,
-    emit_every_event, full_metadata, reserve_port, settled_stats, start_from,
+    Backend, HeldPort, OtelTable, WAIT, assert_accounted, assert_every_event, assert_requests,
+    emit_every_event, full_metadata, settled_stats, start_from,
 };
 
 /// A collector for `backend` and a config pointing at it that delivers
@@ -97,7 +97,9 @@ fn invalid_argument_is_permanent(backend: Backend) {
 /// the outage is shorter than the retry budget (10 s in the config).
 fn collector_starts_late(backend: Backend) {
     let ctx = backend.label();
-    let port = reserve_port();
+    // Connections are refused until the late collector takes the port over.
+    let held = HeldPort::new();
+    let port = held.port();
     let table = OtelTable::pointing_at(backend, backend.endpoint_at("http", "127.0.0.1", port))
         .deliver_on_shutdown()
         .set("retry_budget_ms", "10000")

@@ -5,6 +5,7 @@ use bytes::BufMut;
 use super::logs::OtlpEncoder;
 use super::{Encoding, WireFormat};
 use crate::attribute::ValueRef;
+use crate::event::TraceLink;
 
 /// OTLP JSON (the protobuf JSON mapping with lowerCamelCase keys, 64-bit
 /// integers as strings, enums as numbers), written as text.
@@ -88,7 +89,13 @@ impl Encoding for Json {
         buf.put_slice(b"},");
     }
 
-    fn close_record(buf: &mut Vec<u8>, dropped_attributes: u32, observed: u64, name: &[&str]) {
+    fn close_record(
+        buf: &mut Vec<u8>,
+        dropped_attributes: u32,
+        trace: Option<&TraceLink>,
+        observed: u64,
+        name: &[&str],
+    ) {
         if buf.last() == Some(&b',') {
             buf.pop();
         }
@@ -96,6 +103,18 @@ impl Encoding for Json {
         if dropped_attributes > 0 {
             buf.put_slice(b",\"droppedAttributesCount\":");
             buf.put_slice(dropped_attributes.to_string().as_bytes());
+        }
+        if let Some(link) = trace {
+            // OTLP JSON writes trace and span ids as lowercase hex.
+            buf.put_slice(if link.sampled {
+                b",\"flags\":1,\"traceId\":\"".as_slice()
+            } else {
+                b",\"traceId\":\"".as_slice()
+            });
+            buf.put_slice(link.trace_id.to_string().as_bytes());
+            buf.put_slice(b"\",\"spanId\":\"");
+            buf.put_slice(link.span_id.to_string().as_bytes());
+            buf.put_u8(b'"');
         }
         buf.put_slice(b",\"observedTimeUnixNano\":");
         put_json_u64_string(buf, observed);

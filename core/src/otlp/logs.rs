@@ -3,15 +3,12 @@
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use bytes::Bytes;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
-use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 use prost::Message;
 
+use super::batch::{Batch, Signal};
 use super::json::Json;
 use super::protobuf::Protobuf;
 use super::{Encoding, REDACTED, WireFormat};
@@ -24,128 +21,11 @@ use crate::stats::AttributeCounts;
 use crate::time::{rfc3339_millis_bytes, unix_nanos};
 use crate::vcs::VcsInfo;
 
-/// One export request's worth of log records, encoded once in the
-/// exporter's [`WireFormat`]; the other encoding and the prost message are
-/// derived on demand and cached, so retries never re-encode.
-#[derive(Debug)]
-pub struct LogBatch {
-    records: usize,
-    protobuf: OnceLock<Bytes>,
-    json: OnceLock<Bytes>,
-    request: OnceLock<ExportLogsServiceRequest>,
-    transport_body: OnceLock<Bytes>,
-}
-
-impl LogBatch {
-    /// Wraps a request built elsewhere (tests, replay tools).
-    pub fn from_request(request: ExportLogsServiceRequest) -> Self {
-        let records = request
-            .resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum();
-        Self {
-            records,
-            protobuf: OnceLock::from(Bytes::from(request.encode_to_vec())),
-            json: OnceLock::new(),
-            request: OnceLock::from(request),
-            transport_body: OnceLock::new(),
-        }
-    }
-
-    /// A batch of `records` records already encoded as `bytes` in
-    /// `format` (read back from the disk spool).
-    pub fn from_encoded(format: WireFormat, bytes: Bytes, records: usize) -> Self {
-        Self::encoded(format, bytes, records)
-    }
-
-    /// The encoding the batch was made in and its bytes (protobuf when the
-    /// batch was built from a request).
-    pub fn encoding(&self) -> (WireFormat, &Bytes) {
-        match (self.protobuf.get(), self.json.get()) {
-            (Some(protobuf), _) => (WireFormat::Protobuf, protobuf),
-            (None, Some(json)) => (WireFormat::Json, json),
-            (None, None) => (WireFormat::Protobuf, self.protobuf()),
-        }
-    }
-
-    fn encoded(format: WireFormat, bytes: impl Into<Bytes>, records: usize) -> Self {
-        let batch = Self {
-            records,
-            protobuf: OnceLock::new(),
-            json: OnceLock::new(),
-            request: OnceLock::new(),
-            transport_body: OnceLock::new(),
-        };
-        let slot = match format {
-            WireFormat::Protobuf => &batch.protobuf,
-            WireFormat::Json => &batch.json,
-        };
-        // The slot is empty: `set` cannot fail.
-        let _ = slot.set(bytes.into());
-        batch
-    }
-
-    /// Number of log records in the batch.
-    pub fn len(&self) -> usize {
-        self.records
-    }
-
-    /// True when the batch holds no record.
-    pub fn is_empty(&self) -> bool {
-        self.records == 0
-    }
-
-    /// The request as prost message, decoded from the encoded bytes on
-    /// first use.
-    pub fn request(&self) -> &ExportLogsServiceRequest {
-        self.request.get_or_init(|| {
-            // The bytes were produced by this module: decoding cannot fail.
-            if let Some(protobuf) = self.protobuf.get() {
-                ExportLogsServiceRequest::decode(protobuf.clone()).unwrap_or_default()
-            } else if let Some(json) = self.json.get() {
-                serde_json::from_slice(json).unwrap_or_default()
-            } else {
-                ExportLogsServiceRequest::default()
-            }
-        })
-    }
-
-    /// The request encoded as OTLP protobuf (`application/x-protobuf`).
-    pub fn protobuf(&self) -> &Bytes {
-        self.protobuf
-            .get_or_init(|| Bytes::from(self.request().encode_to_vec()))
-    }
-
-    /// The body an exporter derived from this batch on an earlier attempt
-    /// (e.g. its gzipped encoding), if it stored one.
-    pub fn transport_body(&self) -> Option<&Bytes> {
-        self.transport_body.get()
-    }
-
-    /// Stores a body derived from this batch so retries reuse it; returns
-    /// the stored body (the first one, if called twice). One exporter sends
-    /// a batch, so one slot is enough.
-    pub fn set_transport_body(&self, body: Bytes) -> &Bytes {
-        self.transport_body.get_or_init(|| body)
-    }
-
-    /// The request encoded as OTLP JSON (`application/json`): lowerCamelCase
-    /// keys, enums as integers, 64-bit integers as strings.
-    pub fn json(&self) -> &Bytes {
-        self.json.get_or_init(|| {
-            // Serializing plain prost structs into a Vec cannot fail.
-            Bytes::from(serde_json::to_vec(self.request()).unwrap_or_default())
-        })
-    }
-}
-
 /// The shortest a string value is cut to when a record must shrink to fit
 /// a request.
 const MIN_VALUE_BYTES: usize = 64;
 
-/// Converts queued [`Event`]s into [`LogBatch`]es.
+/// Converts queued [`Event`]s into [`Batch`]es.
 #[derive(Debug, Clone)]
 pub struct OtlpEncoder {
     /// The Resource and Scope, encoded once per encoder in both formats.
@@ -169,39 +49,8 @@ impl OtlpEncoder {
     /// An encoder for `options`; requests stay under `max_request_bytes`
     /// (string values longer than a quarter of it are truncated with a marker).
     pub fn new(options: &TelemetryOptions, max_request_bytes: usize) -> Self {
-        let r = &options.resource;
-        let mut attrs: Vec<(String, String)> = vec![
-            (catalog::SERVICE_NAME.to_owned(), r.service_name.clone()),
-            (
-                catalog::SERVICE_VERSION.to_owned(),
-                r.service_version.clone(),
-            ),
-            (catalog::ENV.to_owned(), r.environment.clone()),
-        ];
-        for (key, value) in &r.attributes {
-            match attrs.iter_mut().find(|(k, _)| k == key) {
-                Some(slot) => slot.1 = value.clone(),
-                None => attrs.push((key.clone(), value.clone())),
-            }
-        }
-        let resource = ProtoResource {
-            attributes: attrs
-                .into_iter()
-                .map(|(key, value)| KeyValue {
-                    key,
-                    value: Some(AnyValue {
-                        value: Some(any_value::Value::StringValue(value)),
-                    }),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        };
-        let scope = InstrumentationScope {
-            name: options.scope_name.clone(),
-            version: options.scope_version.clone(),
-            ..Default::default()
-        };
+        let resource = options.resource.to_proto();
+        let scope = options.scope_to_proto();
         Self {
             resource_protobuf: resource.encode_to_vec(),
             scope_protobuf: scope.encode_to_vec(),
@@ -223,13 +72,13 @@ impl OtlpEncoder {
     }
 
     /// Encodes `events` as OTLP protobuf; see [`OtlpEncoder::encode_as`].
-    pub fn encode(&self, events: &[Event]) -> Vec<LogBatch> {
+    pub fn encode(&self, events: &[Event]) -> Vec<Batch> {
         self.encode_as(events, WireFormat::Protobuf)
     }
 
     /// Encodes `events` in `format` into one or more batches, each under the
     /// request size limit. Every event ends up in exactly one batch, in order.
-    pub fn encode_as(&self, events: &[Event], format: WireFormat) -> Vec<LogBatch> {
+    pub fn encode_as(&self, events: &[Event], format: WireFormat) -> Vec<Batch> {
         self.encode_counted(events, format, &mut AttributeCounts::default())
     }
 
@@ -240,7 +89,7 @@ impl OtlpEncoder {
         events: &[Event],
         format: WireFormat,
         counts: &mut AttributeCounts,
-    ) -> Vec<LogBatch> {
+    ) -> Vec<Batch> {
         match format {
             WireFormat::Protobuf => self.encode_with::<Protobuf>(events, counts),
             WireFormat::Json => self.encode_with::<Json>(events, counts),
@@ -251,7 +100,7 @@ impl OtlpEncoder {
         &self,
         events: &[Event],
         counts: &mut AttributeCounts,
-    ) -> Vec<LogBatch> {
+    ) -> Vec<Batch> {
         let observed = unix_nanos(SystemTime::now());
         let budget = self
             .max_request_bytes
@@ -262,7 +111,7 @@ impl OtlpEncoder {
         let mut count = 0usize;
         let mut scratch: Vec<u8> = Vec::with_capacity(1024);
         let mut session = SessionAttributes::default();
-        for event in events {
+        for event in events.iter().filter(|e| !e.is_turn_marker()) {
             scratch.clear();
             let mut record_counts = AttributeCounts::default();
             self.write_record::<E>(
@@ -292,7 +141,8 @@ impl OtlpEncoder {
             }
             counts.add(&record_counts);
             if count > 0 && records.len() + E::framed_len(&scratch) > budget {
-                batches.push(LogBatch::encoded(
+                batches.push(Batch::encoded(
+                    Signal::Logs,
                     E::FORMAT,
                     E::finish(self, &records),
                     count,
@@ -304,13 +154,19 @@ impl OtlpEncoder {
             count += 1;
         }
         if count > 0 {
-            batches.push(LogBatch::encoded(
+            batches.push(Batch::encoded(
+                Signal::Logs,
                 E::FORMAT,
                 E::finish(self, &records),
                 count,
             ));
         }
         batches
+    }
+
+    /// The metadata of the session `event` belongs to.
+    pub(crate) fn session_of(&self, event: &Event) -> Option<Arc<SessionMetadata>> {
+        self.resolve_session(&event.session)
     }
 
     /// The metadata of the session an event belongs to.
@@ -411,7 +267,13 @@ impl OtlpEncoder {
             }
         }
         let dropped = attrs.dropped;
-        E::close_record(buf, dropped, observed_unix_nanos, &name);
+        E::close_record(
+            buf,
+            dropped,
+            event.trace.as_ref(),
+            observed_unix_nanos,
+            &name,
+        );
     }
 
     /// The attributes of a catalog event.
@@ -483,7 +345,7 @@ impl OtlpEncoder {
                 attrs.fixed(catalog::SUCCESS, &[if *success { "true" } else { "false" }]);
                 attrs.text(catalog::OUTPUT, strings.get(3).unwrap_or(REDACTED));
             }
-            EventBody::Custom(_) => {}
+            EventBody::Custom(_) | EventBody::TurnStart { .. } | EventBody::TurnEnd => {}
         }
     }
 }
@@ -692,9 +554,11 @@ impl SessionAttributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value;
     use std::time::{Duration, UNIX_EPOCH};
 
-    fn sample_batch() -> LogBatch {
+    fn sample_batch() -> Batch {
         let encoder = OtlpEncoder::new(&TelemetryOptions::default(), 4 << 20);
         let event = Event {
             time: UNIX_EPOCH + Duration::from_millis(1_764_025_614_123),
@@ -705,6 +569,7 @@ mod tests {
                 status_code: Some(200),
                 strings: crate::event::PackedStrings::default(),
             },
+            trace: None,
         };
         let mut batches = encoder.encode(&[event]);
         assert_eq!(batches.len(), 1);
@@ -841,7 +706,7 @@ mod tests {
         let events: Vec<Event> = (0..20).flat_map(|_| every_kind("v")).collect();
         let batches = encoder.encode_as(&events, WireFormat::Json);
         assert!(batches.len() > 1);
-        assert_eq!(batches.iter().map(LogBatch::len).sum::<usize>(), 100);
+        assert_eq!(batches.iter().map(Batch::len).sum::<usize>(), 100);
         for batch in &batches {
             assert!(batch.json().len() <= 4096, "{} bytes", batch.json().len());
         }

@@ -8,15 +8,19 @@
 //! the official `opentelemetry-proto` types and compare with prost's own
 //! encoding.
 
+pub mod batch;
 pub(crate) mod json;
 pub mod logs;
 #[cfg(test)]
 mod proptests;
 pub(crate) mod protobuf;
+pub mod traces;
 
-pub use logs::{LogBatch, OtlpEncoder};
+pub use batch::{Batch, Signal};
+pub use logs::OtlpEncoder;
 
 use crate::attribute::ValueRef;
+use crate::event::TraceLink;
 
 /// Value exported for `prompt` when `log_user_prompt` is off.
 pub const REDACTED: &str = "[REDACTED]";
@@ -45,9 +49,16 @@ pub(crate) trait Encoding {
     fn int_attr(buf: &mut Vec<u8>, key: &str, value: i64);
     /// An attribute of any shape (double, bool, arrays, maps, ...).
     fn value_attr(buf: &mut Vec<u8>, key: &str, value: &ValueRef<'_>);
-    /// Ends a record: `dropped_attributes_count` (when not zero), observed
-    /// time and the `event_name` field.
-    fn close_record(buf: &mut Vec<u8>, dropped_attributes: u32, observed: u64, name: &[&str]);
+    /// Ends a record: `dropped_attributes_count` (when not zero), the
+    /// trace context (flags, trace id, span id) of an event in a turn,
+    /// observed time and the `event_name` field.
+    fn close_record(
+        buf: &mut Vec<u8>,
+        dropped_attributes: u32,
+        trace: Option<&TraceLink>,
+        observed: u64,
+        name: &[&str],
+    );
     /// Bytes `record` takes once appended to a request's records.
     fn framed_len(record: &[u8]) -> usize;
     /// Appends `record` to a request's records.

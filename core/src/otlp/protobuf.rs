@@ -7,6 +7,7 @@ use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint};
 use super::logs::OtlpEncoder;
 use super::{Encoding, WireFormat};
 use crate::attribute::ValueRef;
+use crate::event::TraceLink;
 
 // Field numbers of the OTLP messages written here.
 pub(crate) const REQUEST_RESOURCE_LOGS: u32 = 1;
@@ -19,6 +20,9 @@ pub(crate) const RECORD_SEVERITY_NUMBER: u32 = 2;
 pub(crate) const RECORD_SEVERITY_TEXT: u32 = 3;
 pub(crate) const RECORD_ATTRIBUTES: u32 = 6;
 pub(crate) const RECORD_DROPPED_ATTRIBUTES_COUNT: u32 = 7;
+pub(crate) const RECORD_FLAGS: u32 = 8;
+pub(crate) const RECORD_TRACE_ID: u32 = 9;
+pub(crate) const RECORD_SPAN_ID: u32 = 10;
 pub(crate) const RECORD_OBSERVED_TIME: u32 = 11;
 pub(crate) const RECORD_EVENT_NAME: u32 = 12;
 pub(crate) const KEY_VALUE_KEY: u32 = 1;
@@ -120,10 +124,24 @@ impl Encoding for Protobuf {
         put_bytes_field(buf, KEY_VALUE_VALUE, &[&any]);
     }
 
-    fn close_record(buf: &mut Vec<u8>, dropped_attributes: u32, observed: u64, name: &[&str]) {
+    fn close_record(
+        buf: &mut Vec<u8>,
+        dropped_attributes: u32,
+        trace: Option<&TraceLink>,
+        observed: u64,
+        name: &[&str],
+    ) {
         if dropped_attributes > 0 {
             encode_key(RECORD_DROPPED_ATTRIBUTES_COUNT, WireType::Varint, buf);
             encode_varint(u64::from(dropped_attributes), buf);
+        }
+        if let Some(link) = trace {
+            if link.sampled {
+                encode_key(RECORD_FLAGS, WireType::ThirtyTwoBit, buf);
+                buf.put_u32_le(1);
+            }
+            put_bytes_field(buf, RECORD_TRACE_ID, &[&link.trace_id.0]);
+            put_bytes_field(buf, RECORD_SPAN_ID, &[&link.span_id.0]);
         }
         if observed != 0 {
             put_fixed64(buf, RECORD_OBSERVED_TIME, observed);

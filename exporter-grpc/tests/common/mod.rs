@@ -7,7 +7,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use agent_otel_collector::test_pki::TestPki;
-use agent_otel_core::LogBatch;
+use agent_otel_core::Batch;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
@@ -238,8 +238,8 @@ pub fn request() -> ExportLogsServiceRequest {
 }
 
 /// [`request`] as a batch.
-pub fn batch() -> LogBatch {
-    LogBatch::from_request(request())
+pub fn batch() -> Batch {
+    Batch::from_request(request())
 }
 
 /// Every record of the received requests.

@@ -13,7 +13,7 @@ use agent_otel_core::opentelemetry_proto::tonic::collector::logs::v1::ExportLogs
 use agent_otel_core::opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use agent_otel_core::opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use agent_otel_core::opentelemetry_proto::tonic::resource::v1::Resource;
-use agent_otel_core::{HttpProtocol, LogBatch, TransportOptions};
+use agent_otel_core::{Batch, HttpProtocol, TransportOptions};
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -63,8 +63,8 @@ pub fn request() -> ExportLogsServiceRequest {
 }
 
 /// [`request`] as a batch.
-pub fn batch() -> LogBatch {
-    LogBatch::from_request(request())
+pub fn batch() -> Batch {
+    Batch::from_request(request())
 }
 
 /// A config for `endpoint` with default transport options.
