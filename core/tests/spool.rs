@@ -362,3 +362,75 @@ fn replay_reports_progress_and_stops_while_the_collector_is_down() {
     assert_eq!(delivered, [50, 100, 150, 200], "progress after each file");
     assert_once(&up.delivered(), &expected_ids(0..200));
 }
+
+/// Spans of one turn with two tool calls.
+fn emit_turn(telemetry: &Telemetry) {
+    let session = telemetry.session(SessionMetadata::default());
+    let turn = session.turn();
+    for call in ["t1", "t2"] {
+        turn.emit(agent_otel_core::EventData::ToolResult(ToolResult {
+            tool_name: "shell",
+            call_id: call,
+            arguments: "{}",
+            duration: Duration::from_millis(4),
+            success: true,
+            output: "ok",
+        }));
+    }
+    turn.end();
+}
+
+fn span_count(exporter: &ScriptedExporter) -> usize {
+    use agent_otel_core::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    exporter
+        .calls()
+        .iter()
+        .filter(|call| matches!(call.outcome, Some(ExportOutcome::Accepted)))
+        .map(|call| {
+            ExportTraceServiceRequest::decode(call.wire.clone())
+                .expect("decodes")
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .map(|s| s.spans.len())
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+#[test]
+fn spans_are_spooled_and_replayed_through_the_traces_exporter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start_with = |logs: &ScriptedExporter, traces: &ScriptedExporter| {
+        Telemetry::with_spool(
+            TelemetryOptions::default(),
+            SignalExporters {
+                logs: Box::new(logs.clone()),
+                traces: Some(Box::new(traces.clone())),
+            },
+            options(),
+            Some(SpoolOptions::new(dir.path())),
+        )
+        .expect("pipeline starts")
+    };
+    let logs = ScriptedExporter::new();
+    let traces_down = ScriptedExporter::new();
+    traces_down.then(retryable(), 100_000);
+    let first = start_with(&logs, &traces_down);
+    emit_turn(&first);
+    first.shutdown(HANG).expect("shutdown");
+    assert!(first.wait_stopped(HANG));
+    let spans = first.trace_stats();
+    assert!(spans.emitted >= 3, "a turn and two tools: {spans}");
+    assert_eq!(spans.spooled, spans.emitted, "{spans}");
+    assert_eq!(first.stats().exported, 2, "the logs went through");
+
+    let traces_up = ScriptedExporter::new();
+    let second = start_with(&ScriptedExporter::new(), &traces_up);
+    second.shutdown(HANG).expect("shutdown");
+    assert!(second.wait_stopped(HANG));
+    assert_eq!(second.trace_stats().replayed, spans.emitted);
+    assert_eq!(span_count(&traces_up) as u64, spans.emitted);
+    assert_eq!(ready_files(dir.path()), 0);
+}
