@@ -75,7 +75,7 @@ fn shutdown_with(
     let telemetry = match Telemetry::with_spool(
         TelemetryOptions::default(),
         SignalExporters {
-            logs: http_exporter(collector),
+            logs: Some(http_exporter(collector)),
             traces: None,
         },
         options,

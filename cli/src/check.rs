@@ -27,6 +27,9 @@ pub fn run(config: &Path, probe: bool) -> u8 {
         out.bold(&format!("{}: [otel] resolved", config.display()))
     );
     println!("{resolved}");
+    for warning in &resolved.warnings {
+        eprintln!("{} {warning}", err.bad("warning:"));
+    }
     if !probe {
         return EXIT_OK;
     }

@@ -15,8 +15,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use agent_otel_core::{DropReason, FlushError, PipelineStats, SessionMetadata, Telemetry};
+use agent_otel_core::{DropReason, FlushError, PipelineStats, SessionMetadata, Telemetry, Turn};
 
+use crate::input::InputLine;
 use crate::lines::{Line, LineReader};
 use crate::style::Style;
 use crate::summary::render_stats;
@@ -398,6 +399,7 @@ impl Feeder<'_> {
         let progress = std::io::stderr().is_terminal();
         let mut lines = LineReader::new(reader, self.max_line_bytes);
         let mut session = self.telemetry.session(SessionMetadata::default());
+        let mut turn: Option<Turn> = None;
         let mut sent = 0u64;
         loop {
             let line = lines.next_line();
@@ -465,11 +467,30 @@ impl Feeder<'_> {
                 }
             };
             if let Some(metadata) = parsed.session() {
+                turn = None;
                 session = self.telemetry.session(metadata);
                 continue;
             }
+            match parsed {
+                InputLine::TurnStart {} => {
+                    // A turn still open ends where the next one starts.
+                    turn = Some(session.turn());
+                    continue;
+                }
+                InputLine::TurnEnd {} => {
+                    if turn.take().is_none() {
+                        eprintln!(
+                            "{} line {number}: turn_end without an open turn_start",
+                            err.bad("error:")
+                        );
+                        self.tally.bad.fetch_add(1, Ordering::AcqRel);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             let time = parsed.time().unwrap_or_else(SystemTime::now);
-            if parsed.emit_to(&session, time) {
+            if parsed.emit_to(&session, turn.as_ref(), time) {
                 sent += 1;
                 self.tally.sent.store(sent, Ordering::Release);
                 if self.telemetry.is_enabled() && sent.is_multiple_of(self.flush_every) {

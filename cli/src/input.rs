@@ -10,7 +10,7 @@ use std::path::Path;
 use agent_otel_core::attribute::MAX_VALUE_DEPTH;
 use agent_otel_core::{
     ApiRequest, AttributeValue, DecisionSource, EventData, Sensitivity, Session, SessionMetadata,
-    SseEvent, TokenCounts, ToolDecision, ToolDecisionEvent, ToolResult, VcsInfo,
+    SseEvent, TokenCounts, ToolDecision, ToolDecisionEvent, ToolResult, Turn, VcsInfo,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -49,6 +49,13 @@ pub enum InputLine {
         #[serde(default)]
         vcs_dir: Option<String>,
     },
+    /// Starts a turn: the events up to `turn_end` belong to it (their log
+    /// records carry its trace; with a trace exporter, it becomes a span
+    /// tree). A turn still open at a `session` line or the end of input
+    /// ends there.
+    TurnStart {},
+    /// Ends the turn `turn_start` began.
+    TurnEnd {},
     /// A custom event: its name as given, and typed attributes.
     Event {
         /// The event name, e.g. `codex.sandbox_outcome`.
@@ -336,7 +343,7 @@ fn attribute_value(path: &str, value: &Value, depth: usize) -> Result<AttributeV
 impl InputLine {
     fn timestamp(&self) -> Option<&str> {
         match self {
-            InputLine::Session { .. } => None,
+            InputLine::Session { .. } | InputLine::TurnStart {} | InputLine::TurnEnd {} => None,
             InputLine::Event { timestamp, .. } => timestamp.as_deref(),
             InputLine::ApiRequest { timestamp, .. }
             | InputLine::SseEvent { timestamp, .. }
@@ -382,9 +389,9 @@ impl InputLine {
         self.timestamp().and_then(|t| parse_time(t).ok())
     }
 
-    /// Emits the event of an event line on `session` at `time`; false for
-    /// a `session` line.
-    pub fn emit_to(&self, session: &Session, time: SystemTime) -> bool {
+    /// Emits the event of an event line on `session` (in `turn` when one is
+    /// open) at `time`; false for a line that is not an event.
+    pub fn emit_to(&self, session: &Session, turn: Option<&Turn>, time: SystemTime) -> bool {
         if let InputLine::Event {
             name,
             attributes,
@@ -392,7 +399,11 @@ impl InputLine {
             ..
         } = self
         {
-            let mut event = session.event(name).at(time);
+            let mut event = match turn {
+                Some(turn) => turn.event(name),
+                None => session.event(name),
+            }
+            .at(time);
             // Validated by `parse`.
             for (key, value) in attribute_list(attributes).unwrap_or_default() {
                 event = match sensitive
@@ -407,8 +418,11 @@ impl InputLine {
             event.emit();
             return true;
         }
-        self.with_event(|event| session.emit_at(time, event))
-            .is_some()
+        self.with_event(|event| match turn {
+            Some(turn) => turn.emit_at(time, event),
+            None => session.emit_at(time, event),
+        })
+        .is_some()
     }
 
     /// Calls `f` with the event of a catalog event line (not for `session`
@@ -416,7 +430,10 @@ impl InputLine {
     pub fn with_event<R>(&self, f: impl FnOnce(EventData<'_>) -> R) -> Option<R> {
         let arguments_text;
         let data = match self {
-            InputLine::Session { .. } | InputLine::Event { .. } => return None,
+            InputLine::Session { .. }
+            | InputLine::Event { .. }
+            | InputLine::TurnStart {}
+            | InputLine::TurnEnd {} => return None,
             InputLine::ApiRequest {
                 attempt,
                 duration_ms,

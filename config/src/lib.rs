@@ -134,6 +134,7 @@ mod error;
 mod model;
 mod parse;
 mod resolve;
+mod signal_vars;
 mod text;
 
 use std::io::Read as _;

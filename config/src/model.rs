@@ -152,6 +152,8 @@ pub struct OtelConfig {
     /// `exporter`; `None` when the key is absent (the environment may then
     /// choose, see the crate docs).
     pub exporter: Option<Setting<ExporterConfig>>,
+    /// `trace_exporter`: where spans go (same forms as `exporter`).
+    pub trace_exporter: Option<Setting<ExporterConfig>>,
     /// `log_user_prompt`.
     pub log_user_prompt: Option<Setting<bool>>,
     /// `log_tool_content`.

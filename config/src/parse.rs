@@ -18,6 +18,7 @@ use crate::text::{check_url, suggest};
 pub const OTEL_KEYS: &[&str] = &[
     "environment",
     "exporter",
+    "trace_exporter",
     "log_user_prompt",
     "log_tool_content",
     "attribute_value_length_limit",
@@ -378,6 +379,7 @@ impl Walker<'_> {
             match name {
                 "environment" => config.environment = Some(self.non_empty_string(v, &key)?),
                 "exporter" => config.exporter = Some(self.exporter(v, &key)?),
+                "trace_exporter" => config.trace_exporter = Some(self.exporter(v, &key)?),
                 "log_user_prompt" => config.log_user_prompt = Some(self.boolean(v, &key)?),
                 "log_tool_content" => config.log_tool_content = Some(self.boolean(v, &key)?),
                 "attribute_value_length_limit" => {

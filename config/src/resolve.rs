@@ -9,14 +9,16 @@ use std::time::Duration;
 use agent_otel_core::attribute::DEFAULT_ATTRIBUTE_COUNT_LIMIT;
 use agent_otel_core::{
     AttributeLimits, Compression, ContentPolicy, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers,
-    HttpProtocol, PipelineOptions, Resource, SecretString, SignalExporters, SpoolOptions,
-    Telemetry, TelemetryOptions, TlsConfig, TlsError, TransportOptions,
+    HttpProtocol, PipelineOptions, Resource, Sampler, SecretString, Signal, SignalExporters,
+    SpoolOptions, Telemetry, TelemetryOptions, TlsConfig, TlsError, TraceOptions, TraceParent,
+    TransportOptions,
 };
 
 use crate::env::Environment;
 use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion, shown};
 use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting, TlsPaths};
 use crate::parse::{COMPRESSIONS, IntegerRange, check_header_name};
+use crate::signal_vars::{OtlpVar, exporter_var, vars};
 use crate::text::{
     ExpandError, Expansion, USERINFO_BREAKERS, check_url, expand_tracked, mask_url, percent_decode,
     suggest, userinfo_expansion_breaking_url,
@@ -26,6 +28,11 @@ type Result<T> = std::result::Result<T, ConfigError>;
 
 /// Default OTLP/HTTP logs endpoint.
 pub const DEFAULT_HTTP_ENDPOINT: &str = "http://localhost:4318/v1/logs";
+
+/// Default OTLP/HTTP endpoint of `signal` (`http://localhost:4318/v1/<signal>`).
+pub fn default_http_endpoint(signal: Signal) -> String {
+    format!("http://localhost:4318/v1/{signal}")
+}
 /// Default OTLP/gRPC endpoint.
 pub const DEFAULT_GRPC_ENDPOINT: &str = "http://localhost:4317";
 /// Values of `OTEL_EXPORTER_OTLP_PROTOCOL` / `OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`.
@@ -184,6 +191,13 @@ pub struct ResolvedConfig {
     /// Where the exporter choice came from (`exporter` key,
     /// `OTEL_SDK_DISABLED`, `OTEL_LOGS_EXPORTER`, or the default `none`).
     pub exporter_origin: Origin,
+    /// The spans exporter (`trace_exporter`, `OTEL_TRACES_EXPORTER`).
+    pub trace_exporter: ExporterSettings,
+    /// Where the spans exporter choice came from.
+    pub trace_exporter_origin: Origin,
+    /// Settings the environment gave that were ignored, each saying why
+    /// (a malformed `TRACEPARENT`); `check` prints them.
+    pub warnings: Vec<String>,
     /// How long [`Telemetry::shutdown`] should wait (`shutdown_timeout_ms`).
     pub shutdown_timeout: Duration,
     /// The disk spool (`[otel.spool]`), when `dir` is set.
@@ -197,8 +211,11 @@ impl Default for ResolvedConfig {
             pipeline: PipelineOptions::default(),
             exporter: ExporterSettings::None,
             exporter_origin: Origin::Default,
+            trace_exporter: ExporterSettings::None,
+            trace_exporter_origin: Origin::Default,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             spool: None,
+            warnings: Vec::new(),
         }
     }
 }
@@ -209,32 +226,37 @@ impl ResolvedConfig {
     /// Fails when the exporter refuses its settings (e.g. unusable TLS
     /// material) or its transport was not compiled in.
     pub fn build_exporter(&self) -> Result<Option<Box<dyn Exporter>>> {
-        match &self.exporter {
-            ExporterSettings::None => Ok(None),
-            ExporterSettings::OtlpHttp(settings) => {
-                build_http(settings, &self.exporter_origin).map(Some)
-            }
-            ExporterSettings::OtlpGrpc(settings) => {
-                build_grpc(settings, &self.exporter_origin).map(Some)
-            }
-        }
+        build(&self.exporter, &self.exporter_origin)
     }
 
-    /// Starts telemetry: exporter `none` gives [`Telemetry::disabled`] (no
-    /// thread); otherwise the pipeline starts on its own thread.
+    /// Builds the spans exporter; `None` for `trace_exporter = "none"`.
+    pub fn build_trace_exporter(&self) -> Result<Option<Box<dyn Exporter>>> {
+        build(&self.trace_exporter, &self.trace_exporter_origin)
+    }
+
+    /// Starts telemetry: with every exporter `none`,
+    /// [`Telemetry::disabled`] (no thread); otherwise the pipeline starts on
+    /// its own thread, exporting each signal that has an exporter.
     pub fn start(&self) -> Result<Telemetry> {
-        match self.build_exporter()? {
-            None => Ok(Telemetry::disabled()),
-            Some(exporter) => Ok(Telemetry::with_spool(
-                self.telemetry.clone(),
-                SignalExporters {
-                    logs: exporter,
-                    traces: None,
-                },
-                self.pipeline,
-                self.spool.clone(),
-            )?),
+        let logs = self.build_exporter()?;
+        let traces = self.build_trace_exporter()?;
+        if logs.is_none() && traces.is_none() {
+            return Ok(Telemetry::disabled());
         }
+        Ok(Telemetry::with_spool(
+            self.telemetry.clone(),
+            SignalExporters { logs, traces },
+            self.pipeline,
+            self.spool.clone(),
+        )?)
+    }
+}
+
+fn build(settings: &ExporterSettings, origin: &Origin) -> Result<Option<Box<dyn Exporter>>> {
+    match settings {
+        ExporterSettings::None => Ok(None),
+        ExporterSettings::OtlpHttp(settings) => build_http(settings, origin).map(Some),
+        ExporterSettings::OtlpGrpc(settings) => build_grpc(settings, origin).map(Some),
     }
 }
 
@@ -301,40 +323,11 @@ impl OtelConfig {
     /// checking everything the table could not check alone (`${VAR}`
     /// expansion, environment values, TLS files, compiled-in transports).
     pub fn resolve(&self, env: &Environment, host: &HostInfo) -> Result<ResolvedConfig> {
-        let telemetry = self.telemetry_options(env, host)?;
+        let (telemetry, warnings) = self.telemetry_options(env, host)?;
         let mut pipeline = self.pipeline_options(env)?;
-        let (choice, exporter_origin, choice_key) = self.choose_exporter(env)?;
-        let exporter = match choice {
-            Choice::None => ExporterSettings::None,
-            Choice::Http(table) => {
-                if !HTTP_COMPILED {
-                    return Err(not_compiled("otlp-http", exporter_origin, choice_key));
-                }
-                let table = table.cloned().unwrap_or_default();
-                let (endpoint, endpoint_origin) = self.http_endpoint(&table, env)?;
-                let protocol = http_protocol(&table, env)?;
-                let transport = self.transport(&table, env, "otlp-http", &endpoint)?;
-                ExporterSettings::OtlpHttp(OtlpHttpSettings {
-                    endpoint,
-                    endpoint_origin,
-                    protocol,
-                    transport,
-                })
-            }
-            Choice::Grpc(table) => {
-                if !GRPC_COMPILED {
-                    return Err(not_compiled("otlp-grpc", exporter_origin, choice_key));
-                }
-                let table = table.cloned().unwrap_or_default();
-                let (endpoint, endpoint_origin) = self.grpc_endpoint(&table, env)?;
-                let transport = self.transport(&table, env, "otlp-grpc", &endpoint)?;
-                ExporterSettings::OtlpGrpc(OtlpGrpcSettings {
-                    endpoint,
-                    endpoint_origin,
-                    transport,
-                })
-            }
-        };
+        let (exporter, exporter_origin) = self.exporter_settings(env, Signal::Logs)?;
+        let (trace_exporter, trace_exporter_origin) =
+            self.exporter_settings(env, Signal::Traces)?;
         match &exporter {
             ExporterSettings::OtlpHttp(s) => pipeline.request_timeout = s.transport.timeout,
             ExporterSettings::OtlpGrpc(s) => pipeline.request_timeout = s.transport.timeout,
@@ -351,8 +344,11 @@ impl OtelConfig {
             pipeline,
             exporter,
             exporter_origin,
+            trace_exporter,
+            trace_exporter_origin,
             shutdown_timeout,
             spool,
+            warnings,
         })
     }
 
@@ -397,15 +393,69 @@ impl OtelConfig {
         Ok(Some(options))
     }
 
-    /// Key path of `suffix` under the `exporter` key, when the table has one.
-    fn key(&self, suffix: &str) -> String {
-        self.exporter
-            .as_ref()
+    /// The exporter of `signal`: its key in the table, else the
+    /// environment's choice, with that signal's variables filling the rest.
+    fn exporter_settings(
+        &self,
+        env: &Environment,
+        signal: Signal,
+    ) -> Result<(ExporterSettings, Origin)> {
+        let (choice, origin, choice_key) = self.choose_exporter(env, signal)?;
+        let settings = match choice {
+            Choice::None => ExporterSettings::None,
+            Choice::Http(table) => {
+                if !HTTP_COMPILED {
+                    return Err(not_compiled("otlp-http", origin, choice_key));
+                }
+                let table = table.cloned().unwrap_or_default();
+                let (endpoint, endpoint_origin) = self.http_endpoint(&table, env, signal)?;
+                let protocol = http_protocol(&table, env, signal)?;
+                let transport = self.transport(&table, env, "otlp-http", &endpoint, signal)?;
+                ExporterSettings::OtlpHttp(OtlpHttpSettings {
+                    endpoint,
+                    endpoint_origin,
+                    protocol,
+                    transport,
+                })
+            }
+            Choice::Grpc(table) => {
+                if !GRPC_COMPILED {
+                    return Err(not_compiled("otlp-grpc", origin, choice_key));
+                }
+                let table = table.cloned().unwrap_or_default();
+                let (endpoint, endpoint_origin) = self.grpc_endpoint(&table, env, signal)?;
+                let transport = self.transport(&table, env, "otlp-grpc", &endpoint, signal)?;
+                ExporterSettings::OtlpGrpc(OtlpGrpcSettings {
+                    endpoint,
+                    endpoint_origin,
+                    transport,
+                })
+            }
+        };
+        Ok((settings, origin))
+    }
+
+    /// The table key choosing `signal`'s exporter.
+    fn exporter_key(&self, signal: Signal) -> Option<&Setting<ExporterConfig>> {
+        match signal {
+            Signal::Logs => self.exporter.as_ref(),
+            Signal::Traces => self.trace_exporter.as_ref(),
+            Signal::Metrics => None,
+        }
+    }
+
+    /// Key path of `suffix` under `signal`'s exporter key, when the table has one.
+    fn key(&self, signal: Signal, suffix: &str) -> String {
+        self.exporter_key(signal)
             .map(|s| format!("{}.{suffix}", s.key))
             .unwrap_or_default()
     }
 
-    fn choose_exporter(&self, env: &Environment) -> Result<(Choice<'_>, Origin, KeyPath)> {
+    fn choose_exporter(
+        &self,
+        env: &Environment,
+        signal: Signal,
+    ) -> Result<(Choice<'_>, Origin, KeyPath)> {
         if env_bool(env, "OTEL_SDK_DISABLED")? == Some(true) {
             return Ok((
                 Choice::None,
@@ -413,7 +463,7 @@ impl OtelConfig {
                 KeyPath::default(),
             ));
         }
-        if let Some(setting) = &self.exporter {
+        if let Some(setting) = self.exporter_key(signal) {
             let choice = match &setting.value {
                 ExporterConfig::None => Choice::None,
                 ExporterConfig::OtlpHttp(t) => Choice::Http(Some(t)),
@@ -425,15 +475,15 @@ impl OtelConfig {
                 KeyPath::from(setting.key.clone()),
             ));
         }
-        const VAR: &str = "OTEL_LOGS_EXPORTER";
-        let Some(value) = env.otel(VAR) else {
+        let var = exporter_var(signal);
+        let Some(value) = env.otel(var) else {
             return Ok((Choice::None, Origin::Default, KeyPath::default()));
         };
-        let origin = Origin::Env(VAR.into());
+        let origin = Origin::Env(var.into());
         match value {
             "none" => Ok((Choice::None, origin, KeyPath::default())),
             "otlp" => {
-                let choice = match env_protocol(env)? {
+                let choice = match env_protocol(env, signal)? {
                     Some((_, EnvProtocol::Grpc)) => Choice::Grpc(None),
                     _ => Choice::Http(None),
                 };
@@ -442,7 +492,7 @@ impl OtelConfig {
             other => Err(ConfigError::UnknownValue {
                 at: origin,
                 key: KeyPath::default(),
-                what: "logs exporter",
+                what: "exporter",
                 value: other.to_owned(),
                 expected: Choices(ENV_LOGS_EXPORTERS),
                 suggestion: Suggestion(suggest(other, ENV_LOGS_EXPORTERS)),
@@ -450,7 +500,12 @@ impl OtelConfig {
         }
     }
 
-    fn telemetry_options(&self, env: &Environment, host: &HostInfo) -> Result<TelemetryOptions> {
+    fn telemetry_options(
+        &self,
+        env: &Environment,
+        host: &HostInfo,
+    ) -> Result<(TelemetryOptions, Vec<String>)> {
+        let (trace, warnings) = trace_options(env)?;
         let mut service_name = host.service_name.clone();
         let mut attributes: Vec<(String, String)> = Vec::new();
         if let Some(raw) = env.otel("OTEL_RESOURCE_ATTRIBUTES") {
@@ -472,7 +527,7 @@ impl OtelConfig {
                 upsert(&mut attributes, k.value.clone(), v.value.clone());
             }
         }
-        Ok(TelemetryOptions {
+        let options = TelemetryOptions {
             resource: Resource {
                 service_name,
                 service_version: host.service_version.clone(),
@@ -490,8 +545,9 @@ impl OtelConfig {
                 log_tool_content: self.log_tool_content.as_ref().is_none_or(|s| s.value),
             },
             attribute_limits: self.attribute_limits(env)?,
-            trace: agent_otel_core::TraceOptions::default(),
-        })
+            trace,
+        };
+        Ok((options, warnings))
     }
 
     /// The attribute limits: the `[otel]` keys, else the log-record
@@ -582,32 +638,41 @@ impl OtelConfig {
         Ok(options)
     }
 
-    fn http_endpoint(&self, table: &OtlpConfig, env: &Environment) -> Result<(String, Origin)> {
+    fn http_endpoint(
+        &self,
+        table: &OtlpConfig,
+        env: &Environment,
+        signal: Signal,
+    ) -> Result<(String, Origin)> {
         if let Some(setting) = &table.endpoint {
             return table_endpoint(setting, env, false);
         }
-        const LOGS: &str = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT";
-        const BASE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-        if let Some(url) = env.otel(LOGS) {
-            check_env_url(LOGS, url, false)?;
-            return Ok((url.to_owned(), Origin::Env(LOGS.into())));
+        let [own, base_var] = vars(signal, OtlpVar::Endpoint);
+        if let Some(url) = env.otel(own) {
+            check_env_url(own, url, false)?;
+            return Ok((url.to_owned(), Origin::Env(own.into())));
         }
-        if let Some(base) = env.otel(BASE) {
-            check_env_url(BASE, base, false)?;
-            return Ok((logs_url_from_base(BASE, base)?, Origin::Env(BASE.into())));
+        if let Some(base) = env.otel(base_var) {
+            check_env_url(base_var, base, false)?;
+            return Ok((
+                signal_url_from_base(base_var, base, signal)?,
+                Origin::Env(base_var.into()),
+            ));
         }
-        Ok((DEFAULT_HTTP_ENDPOINT.to_owned(), Origin::Default))
+        Ok((default_http_endpoint(signal), Origin::Default))
     }
 
-    fn grpc_endpoint(&self, table: &OtlpConfig, env: &Environment) -> Result<(String, Origin)> {
+    fn grpc_endpoint(
+        &self,
+        table: &OtlpConfig,
+        env: &Environment,
+        signal: Signal,
+    ) -> Result<(String, Origin)> {
         if let Some(setting) = &table.endpoint {
             return table_endpoint(setting, env, true);
         }
-        let insecure = env_insecure(env)?.is_some_and(|(_, b)| b);
-        for var in [
-            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-        ] {
+        let insecure = env_insecure(env, signal)?.is_some_and(|(_, b)| b);
+        for var in vars(signal, OtlpVar::Endpoint) {
             if let Some(raw) = env.otel(var) {
                 // The spec lets gRPC endpoints omit the scheme; INSECURE picks it.
                 let url = if raw.contains("://") {
@@ -630,15 +695,13 @@ impl OtelConfig {
         env: &Environment,
         exporter: &'static str,
         endpoint: &str,
+        signal: Signal,
     ) -> Result<TransportOptions> {
         check_reserved_headers(table, exporter)?;
-        let headers = headers(table, env)?;
+        let headers = headers(table, env, signal)?;
         let compression = match &table.compression {
             Some(s) => s.value,
-            None => match env.first_otel(&[
-                "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
-                "OTEL_EXPORTER_OTLP_COMPRESSION",
-            ]) {
+            None => match env.first_otel(&vars(signal, OtlpVar::Compression)) {
                 None => Compression::None,
                 Some((_, "gzip")) => Compression::Gzip,
                 Some((_, "none")) => Compression::None,
@@ -656,15 +719,12 @@ impl OtelConfig {
         };
         let timeout = match &table.timeout_ms {
             Some(s) => Duration::from_millis(s.value),
-            None => match env.first_otel(&[
-                "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
-                "OTEL_EXPORTER_OTLP_TIMEOUT",
-            ]) {
+            None => match env.first_otel(&vars(signal, OtlpVar::Timeout)) {
                 Some((var, raw)) => Duration::from_millis(env_u64(var, raw, "timeout-ms")?),
                 None => TransportOptions::default().timeout,
             },
         };
-        let mut tls = self.tls(&table.tls, env, exporter, endpoint)?;
+        let mut tls = self.tls(&table.tls, env, exporter, endpoint, signal)?;
         if exporter == "otlp-grpc" && endpoint.starts_with("http://") {
             // An explicit http:// scheme asks for plaintext (OTLP spec).
             tls.insecure = true;
@@ -683,8 +743,9 @@ impl OtelConfig {
         env: &Environment,
         exporter: &'static str,
         endpoint: &str,
+        signal: Signal,
     ) -> Result<TlsConfig> {
-        let tls_key = self.key(&format!("{exporter}.tls"));
+        let tls_key = self.key(signal, &format!("{exporter}.tls"));
         let base = self.base_dir.as_deref();
         let pick = |setting: &Option<Setting<PathBuf>>,
                     vars: [&'static str; 2]|
@@ -704,32 +765,17 @@ impl OtelConfig {
                 )
             })
         };
-        let ca = pick(
-            &table.ca_certificate,
-            [
-                "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CERTIFICATE",
-            ],
-        );
+        let ca = pick(&table.ca_certificate, vars(signal, OtlpVar::Certificate));
         let cert = pick(
             &table.client_certificate,
-            [
-                "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
-                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
-            ],
+            vars(signal, OtlpVar::ClientCertificate),
         );
-        let key = pick(
-            &table.client_private_key,
-            [
-                "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
-                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
-            ],
-        );
+        let key = pick(&table.client_private_key, vars(signal, OtlpVar::ClientKey));
         let tls = TlsConfig {
             ca_certificate: ca.as_ref().map(|(p, ..)| p.clone()),
             client_certificate: cert.as_ref().map(|(p, ..)| p.clone()),
             client_private_key: key.as_ref().map(|(p, ..)| p.clone()),
-            insecure: env_insecure(env)?.is_some_and(|(_, b)| b),
+            insecure: env_insecure(env, signal)?.is_some_and(|(_, b)| b),
         };
         // TLS files named in the table with a plaintext endpoint are a mistake.
         if endpoint.starts_with("http://")
@@ -872,11 +918,12 @@ fn table_endpoint(
     Ok((url, setting.origin.clone()))
 }
 
-/// The OTLP/HTTP logs URL for the base endpoint `base` (from `var`): the
-/// signal path `v1/logs` appended to the base's path (OTel spec: `http://h:4318`
-/// and `http://h:4318/` give `http://h:4318/v1/logs`, `http://h:4318/otlp`
-/// gives `http://h:4318/otlp/v1/logs`), the query kept.
-fn logs_url_from_base(var: &str, base: &str) -> Result<String> {
+/// The OTLP/HTTP URL of `signal` for the base endpoint `base` (from `var`):
+/// the signal path (`v1/logs`, `v1/traces`, `v1/metrics`) appended to the
+/// base's path (OTel spec: `http://h:4318` and `http://h:4318/` give
+/// `http://h:4318/v1/logs`, `http://h:4318/otlp` gives
+/// `http://h:4318/otlp/v1/logs`), the query kept.
+fn signal_url_from_base(var: &str, base: &str, signal: Signal) -> Result<String> {
     let mut url = url::Url::parse(base).map_err(|e| ConfigError::InvalidUrl {
         at: Origin::Env(var.to_owned()),
         key: KeyPath::default(),
@@ -886,9 +933,9 @@ fn logs_url_from_base(var: &str, base: &str) -> Result<String> {
     })?;
     let path = url.path();
     let path = if path.ends_with('/') {
-        format!("{path}v1/logs")
+        format!("{path}v1/{signal}")
     } else {
-        format!("{path}/v1/logs")
+        format!("{path}/v1/{signal}")
     };
     url.set_path(&path);
     Ok(url.to_string())
@@ -911,15 +958,12 @@ enum EnvProtocol {
     HttpJson,
 }
 
-fn env_protocol(env: &Environment) -> Result<Option<(&'static str, EnvProtocol)>> {
-    const VARS: [&str; 2] = [
-        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ];
-    let Some((var, value)) = env.first_otel(&VARS) else {
+fn env_protocol(env: &Environment, signal: Signal) -> Result<Option<(&'static str, EnvProtocol)>> {
+    let names = vars(signal, OtlpVar::Protocol);
+    let Some((var, value)) = env.first_otel(&names) else {
         return Ok(None);
     };
-    let var: &'static str = if var == VARS[0] { VARS[0] } else { VARS[1] };
+    let var: &'static str = if var == names[0] { names[0] } else { names[1] };
     let protocol = match value {
         "grpc" => EnvProtocol::Grpc,
         "http/protobuf" => EnvProtocol::HttpProtobuf,
@@ -938,12 +982,12 @@ fn env_protocol(env: &Environment) -> Result<Option<(&'static str, EnvProtocol)>
     Ok(Some((var, protocol)))
 }
 
-fn http_protocol(table: &OtlpConfig, env: &Environment) -> Result<HttpProtocol> {
+fn http_protocol(table: &OtlpConfig, env: &Environment, signal: Signal) -> Result<HttpProtocol> {
     if let Some(s) = &table.protocol {
         return Ok(s.value);
     }
     // `grpc` there does not apply to the otlp-http exporter the table chose.
-    Ok(match env_protocol(env)? {
+    Ok(match env_protocol(env, signal)? {
         Some((_, EnvProtocol::HttpJson)) => HttpProtocol::Json,
         _ => HttpProtocol::Binary,
     })
@@ -963,11 +1007,8 @@ fn env_bool(env: &Environment, var: &str) -> Result<Option<bool>> {
     }
 }
 
-fn env_insecure(env: &Environment) -> Result<Option<(&'static str, bool)>> {
-    for var in [
-        "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
-        "OTEL_EXPORTER_OTLP_INSECURE",
-    ] {
+fn env_insecure(env: &Environment, signal: Signal) -> Result<Option<(&'static str, bool)>> {
+    for var in vars(signal, OtlpVar::Insecure) {
         if let Some(b) = env_bool(env, var)? {
             return Ok(Some((var, b)));
         }
@@ -1002,6 +1043,45 @@ fn to_usize(setting: &Setting<u64>) -> Result<usize> {
         reason: "the value is too large for this platform".to_owned(),
         fix: "give a smaller number".to_owned(),
     })
+}
+
+/// Sampling (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`) and the
+/// caller's trace context (`TRACEPARENT`). A malformed `TRACEPARENT` is
+/// ignored (turns start their own traces) with a warning; an unknown
+/// sampler or a bad ratio is an error.
+fn trace_options(env: &Environment) -> Result<(TraceOptions, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let sampler = match env.otel("OTEL_TRACES_SAMPLER") {
+        None => Sampler::default(),
+        Some(name) => {
+            let arg = env.otel("OTEL_TRACES_SAMPLER_ARG");
+            Sampler::from_name(name, arg).ok_or_else(|| ConfigError::InvalidValue {
+                at: Origin::Env("OTEL_TRACES_SAMPLER".to_owned()),
+                key: KeyPath::default(),
+                reason: format!(
+                    "{} (with OTEL_TRACES_SAMPLER_ARG {}) is not a supported sampler",
+                    shown(name),
+                    arg.map_or_else(|| "unset".to_owned(), |a| shown(a).to_string())
+                ),
+                fix: "use always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio, with a ratio between 0 and 1".to_owned(),
+            })?
+        }
+    };
+    let parent = match env
+        .get("TRACEPARENT")
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        None => None,
+        Some(raw) => match TraceParent::parse(raw) {
+            Ok(parent) => Some(parent),
+            Err(e) => {
+                warnings.push(format!("TRACEPARENT is ignored: {e}"));
+                None
+            }
+        },
+    };
+    Ok((TraceOptions { sampler, parent }, warnings))
 }
 
 /// A limit from its `[otel]` key, else the first of `vars` that is set.
@@ -1131,12 +1211,11 @@ fn check_reserved_headers(table: &OtlpConfig, exporter: &str) -> Result<()> {
     Ok(())
 }
 
-fn headers(table: &OtlpConfig, env: &Environment) -> Result<Headers> {
+fn headers(table: &OtlpConfig, env: &Environment, signal: Signal) -> Result<Headers> {
     let mut headers = Headers::new();
-    for var in [
-        "OTEL_EXPORTER_OTLP_HEADERS",
-        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-    ] {
+    // The generic variable first: the signal's own wins per header name.
+    let [own, generic] = vars(signal, OtlpVar::Headers);
+    for var in [generic, own] {
         let Some(raw) = env.otel(var) else { continue };
         for (entry, name, value) in parse_env_pairs(var, raw, false)? {
             let at = Origin::Env(var.to_owned());
@@ -1200,76 +1279,87 @@ fn check_header_value(value: &str, name: &str, at: Origin, key: KeyPath) -> Resu
     }
 }
 
+/// One exporter's lines of the [`ResolvedConfig`] summary, secrets masked.
+fn write_exporter(
+    f: &mut fmt::Formatter<'_>,
+    label: &str,
+    exporter: &ExporterSettings,
+    origin: &Origin,
+) -> fmt::Result {
+    let from = |origin: &Origin| match origin {
+        Origin::Default => "default".to_owned(),
+        other => format!("from {}", other.describe()),
+    };
+    writeln!(f, "{label}: {} ({})", exporter.name(), from(origin))?;
+    let transport = match exporter {
+        ExporterSettings::None => None,
+        ExporterSettings::OtlpHttp(s) => {
+            writeln!(
+                f,
+                "  endpoint: {} ({})",
+                mask_url(&s.endpoint),
+                from(&s.endpoint_origin)
+            )?;
+            let protocol = match s.protocol {
+                HttpProtocol::Binary => "binary (application/x-protobuf)",
+                HttpProtocol::Json => "json (application/json)",
+            };
+            writeln!(f, "  protocol: {protocol}")?;
+            Some((&s.transport, s.endpoint.starts_with("http://")))
+        }
+        ExporterSettings::OtlpGrpc(s) => {
+            writeln!(
+                f,
+                "  endpoint: {} ({})",
+                mask_url(&s.endpoint),
+                from(&s.endpoint_origin)
+            )?;
+            Some((&s.transport, s.endpoint.starts_with("http://")))
+        }
+    };
+    if let Some((t, plaintext)) = transport {
+        let compression = match t.compression {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+        };
+        writeln!(f, "  compression: {compression}")?;
+        writeln!(f, "  timeout: {} ms", t.timeout.as_millis())?;
+        if t.headers.is_empty() {
+            writeln!(f, "  headers: (none)")?;
+        } else {
+            let names: Vec<String> = t.headers.iter().map(|(n, v)| format!("{n}={v}")).collect();
+            writeln!(f, "  headers: {}", names.join(", "))?;
+        }
+        let path = |p: &Option<PathBuf>| {
+            p.as_ref()
+                .map_or_else(|| "-".to_owned(), |p| shown(p.display()).to_string())
+        };
+        if plaintext {
+            writeln!(f, "  tls: none (plaintext http://)")?;
+        } else if t.tls.is_empty() {
+            writeln!(f, "  tls: system roots")?;
+        } else {
+            writeln!(
+                f,
+                "  tls: ca-certificate={}, client-certificate={}, client-private-key={}",
+                path(&t.tls.ca_certificate),
+                path(&t.tls.client_certificate),
+                path(&t.tls.client_private_key),
+            )?;
+        }
+    }
+    Ok(())
+}
+
 impl fmt::Display for ResolvedConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let from = |origin: &Origin| match origin {
-            Origin::Default => "default".to_owned(),
-            other => format!("from {}", other.describe()),
-        };
-        writeln!(
+        write_exporter(f, "exporter", &self.exporter, &self.exporter_origin)?;
+        write_exporter(
             f,
-            "exporter: {} ({})",
-            self.exporter.name(),
-            from(&self.exporter_origin)
+            "trace_exporter",
+            &self.trace_exporter,
+            &self.trace_exporter_origin,
         )?;
-        let transport = match &self.exporter {
-            ExporterSettings::None => None,
-            ExporterSettings::OtlpHttp(s) => {
-                writeln!(
-                    f,
-                    "  endpoint: {} ({})",
-                    mask_url(&s.endpoint),
-                    from(&s.endpoint_origin)
-                )?;
-                let protocol = match s.protocol {
-                    HttpProtocol::Binary => "binary (application/x-protobuf)",
-                    HttpProtocol::Json => "json (application/json)",
-                };
-                writeln!(f, "  protocol: {protocol}")?;
-                Some((&s.transport, s.endpoint.starts_with("http://")))
-            }
-            ExporterSettings::OtlpGrpc(s) => {
-                writeln!(
-                    f,
-                    "  endpoint: {} ({})",
-                    mask_url(&s.endpoint),
-                    from(&s.endpoint_origin)
-                )?;
-                Some((&s.transport, s.endpoint.starts_with("http://")))
-            }
-        };
-        if let Some((t, plaintext)) = transport {
-            let compression = match t.compression {
-                Compression::None => "none",
-                Compression::Gzip => "gzip",
-            };
-            writeln!(f, "  compression: {compression}")?;
-            writeln!(f, "  timeout: {} ms", t.timeout.as_millis())?;
-            if t.headers.is_empty() {
-                writeln!(f, "  headers: (none)")?;
-            } else {
-                let names: Vec<String> =
-                    t.headers.iter().map(|(n, v)| format!("{n}={v}")).collect();
-                writeln!(f, "  headers: {}", names.join(", "))?;
-            }
-            let path = |p: &Option<PathBuf>| {
-                p.as_ref()
-                    .map_or_else(|| "-".to_owned(), |p| shown(p.display()).to_string())
-            };
-            if plaintext {
-                writeln!(f, "  tls: none (plaintext http://)")?;
-            } else if t.tls.is_empty() {
-                writeln!(f, "  tls: system roots")?;
-            } else {
-                writeln!(
-                    f,
-                    "  tls: ca-certificate={}, client-certificate={}, client-private-key={}",
-                    path(&t.tls.ca_certificate),
-                    path(&t.tls.client_certificate),
-                    path(&t.tls.client_private_key),
-                )?;
-            }
-        }
         let r = &self.telemetry.resource;
         write!(
             f,

@@ -117,6 +117,9 @@ pub(crate) struct Pipeline {
     sessions: Arc<SessionRegistry>,
     control: mpsc::UnboundedSender<Control>,
     stats: Arc<StatsCounters>,
+    /// False when only spans are exported: events are then not counted as
+    /// log records.
+    logs_enabled: bool,
     /// Spans: `emitted` counts the sampled spans derived.
     trace_stats: Arc<StatsCounters>,
     shut_down: AtomicBool,
@@ -127,7 +130,7 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     pub(crate) fn start(
         telemetry: &TelemetryOptions,
-        exporter: Box<dyn Exporter>,
+        exporter: Option<Box<dyn Exporter>>,
         traces: Option<Box<dyn Exporter>>,
         options: PipelineOptions,
         spool: Option<SpoolOptions>,
@@ -137,6 +140,7 @@ impl Pipeline {
             options.queue_capacity,
             options.max_batch_size.min(options.queue_capacity),
         ));
+        let logs_enabled = exporter.is_some();
         let (control, control_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCounters::default());
         let trace_stats = Arc::new(StatsCounters::default());
@@ -161,7 +165,7 @@ impl Pipeline {
             sessions: Arc::clone(&sessions),
             retiring: Vec::new(),
             retired: Vec::new(),
-            exporter: Arc::from(exporter),
+            exporter: exporter.map(Arc::from),
             traces,
             exports: Arc::new(Semaphore::new(options.max_concurrent_exports)),
             options,
@@ -192,6 +196,7 @@ impl Pipeline {
             sessions,
             control,
             stats,
+            logs_enabled,
             trace_stats,
             shut_down: AtomicBool::new(false),
             stopped: std::sync::Mutex::new(stopped),
@@ -227,6 +232,11 @@ impl Pipeline {
     /// Enqueues without blocking; a full or closed queue drops and counts.
     #[inline]
     pub(crate) fn emit(&self, event: Event) {
+        if !self.logs_enabled {
+            // Only spans are exported: the event is a marker's sibling,
+            // shaping spans without being a record of its own.
+            return self.emit_marker(event);
+        }
         self.stats.emitted();
         if self.shut_down.load(Ordering::Relaxed) {
             self.stats.dropped(DropReason::AfterShutdown, 1);
@@ -255,7 +265,7 @@ impl Pipeline {
         // An emit that raced `shutdown` may have queued its event after the
         // worker's last look: count such stragglers as dropped.
         if self.events.is_stopped() {
-            drop_stragglers(&self.events, &self.stats);
+            drop_stragglers(&self.events, &self.stats, self.logs_enabled);
         }
         self.stats.snapshot()
     }
@@ -297,9 +307,9 @@ impl Pipeline {
 
 /// Counts events queued after the worker stopped (emits that raced
 /// `shutdown`) as dropped.
-fn drop_stragglers(events: &EventQueue, stats: &StatsCounters) {
+fn drop_stragglers(events: &EventQueue, stats: &StatsCounters, logs_enabled: bool) {
     while let Some(event) = events.pop() {
-        if !event.is_turn_marker() {
+        if logs_enabled && !event.is_turn_marker() {
             stats.dropped(DropReason::AfterShutdown, 1);
         }
     }
@@ -454,7 +464,8 @@ struct TraceExport {
 
 struct Worker {
     encoder: OtlpEncoder,
-    exporter: Arc<dyn Exporter>,
+    /// The logs exporter; `None` when only spans are exported.
+    exporter: Option<Arc<dyn Exporter>>,
     traces: Option<TraceExport>,
     /// One permit per export request allowed in flight.
     exports: Arc<Semaphore>,
@@ -565,10 +576,11 @@ impl Worker {
                 self.replay = Some(tokio::spawn(
                     crate::replay::Replay {
                         spool: Arc::clone(&spool),
-                        logs: Route {
-                            exporter: Arc::clone(&self.exporter),
+                        logs: self.exporter.as_ref().map(|exporter| Route {
+                            exporter: Arc::clone(exporter),
                             stats: Arc::clone(&self.stats),
-                        },
+                        }),
+                        errors: Arc::clone(&self.stats),
                         traces: self.traces.as_ref().map(|traces| Route {
                             exporter: Arc::clone(&traces.exporter),
                             stats: Arc::clone(&traces.stats),
@@ -648,7 +660,7 @@ impl Worker {
         }
         self.close_exporter().await;
         self.events.mark_stopped();
-        drop_stragglers(&self.events, &self.stats);
+        drop_stragglers(&self.events, &self.stats, self.exporter.is_some());
     }
 
     /// Every host handle is gone without a shutdown: deliver what is queued
@@ -664,7 +676,15 @@ impl Worker {
     /// `max_concurrent_exports` are in flight. Once the shutdown deadline
     /// has passed, what is left is counted as dropped.
     async fn deliver_all(&mut self, buffer: &mut Vec<Event>) {
-        let format = self.exporter.wire_format();
+        let Some(exporter) = self.exporter.clone() else {
+            // Logs are not exported: the events only shaped spans.
+            buffer.clear();
+            self.deliver_spans().await;
+            self.sessions.remove(&self.retired);
+            self.retired.clear();
+            return;
+        };
+        let format = exporter.wire_format();
         let mut cut = false;
         for chunk in buffer.chunks(self.options.max_batch_size) {
             if cut || self.control.passed() {
@@ -698,7 +718,7 @@ impl Worker {
                     continue;
                 };
                 tokio::spawn(deliver(
-                    Arc::clone(&self.exporter),
+                    Arc::clone(&exporter),
                     batch,
                     Arc::clone(&self.stats),
                     self.options,
@@ -803,7 +823,9 @@ impl Worker {
             .deadline()
             .unwrap_or_else(|| after(crate::DEFAULT_SHUTDOWN_TIMEOUT));
         // A transport that will not close in time is abandoned.
-        let _ = timeout_at(deadline, self.exporter.shutdown()).await;
+        if let Some(exporter) = &self.exporter {
+            let _ = timeout_at(deadline, exporter.shutdown()).await;
+        }
         if let Some(traces) = &self.traces {
             let _ = timeout_at(deadline, traces.exporter.shutdown()).await;
         }

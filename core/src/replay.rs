@@ -54,11 +54,13 @@ pub(crate) struct Route {
 /// One replay pass over a spool, on the pipeline worker's runtime.
 pub(crate) struct Replay {
     pub(crate) spool: Arc<Spool>,
-    /// Log files go here.
-    pub(crate) logs: Route,
+    /// Log files go here, when a logs exporter is set; else they stay.
+    pub(crate) logs: Option<Route>,
     /// Span files go here, when a traces exporter is set (and sends
     /// protobuf, the encoding spans are spooled in); else they stay.
     pub(crate) traces: Option<Route>,
+    /// Spool failures are counted here (the logs counters).
+    pub(crate) errors: Arc<StatsCounters>,
     pub(crate) options: PipelineOptions,
     /// The shutdown deadline.
     pub(crate) deadline: watch::Receiver<Option<Instant>>,
@@ -141,7 +143,7 @@ impl Replay {
     /// Where `entry` goes; `None` for a signal this process cannot send.
     fn route(&self, entry: &SpoolEntry) -> Option<Route> {
         match entry.header.signal {
-            Signal::Logs => Some(self.logs.clone()),
+            Signal::Logs => self.logs.clone(),
             Signal::Traces => self
                 .traces
                 .clone()
@@ -203,7 +205,7 @@ impl Replay {
     }
 
     fn spool_error(&self, report: &mut ReplayReport, error: &SpoolError) {
-        self.logs.stats.spool_error(error);
+        self.errors.spool_error(error);
         report.last_error = Some(error.to_string());
     }
 }
@@ -236,13 +238,15 @@ pub fn replay_spool(
     let exporter: Arc<dyn Exporter> = Arc::from(exporter);
     // Never set: a manual replay has no shutdown deadline.
     let (_deadline, deadline) = watch::channel(None);
+    let stats = Arc::new(StatsCounters::default());
     let mut replay = Replay {
         spool: Arc::new(spool),
-        logs: Route {
+        logs: Some(Route {
             exporter: Arc::clone(&exporter),
-            stats: Arc::new(StatsCounters::default()),
-        },
+            stats: Arc::clone(&stats),
+        }),
         traces: None,
+        errors: stats,
         options,
         deadline,
     };

@@ -78,7 +78,7 @@ impl Telemetry {
         Self::with_exporters(
             options,
             SignalExporters {
-                logs: exporter,
+                logs: Some(exporter),
                 traces: None,
             },
             pipeline,
@@ -108,7 +108,11 @@ impl Telemetry {
         pipeline: PipelineOptions,
         spool: Option<SpoolOptions>,
     ) -> Result<Self, PipelineError> {
-        let exporter_name = exporters.logs.name();
+        let exporter_name = exporters
+            .logs
+            .as_ref()
+            .or(exporters.traces.as_ref())
+            .map_or("none", |e| e.name());
         let pipeline =
             Pipeline::start(&options, exporters.logs, exporters.traces, pipeline, spool)?;
         Ok(Self {
@@ -199,8 +203,10 @@ impl Telemetry {
 /// The exporters of a pipeline, one per signal.
 #[derive(Debug)]
 pub struct SignalExporters {
-    /// Log events (every event the host emits).
-    pub logs: Box<dyn Exporter>,
+    /// Log events (every event the host emits); `None`: events are not
+    /// exported as logs (and not counted in [`Telemetry::stats`]), only
+    /// shape spans.
+    pub logs: Option<Box<dyn Exporter>>,
     /// Spans of turns; `None`: no spans are derived or sent.
     pub traces: Option<Box<dyn Exporter>>,
 }
@@ -301,7 +307,7 @@ impl Session {
     /// Starts a turn: its events carry the turn's trace, and it becomes an
     /// `invoke_agent` span (with `chat` and `execute_tool` children) when
     /// traces are exported. End it with [`Turn::end`] or by dropping it.
-    pub fn turn(&self) -> Turn<'_> {
+    pub fn turn(&self) -> Turn {
         let options = self
             .telemetry
             .inner

@@ -13,14 +13,16 @@ use crate::trace::{SpanId, TraceId, TraceOptions, TraceParent};
 /// session. Never blocks, never panics; costs nothing when telemetry is
 /// disabled.
 #[derive(Debug)]
-pub struct Turn<'s> {
-    session: &'s Session,
+pub struct Turn {
+    /// A handle of the turn's session (cheap: reference counts), so a turn
+    /// can outlive the borrow it was started from and move across tasks.
+    session: Session,
     link: TraceLink,
     ended: bool,
 }
 
-impl<'s> Turn<'s> {
-    pub(crate) fn start(session: &'s Session, options: &TraceOptions) -> Self {
+impl Turn {
+    pub(crate) fn start(session: &Session, options: &TraceOptions) -> Self {
         let parent = options.parent;
         let trace_id = parent.map_or_else(TraceId::random, |p| p.trace_id);
         let link = TraceLink {
@@ -36,7 +38,7 @@ impl<'s> Turn<'s> {
             },
         );
         Self {
-            session,
+            session: session.clone(),
             link,
             ended: false,
         }
@@ -126,7 +128,7 @@ impl<'s> Turn<'s> {
     }
 }
 
-impl Drop for Turn<'_> {
+impl Drop for Turn {
     fn drop(&mut self) {
         self.finish();
     }

@@ -38,7 +38,7 @@ fn start(exporter: &ScriptedExporter, spool: SpoolOptions) -> Telemetry {
     Telemetry::with_spool(
         TelemetryOptions::default(),
         SignalExporters {
-            logs: Box::new(exporter.clone()),
+            logs: Some(Box::new(exporter.clone())),
             traces: None,
         },
         options(),
@@ -178,7 +178,7 @@ fn a_shutdown_deadline_spools_what_is_left() {
     let telemetry = Telemetry::with_spool(
         TelemetryOptions::default(),
         SignalExporters {
-            logs: Box::new(hung.clone()),
+            logs: Some(Box::new(hung.clone())),
             traces: None,
         },
         PipelineOptions {
@@ -406,7 +406,7 @@ fn spans_are_spooled_and_replayed_through_the_traces_exporter() {
         Telemetry::with_spool(
             TelemetryOptions::default(),
             SignalExporters {
-                logs: Box::new(logs.clone()),
+                logs: Some(Box::new(logs.clone())),
                 traces: Some(Box::new(traces.clone())),
             },
             options(),

@@ -34,7 +34,7 @@ fn run(trace: TraceOptions, emit: impl FnOnce(&Telemetry)) -> Run {
             ..TelemetryOptions::default()
         },
         SignalExporters {
-            logs: Box::new(logs.clone()),
+            logs: Some(Box::new(logs.clone())),
             traces: Some(Box::new(traces.clone())),
         },
         PipelineOptions::default(),

@@ -42,7 +42,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use agent_otel_core::{
-    Batch, Compression, ExportError, ExportOutcome, Exporter, FailureKind, TlsError,
+    Batch, Compression, ExportError, ExportOutcome, Exporter, FailureKind, Signal, TlsError,
     TransportOptions, mask_url_credentials,
 };
 use async_trait::async_trait;
@@ -56,9 +56,14 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity
 pub const DEFAULT_ENDPOINT: &str = "http://localhost:4317";
 
 /// The gRPC service of OTLP logs.
-const SERVICE: &str = "opentelemetry.proto.collector.logs.v1.LogsService";
-/// The RPC path of `LogsService/Export`.
-const EXPORT_PATH: &str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+/// The gRPC service of a signal's `Export` RPC.
+fn service(signal: Signal) -> &'static str {
+    match signal {
+        Signal::Logs => "opentelemetry.proto.collector.logs.v1.LogsService",
+        Signal::Traces => "opentelemetry.proto.collector.trace.v1.TraceService",
+        Signal::Metrics => "opentelemetry.proto.collector.metrics.v1.MetricsService",
+    }
+}
 /// Upper bound of the TCP connect timeout; the request timeout is used when
 /// it is shorter.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -336,13 +341,14 @@ impl Exporter for GrpcExporter {
             *request.metadata_mut() = self.metadata.clone();
         }
         request.set_timeout(self.timeout);
+        let signal = batch.signal();
         request
             .extensions_mut()
-            .insert(tonic::GrpcMethod::new(SERVICE, "Export"));
+            .insert(tonic::GrpcMethod::new(service(signal), "Export"));
         if let Err(error) = grpc.ready().await {
             return classify::transport(&error, &self.endpoint_text, self.timeout);
         }
-        let path = PathAndQuery::from_static(EXPORT_PATH);
+        let path = PathAndQuery::from_static(signal.grpc_path());
         match grpc.unary(request, path, codec::LogsCodec).await {
             Ok(response) => classify::response(response.get_ref()),
             Err(status) => classify::status(&status, &self.endpoint_text, self.timeout),

@@ -76,7 +76,11 @@ pub(crate) fn success_outcome(body: &[u8], format: BodyFormat, truncated: bool) 
 fn json_partial_success(body: &[u8]) -> Option<(i64, String)> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let partial = field(&value, "partialSuccess", "partial_success")?;
-    let rejected = match field(partial, "rejectedLogRecords", "rejected_log_records") {
+    // Logs, traces and metrics answers name their count differently.
+    let count = field(partial, "rejectedLogRecords", "rejected_log_records")
+        .or_else(|| field(partial, "rejectedSpans", "rejected_spans"))
+        .or_else(|| field(partial, "rejectedDataPoints", "rejected_data_points"));
+    let rejected = match count {
         Some(serde_json::Value::Number(n)) => n.as_i64().unwrap_or(0),
         Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(0),
         _ => 0,
@@ -283,6 +287,20 @@ mod tests {
         );
         assert_eq!(
             ok(r#"{"partial_success":{"rejected_log_records":3}}"#),
+            ExportOutcome::PartiallyRejected {
+                rejected: 3,
+                message: String::new(),
+            },
+        );
+        assert_eq!(
+            ok(r#"{"partialSuccess":{"rejectedSpans":"3"}}"#),
+            ExportOutcome::PartiallyRejected {
+                rejected: 3,
+                message: String::new(),
+            },
+        );
+        assert_eq!(
+            ok(r#"{"partialSuccess":{"rejectedDataPoints":3}}"#),
             ExportOutcome::PartiallyRejected {
                 rejected: 3,
                 message: String::new()
