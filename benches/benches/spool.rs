@@ -239,7 +239,10 @@ fn replay(c: &mut Criterion, lines: &mut Vec<String>) {
                 let start = Instant::now();
                 let report = replay_spool(
                     SpoolOptions::new(&spool),
-                    http_exporter(&collector),
+                    SignalExporters {
+                        logs: Some(http_exporter(&collector)),
+                        traces: None,
+                    },
                     options(),
                     &mut |_| {},
                 );

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use agent_otel_core::Signal;
 use agent_otel_core::spool::{Spool, SpoolOptions};
 use agent_otel_core::{ReplayReport, replay_spool};
+use agent_otel_core::{Signal, SignalExporters};
 
 use crate::style::Style;
 use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE, setup};
@@ -68,18 +68,18 @@ pub fn run(action: Action, config: Option<&Path>) -> u8 {
                 );
                 return EXIT_USAGE;
             };
-            let exporter = match resolved.build_exporter() {
-                Ok(Some(exporter)) => exporter,
-                Ok(None) => {
-                    eprintln!(
-                        "{} the exporter is none; fix: configure otlp-http or otlp-grpc to replay",
-                        err.bad("error:")
-                    );
-                    return EXIT_USAGE;
-                }
-                Err(e) => return setup::report(&e),
+            let exporters = match (resolved.build_exporter(), resolved.build_trace_exporter()) {
+                (Ok(logs), Ok(traces)) => SignalExporters { logs, traces },
+                (Err(e), _) | (_, Err(e)) => return setup::report(&e),
             };
-            replay(options, exporter, resolved.pipeline)
+            if exporters.logs.is_none() && exporters.traces.is_none() {
+                eprintln!(
+                    "{} the exporter is none; fix: configure otlp-http or otlp-grpc to replay",
+                    err.bad("error:")
+                );
+                return EXIT_USAGE;
+            }
+            replay(options, exporters, resolved.pipeline)
         }
     }
 }
@@ -176,7 +176,7 @@ fn clear(options: &SpoolOptions) -> u8 {
 
 fn replay(
     options: SpoolOptions,
-    exporter: Box<dyn agent_otel_core::Exporter>,
+    exporters: SignalExporters,
     pipeline: agent_otel_core::PipelineOptions,
 ) -> u8 {
     let err = Style::stderr();
@@ -190,7 +190,7 @@ fn replay(
             report.records_waiting
         );
     };
-    let report = match replay_spool(options, exporter, pipeline, &mut progress) {
+    let report = match replay_spool(options, exporters, pipeline, &mut progress) {
         Ok(report) => report,
         Err(e) => {
             eprintln!("{} {e}", err.bad("error:"));

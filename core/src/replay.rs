@@ -20,6 +20,7 @@ use crate::otlp::{Batch, Signal};
 use crate::pipeline::{PipelineOptions, Sent, send};
 use crate::spool::{Claim, Spool, SpoolEntry, SpoolError, SpoolOptions};
 use crate::stats::StatsCounters;
+use crate::telemetry::SignalExporters;
 
 /// What a replay pass did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -222,12 +223,13 @@ pub enum ReplayError {
 }
 
 /// Replays a spool now, in the calling thread (for `agent-otel spool
-/// replay`): opens and tidies the spool, then sends its log files (span
-/// files stay) oldest first with the retry policy of `options`, calling `progress` after each
-/// file, and closes the exporter.
+/// replay`): opens and tidies the spool, then sends the files of every
+/// signal `exporters` has an exporter for (the others stay), oldest
+/// first, with the retry policy of `options`, calling `progress` after
+/// each file; then closes the exporters.
 pub fn replay_spool(
     spool: SpoolOptions,
-    exporter: Box<dyn Exporter>,
+    exporters: SignalExporters,
     options: PipelineOptions,
     progress: &mut dyn FnMut(&ReplayReport),
 ) -> Result<ReplayReport, ReplayError> {
@@ -235,23 +237,26 @@ pub fn replay_spool(
         .enable_all()
         .build()?;
     let (spool, opened) = Spool::open(spool)?;
-    let exporter: Arc<dyn Exporter> = Arc::from(exporter);
+    let route = |exporter: Box<dyn Exporter>| Route {
+        exporter: Arc::from(exporter),
+        stats: Arc::new(StatsCounters::default()),
+    };
+    let logs = exporters.logs.map(route);
+    let traces = exporters.traces.map(route);
     // Never set: a manual replay has no shutdown deadline.
     let (_deadline, deadline) = watch::channel(None);
-    let stats = Arc::new(StatsCounters::default());
     let mut replay = Replay {
         spool: Arc::new(spool),
-        logs: Some(Route {
-            exporter: Arc::clone(&exporter),
-            stats: Arc::clone(&stats),
-        }),
-        traces: None,
-        errors: stats,
+        logs: logs.clone(),
+        traces: traces.clone(),
+        errors: Arc::new(StatsCounters::default()),
         options,
         deadline,
     };
     let mut report = runtime.block_on(replay.pass(progress));
     report.records_evicted = opened.evicted.records;
-    runtime.block_on(exporter.shutdown());
+    for route in logs.iter().chain(traces.iter()) {
+        runtime.block_on(route.exporter.shutdown());
+    }
     Ok(report)
 }

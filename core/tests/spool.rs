@@ -110,6 +110,13 @@ fn retryable() -> ScriptedAnswer {
     )))
 }
 
+fn logs_only(exporter: Box<dyn agent_otel_core::Exporter>) -> SignalExporters {
+    SignalExporters {
+        logs: Some(exporter),
+        traces: None,
+    }
+}
+
 fn ready_files(dir: &Path) -> usize {
     Spool::inspect(SpoolOptions::new(dir))
         .list()
@@ -205,7 +212,7 @@ fn a_shutdown_deadline_spools_what_is_left() {
     let up = ScriptedExporter::new();
     let report = replay_spool(
         SpoolOptions::new(dir.path()),
-        Box::new(up.clone()),
+        logs_only(Box::new(up.clone())),
         options(),
         &mut |_| {},
     )
@@ -236,7 +243,7 @@ fn batches_given_up_during_shutdown_share_one_file() {
     let up = ScriptedExporter::new();
     let report = replay_spool(
         SpoolOptions::new(dir.path()),
-        Box::new(up.clone()),
+        logs_only(Box::new(up.clone())),
         options(),
         &mut |_| {},
     )
@@ -337,7 +344,7 @@ fn replay_reports_progress_and_stops_while_the_collector_is_down() {
     still_down.then(retryable(), 100_000);
     let report = replay_spool(
         SpoolOptions::new(dir.path()),
-        Box::new(still_down),
+        logs_only(Box::new(still_down)),
         options(),
         &mut |_| {},
     )
@@ -351,7 +358,7 @@ fn replay_reports_progress_and_stops_while_the_collector_is_down() {
     let mut seen: Vec<ReplayReport> = Vec::new();
     let report = replay_spool(
         SpoolOptions::new(dir.path()),
-        Box::new(up.clone()),
+        logs_only(Box::new(up.clone())),
         options(),
         &mut |progress| seen.push(progress.clone()),
     )
