@@ -303,14 +303,32 @@ fn report(
     interrupted: bool,
     err: &Style,
 ) -> u8 {
-    let complete = delivered_all && stats.exported == stats.emitted;
+    if stats.spooled > 0 {
+        eprintln!(
+            "{} {} events spooled for later delivery (agent-otel spool status)",
+            err.bad("spooled:"),
+            stats.spooled
+        );
+    }
+    // Spooled events are not lost: the next run (or `spool replay`)
+    // delivers them. Spooling at the deadline makes `shutdown` say so.
+    let complete =
+        (delivered_all || stats.spooled > 0) && stats.exported + stats.spooled == stats.emitted;
     if complete && bad == 0 && !interrupted {
-        eprintln!("{}", err.ok(&format!("sent {} events", stats.emitted)));
+        let spooled = if stats.spooled > 0 {
+            format!(" ({} exported, {} spooled)", stats.exported, stats.spooled)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "{}",
+            err.ok(&format!("sent {} events{spooled}", stats.emitted))
+        );
         return EXIT_OK;
     }
     if complete && interrupted {
         eprintln!(
-            "{} the {} events read before the signal were exported",
+            "{} the {} events read before the signal were exported or spooled",
             err.bad("interrupted:"),
             stats.emitted
         );
@@ -322,7 +340,7 @@ fn report(
             stats.exported,
             stats.emitted
         );
-        let lost = stats.emitted.saturating_sub(stats.exported);
+        let lost = stats.emitted.saturating_sub(stats.exported + stats.spooled);
         if lost > 0 {
             let mut reasons: Vec<String> = DropReason::ALL
                 .iter()

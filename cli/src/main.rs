@@ -1,6 +1,7 @@
 //! `agent-otel`: see the whole pipeline work in one command (`demo`),
 //! receive OTLP logs locally (`collect`), ship JSON-lines events from any
-//! agent (`emit`), and check an `[otel]` config (`check`).
+//! agent (`emit`), check an `[otel]` config (`check`), and look after the
+//! disk spool (`spool`).
 //!
 //! Exit codes: 0 success; 1 the work ran but not everything reached the
 //! collector (or some input lines were bad); 2 bad usage or configuration.
@@ -13,6 +14,7 @@ mod input;
 mod lines;
 mod setup;
 mod simulate;
+mod spool;
 mod style;
 mod summary;
 
@@ -21,7 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Exit code: everything worked.
 const EXIT_OK: u8 = 0;
@@ -108,6 +110,30 @@ enum Command {
         #[arg(long)]
         probe: bool,
     },
+    /// The disk spool of `[otel.spool]`: what waits, deliver it now, or discard it.
+    Spool {
+        #[command(subcommand)]
+        action: SpoolCommand,
+    },
+}
+
+/// `agent-otel spool ...`.
+#[derive(Debug, Subcommand)]
+enum SpoolCommand {
+    /// What is waiting: records, bytes, oldest, per signal.
+    Status(SpoolArgs),
+    /// Deliver what is waiting now, oldest first, with progress.
+    Replay(SpoolArgs),
+    /// Discard what is waiting.
+    Clear(SpoolArgs),
+}
+
+#[derive(Debug, Args)]
+struct SpoolArgs {
+    /// TOML file with an `[otel]` table and `[otel.spool]` (default spool:
+    /// ~/.cache/agent-otel/spool; replay needs the file).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -142,6 +168,11 @@ fn main() -> ExitCode {
             max_line_bytes: usize::try_from(max_line_bytes).unwrap_or(usize::MAX),
         }),
         Command::Check { config, probe } => check::run(&config, probe),
+        Command::Spool { action } => match action {
+            SpoolCommand::Status(args) => spool::run(spool::Action::Status, args.config.as_deref()),
+            SpoolCommand::Replay(args) => spool::run(spool::Action::Replay, args.config.as_deref()),
+            SpoolCommand::Clear(args) => spool::run(spool::Action::Clear, args.config.as_deref()),
+        },
     };
     ExitCode::from(code)
 }

@@ -137,6 +137,9 @@ pub fn render_stats(stats: &PipelineStats, style: &Style) -> String {
     if let Some(error) = &stats.last_error {
         let _ = writeln!(out, "  last error: {error}");
     }
+    if let Some(error) = &stats.last_spool_error {
+        let _ = writeln!(out, "  last spool error: {error}");
+    }
     out
 }
 

@@ -46,6 +46,16 @@
 //! | `retry_max_backoff_ms` | integer 1 to 3600000 | 5000 | – |
 //! | `shutdown_timeout_ms` | integer 0 to 3600000 | 3000 | – |
 //!
+//! `[otel.spool]` (durable delivery; off unless `dir` is set): batches that
+//! could not be delivered are kept on disk and replayed by the next process
+//! (see `agent_otel_core::spool`).
+//!
+//! | `[otel.spool]` key | type | default |
+//! | --- | --- | --- |
+//! | `dir` | path; `~` and `~/...` expand from `HOME`, relative paths resolve against the config file's folder | – (spool off) |
+//! | `max_bytes` | integer ≥ 65536 | 67108864 (64 MiB) |
+//! | `max_age_hours` | integer ≥ 1 | 168 (one week) |
+//!
 //! Exporter table: `exporter = { otlp-http = { .. } }` or
 //! `exporter = { otlp-grpc = { .. } }` (exactly one). The string forms
 //! `"otlp-http"` / `"otlp-grpc"` mean the same with every key unset.
@@ -133,10 +143,12 @@ use std::path::Path;
 pub use agent_otel_core::Telemetry;
 pub use env::Environment;
 pub use error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
-pub use model::{ExporterConfig, OtelConfig, OtlpConfig, PipelineConfig, Setting, TlsPaths};
+pub use model::{
+    ExporterConfig, OtelConfig, OtlpConfig, PipelineConfig, Setting, SpoolConfig, TlsPaths,
+};
 pub use parse::{
-    COMPRESSIONS, EXPORTER_NAMES, EXPORTER_TABLE_KEYS, INTEGER_RANGES, IntegerRange, OTEL_KEYS,
-    OTLP_GRPC_KEYS, OTLP_HTTP_KEYS, PROTOCOLS, TLS_KEYS,
+    COMPRESSIONS, EXPORTER_NAMES, EXPORTER_TABLE_KEYS, INTEGER_RANGES, IntegerRange,
+    MIN_SPOOL_BYTES, OTEL_KEYS, OTLP_GRPC_KEYS, OTLP_HTTP_KEYS, PROTOCOLS, SPOOL_KEYS, TLS_KEYS,
 };
 pub use resolve::{
     DEFAULT_GRPC_ENDPOINT, DEFAULT_HTTP_ENDPOINT, ENV_LOGS_EXPORTERS, ENV_PROTOCOLS,

@@ -129,6 +129,17 @@ pub struct PipelineConfig {
     pub shutdown_timeout_ms: Option<Setting<u64>>,
 }
 
+/// The `[otel.spool]` table (durable delivery); off unless `dir` is set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpoolConfig {
+    /// `dir`, as written (`~` and relative paths are resolved later).
+    pub dir: Option<Setting<String>>,
+    /// `max_bytes`: total size of the spooled files at most.
+    pub max_bytes: Option<Setting<u64>>,
+    /// `max_age_hours`: spooled files older than this are evicted.
+    pub max_age_hours: Option<Setting<u64>>,
+}
+
 /// The parsed `[otel]` table.
 ///
 /// Build it with [`OtelConfig::parse`], [`OtelConfig::parse_file`] or
@@ -155,6 +166,8 @@ pub struct OtelConfig {
     pub resource_attributes: Vec<(Setting<String>, Setting<String>)>,
     /// Pipeline settings.
     pub pipeline: PipelineConfig,
+    /// `[otel.spool]`.
+    pub spool: SpoolConfig,
     /// Folder relative TLS paths resolve against (the config file's folder);
     /// `None` leaves them relative to the process's working directory.
     pub base_dir: Option<PathBuf>,

@@ -9,7 +9,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::error::{Choices, ConfigError, KeyPath, Origin, SourceMap, Suggestion};
-use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, PipelineConfig, Setting, TlsPaths};
+use crate::model::{
+    ExporterConfig, OtelConfig, OtlpConfig, PipelineConfig, Setting, SpoolConfig, TlsPaths,
+};
 use crate::text::{check_url, suggest};
 
 /// Keys of the `[otel]` table.
@@ -31,7 +33,12 @@ pub const OTEL_KEYS: &[&str] = &[
     "retry_initial_backoff_ms",
     "retry_max_backoff_ms",
     "shutdown_timeout_ms",
+    "spool",
 ];
+/// Keys of the `[otel.spool]` table.
+pub const SPOOL_KEYS: &[&str] = &["dir", "max_bytes", "max_age_hours"];
+/// Smallest `[otel.spool] max_bytes`: room for a few batches.
+pub const MIN_SPOOL_BYTES: u64 = 64 * 1024;
 /// The accepted range of an integer key, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntegerRange {
@@ -395,11 +402,39 @@ impl Walker<'_> {
                 }
                 "retry_max_backoff_ms" => p.retry_max_backoff_ms = Some(self.integer(v, &key)?),
                 "shutdown_timeout_ms" => p.shutdown_timeout_ms = Some(self.integer(v, &key)?),
+                "spool" => config.spool = self.spool(v, &key)?,
                 _ => return Err(self.unknown_key(k.span(), prefix, name, OTEL_KEYS)),
             }
         }
         check_pipeline(&config.pipeline)?;
         Ok(config)
+    }
+
+    fn spool(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<SpoolConfig> {
+        let table = self.table(value, key)?;
+        let mut spool = SpoolConfig::default();
+        for (k, v) in entries(table) {
+            let name = k.get_ref().as_ref();
+            let sub_key = join(key, name);
+            match name {
+                "dir" => spool.dir = Some(self.non_empty_string(v, &sub_key)?),
+                "max_bytes" => spool.max_bytes = Some(self.integer(v, &sub_key)?),
+                "max_age_hours" => spool.max_age_hours = Some(self.integer(v, &sub_key)?),
+                _ => return Err(self.unknown_key(k.span(), key, name, SPOOL_KEYS)),
+            }
+        }
+        let at_least = |s: &Option<Setting<u64>>, min: u64| match s {
+            Some(s) if s.value < min => Err(ConfigError::InvalidValue {
+                at: s.origin.clone(),
+                key: KeyPath::from(s.key.clone()),
+                reason: format!("the value {} is below the minimum {min}", s.value),
+                fix: format!("give at least {min}, or remove the key for the default"),
+            }),
+            _ => Ok(()),
+        };
+        at_least(&spool.max_bytes, MIN_SPOOL_BYTES)?;
+        at_least(&spool.max_age_hours, 1)?;
+        Ok(spool)
     }
 
     fn resource_attributes(

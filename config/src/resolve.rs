@@ -10,7 +10,8 @@ use agent_otel_core::attribute::DEFAULT_ATTRIBUTE_COUNT_LIMIT;
 use agent_otel_core::{
     AttributeLimits, Compression, ContentPolicy, DEFAULT_SHUTDOWN_TIMEOUT, Exporter, Headers,
     HttpProtocol, PipelineOptions, Resource, Sampler, SecretString, Signal, SignalExporters,
-    Telemetry, TelemetryOptions, TlsConfig, TlsError, TraceOptions, TraceParent, TransportOptions,
+    SpoolOptions, Telemetry, TelemetryOptions, TlsConfig, TlsError, TraceOptions, TraceParent,
+    TransportOptions,
 };
 
 use crate::env::Environment;
@@ -199,6 +200,8 @@ pub struct ResolvedConfig {
     pub warnings: Vec<String>,
     /// How long [`Telemetry::shutdown`] should wait (`shutdown_timeout_ms`).
     pub shutdown_timeout: Duration,
+    /// The disk spool (`[otel.spool]`), when `dir` is set.
+    pub spool: Option<SpoolOptions>,
 }
 
 impl Default for ResolvedConfig {
@@ -211,6 +214,7 @@ impl Default for ResolvedConfig {
             trace_exporter: ExporterSettings::None,
             trace_exporter_origin: Origin::Default,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            spool: None,
             warnings: Vec::new(),
         }
     }
@@ -239,10 +243,11 @@ impl ResolvedConfig {
         if logs.is_none() && traces.is_none() {
             return Ok(Telemetry::disabled());
         }
-        Ok(Telemetry::with_exporters(
+        Ok(Telemetry::with_spool(
             self.telemetry.clone(),
             SignalExporters { logs, traces },
             self.pipeline,
+            self.spool.clone(),
         )?)
     }
 }
@@ -333,6 +338,7 @@ impl OtelConfig {
             .shutdown_timeout_ms
             .as_ref()
             .map_or(DEFAULT_SHUTDOWN_TIMEOUT, |s| Duration::from_millis(s.value));
+        let spool = self.spool_options(env)?;
         Ok(ResolvedConfig {
             telemetry,
             pipeline,
@@ -341,8 +347,50 @@ impl OtelConfig {
             trace_exporter,
             trace_exporter_origin,
             shutdown_timeout,
+            spool,
             warnings,
         })
+    }
+
+    /// `[otel.spool]`: `None` unless `dir` is set; `~` and `~/...` expand
+    /// from `HOME`, relative paths resolve against the config file's folder.
+    fn spool_options(&self, env: &Environment) -> Result<Option<SpoolOptions>> {
+        let Some(dir) = &self.spool.dir else {
+            return Ok(None);
+        };
+        let invalid = |reason: &str, fix: &str| ConfigError::InvalidValue {
+            at: dir.origin.clone(),
+            key: KeyPath::from(dir.key.clone()),
+            reason: reason.to_owned(),
+            fix: fix.to_owned(),
+        };
+        let written = dir.value.as_str();
+        let path = match written.strip_prefix('~') {
+            Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+                let home = env.get("HOME").filter(|h| !h.is_empty()).ok_or_else(|| {
+                    invalid(
+                        "`~` needs the HOME environment variable, which is not set",
+                        "set HOME or write the path without `~`",
+                    )
+                })?;
+                PathBuf::from(home).join(rest.trim_start_matches('/'))
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "only `~` and `~/...` are expanded, not `~user`",
+                    "write the full path",
+                ));
+            }
+            None => resolve_path(self.base_dir.as_deref(), Path::new(written)),
+        };
+        let mut options = SpoolOptions::new(path);
+        if let Some(s) = &self.spool.max_bytes {
+            options.max_bytes = s.value;
+        }
+        if let Some(s) = &self.spool.max_age_hours {
+            options.max_age = Duration::from_secs(s.value.saturating_mul(3600));
+        }
+        Ok(Some(options))
     }
 
     /// The exporter of `signal`: its key in the table, else the
@@ -1360,6 +1408,16 @@ impl fmt::Display for ResolvedConfig {
             f,
             "shutdown_timeout: {} ms",
             self.shutdown_timeout.as_millis()
-        )
+        )?;
+        match &self.spool {
+            None => write!(f, "\nspool: off"),
+            Some(spool) => write!(
+                f,
+                "\nspool: dir={}, max_bytes={}, max_age_hours={}",
+                spool.dir.display(),
+                spool.max_bytes,
+                spool.max_age.as_secs() / 3600
+            ),
+        }
     }
 }

@@ -20,8 +20,11 @@ use crate::otlp::traces::TracesEncoder;
 use crate::otlp::{Batch, OtlpEncoder};
 use crate::queue::{EventQueue, QueueFull};
 use crate::registry::SessionRegistry;
+use crate::replay::Route;
 use crate::resource::TelemetryOptions;
 use crate::retry::{FAR_FUTURE, RetryPolicy, RetrySchedule, after};
+use crate::spill::{Spill, spill};
+use crate::spool::{Spool, SpoolOptions};
 use crate::stats::{AttributeCounts, DropReason, PipelineStats, StatsCounters};
 use crate::trace::spans::SpanDeriver;
 
@@ -130,6 +133,7 @@ impl Pipeline {
         exporter: Option<Box<dyn Exporter>>,
         traces: Option<Box<dyn Exporter>>,
         options: PipelineOptions,
+        spool: Option<SpoolOptions>,
     ) -> Result<Self, PipelineError> {
         validate(&options)?;
         let events = Arc::new(EventQueue::new(
@@ -171,7 +175,11 @@ impl Pipeline {
                 rx: control_rx,
                 pending: VecDeque::new(),
                 deadline: watch::channel(None).0,
+                spool_reserve: false,
             },
+            spool_options: spool,
+            spool: None,
+            replay: None,
         };
         let (alive, stopped) = std_mpsc::sync_channel::<()>(0);
         thread::Builder::new()
@@ -373,7 +381,13 @@ struct ControlInbox {
     pending: VecDeque<Control>,
     /// The shutdown deadline, once set; read by every export task.
     deadline: watch::Sender<Option<Instant>>,
+    /// With a spool, exports stop a little before the host's deadline so
+    /// that spooling what is left fits inside it.
+    spool_reserve: bool,
 }
+
+/// Longest time kept back from a shutdown deadline for spooling.
+const MAX_SPOOL_RESERVE: Duration = Duration::from_millis(250);
 
 impl ControlInbox {
     fn accept(&mut self, control: Control) {
@@ -384,6 +398,14 @@ impl ControlInbox {
     }
 
     fn set_deadline(&mut self, deadline: Instant) {
+        let deadline = if self.spool_reserve {
+            let left = deadline.saturating_duration_since(Instant::now());
+            deadline
+                .checked_sub((left / 4).min(MAX_SPOOL_RESERVE))
+                .unwrap_or(deadline)
+        } else {
+            deadline
+        };
         self.deadline.send_modify(|current| {
             *current = Some(current.map_or(deadline, |d| d.min(deadline)));
         });
@@ -457,10 +479,17 @@ struct Worker {
     /// Retiring sessions whose events are all out of the queue; forgotten
     /// once the buffer holding them is encoded.
     retired: Vec<u64>,
+    /// `[otel.spool]`, opened when the worker starts.
+    spool_options: Option<SpoolOptions>,
+    /// The open spool: batches that cannot be delivered go there.
+    spool: Option<Arc<Spill>>,
+    /// The replay of what earlier processes spooled.
+    replay: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Worker {
     async fn run(mut self) {
+        self.open_spool();
         let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size.min(4096));
         let mut batch_due: Option<Instant> = None;
         loop {
@@ -477,8 +506,8 @@ impl Worker {
                     Control::Retire(id) => self.retiring.push(id),
                     Control::Shutdown { done, .. } => {
                         self.finish(&mut buffer).await;
-                        let delivered =
-                            self.stats.snapshot().dropped(DropReason::ShutdownDeadline) == 0;
+                        // Spooled at the deadline is not delivered either.
+                        let delivered = self.stats.cut_at_deadline() == 0;
                         let _ = done.send(delivered);
                         return;
                     }
@@ -529,6 +558,45 @@ impl Worker {
             }
             self.deliver_all(&mut buffer).await;
             batch_due = None;
+        }
+    }
+
+    /// Opens the spool (on the worker: start-up never waits for the disk),
+    /// counts what tidying it evicted, and starts replaying it in the
+    /// background. A spool that cannot be opened is counted and left off.
+    fn open_spool(&mut self) {
+        let Some(options) = self.spool_options.take() else {
+            return;
+        };
+        match Spool::open(options) {
+            Ok((spool, report)) => {
+                self.stats.spool_dropped(report.evicted.records);
+                let spool = Arc::new(spool);
+                self.control.spool_reserve = true;
+                self.replay = Some(tokio::spawn(
+                    crate::replay::Replay {
+                        spool: Arc::clone(&spool),
+                        logs: self.exporter.as_ref().map(|exporter| Route {
+                            exporter: Arc::clone(exporter),
+                            stats: Arc::clone(&self.stats),
+                        }),
+                        errors: Arc::clone(&self.stats),
+                        traces: self.traces.as_ref().map(|traces| Route {
+                            exporter: Arc::clone(&traces.exporter),
+                            stats: Arc::clone(&traces.stats),
+                        }),
+                        options: self.options,
+                        deadline: self.control.deadline.subscribe(),
+                    }
+                    .run(),
+                ));
+                // A merged file is one request, and leaves room in the spool.
+                let max_merge = usize::try_from(spool.options().max_bytes / 4)
+                    .unwrap_or(usize::MAX)
+                    .min(self.options.max_request_bytes);
+                self.spool = Some(Arc::new(Spill::new(spool, max_merge)));
+            }
+            Err(error) => self.stats.spool_error(&error),
         }
     }
 
@@ -583,6 +651,13 @@ impl Worker {
         }
         self.deliver_all(buffer).await;
         self.exports_finished().await;
+        if let Some(replay) = self.replay.take() {
+            // It stops by the (published) deadline at the latest.
+            let _ = replay.await;
+        }
+        if let Some(spool) = &self.spool {
+            spool.flush();
+        }
         self.close_exporter().await;
         self.events.mark_stopped();
         drop_stragglers(&self.events, &self.stats, self.exporter.is_some());
@@ -614,8 +689,16 @@ impl Worker {
         for chunk in buffer.chunks(self.options.max_batch_size) {
             if cut || self.control.passed() {
                 cut = true;
-                self.stats
-                    .dropped(DropReason::ShutdownDeadline, chunk.len() as u64);
+                match &self.spool {
+                    Some(spool) => {
+                        for batch in self.encoder.encode_as(chunk, format) {
+                            spool.batch(&batch, DropReason::ShutdownDeadline, true, &self.stats);
+                        }
+                    }
+                    None => self
+                        .stats
+                        .dropped(DropReason::ShutdownDeadline, chunk.len() as u64),
+                }
                 continue;
             }
             let mut counts = AttributeCounts::default();
@@ -625,8 +708,13 @@ impl Worker {
                 let slot = if cut { None } else { self.export_slot().await };
                 let Some(permit) = slot.filter(|_| !self.control.passed()) else {
                     cut = true;
-                    self.stats
-                        .dropped(DropReason::ShutdownDeadline, batch.len() as u64);
+                    spill(
+                        self.spool.as_deref(),
+                        &batch,
+                        &self.stats,
+                        DropReason::ShutdownDeadline,
+                        true,
+                    );
                     continue;
                 };
                 tokio::spawn(deliver(
@@ -635,6 +723,7 @@ impl Worker {
                     Arc::clone(&self.stats),
                     self.options,
                     self.control.deadline.subscribe(),
+                    self.spool.clone(),
                     permit,
                 ));
             }
@@ -667,7 +756,13 @@ impl Worker {
                 self.export_slot().await
             };
             let Some(permit) = slot.filter(|_| !self.control.passed()) else {
-                stats.dropped(DropReason::ShutdownDeadline, batch.len() as u64);
+                spill(
+                    self.spool.as_deref(),
+                    &batch,
+                    &stats,
+                    DropReason::ShutdownDeadline,
+                    true,
+                );
                 continue;
             };
             tokio::spawn(deliver(
@@ -676,6 +771,7 @@ impl Worker {
                 Arc::clone(&stats),
                 self.options,
                 self.control.deadline.subscribe(),
+                self.spool.clone(),
                 permit,
             ));
         }
@@ -736,71 +832,101 @@ impl Worker {
     }
 }
 
-/// Sends one batch until it is accepted, permanently refused, out of retry
-/// budget, or cut by the shutdown deadline; counts every record of the
-/// batch exactly once, then frees its export slot.
+/// Sends one batch and counts every record of it exactly once: exported,
+/// rejected, dropped, or spooled when it could not be delivered (retry
+/// budget spent, shutdown deadline) and a spool is open; then frees its
+/// export slot.
 async fn deliver(
     exporter: Arc<dyn Exporter>,
     batch: Batch,
     stats: Arc<StatsCounters>,
     options: PipelineOptions,
     mut deadline: watch::Receiver<Option<Instant>>,
+    spool: Option<Arc<Spill>>,
     _slot: OwnedSemaphorePermit,
 ) {
     let records = batch.len() as u64;
+    match send(&*exporter, &batch, &stats, &options, &mut deadline).await {
+        Sent::Accepted => stats.exported(records),
+        Sent::PartiallyRejected(rejected) => {
+            let rejected = rejected.min(records);
+            stats.rejected(rejected);
+            stats.exported(records - rejected);
+        }
+        Sent::Refused => stats.dropped(DropReason::PermanentFailure, records),
+        Sent::GaveUp(reason) => {
+            // Once shutdown has begun, batches are spooled together at its end.
+            let shutting = deadline.borrow().is_some();
+            spill(spool.as_deref(), &batch, &stats, reason, shutting);
+        }
+    }
+}
+
+/// How sending one batch ended.
+pub(crate) enum Sent {
+    /// Every record was accepted.
+    Accepted,
+    /// Accepted with this many records rejected (never retried).
+    PartiallyRejected(u64),
+    /// Refused for good (never retried, never spooled).
+    Refused,
+    /// Not delivered: the retry budget was spent on retryable failures, or
+    /// the shutdown deadline passed.
+    GaveUp(DropReason),
+}
+
+/// Sends one batch until it is accepted, permanently refused, out of retry
+/// budget, or cut by the shutdown deadline; counts requests, failures and
+/// retries (not records).
+pub(crate) async fn send(
+    exporter: &dyn Exporter,
+    batch: &Batch,
+    stats: &StatsCounters,
+    options: &PipelineOptions,
+    deadline: &mut watch::Receiver<Option<Instant>>,
+) -> Sent {
     let mut schedule = RetrySchedule::start(options.retry);
     loop {
         stats.request();
         let attempt_end = after(options.request_timeout);
         let outcome = tokio::select! {
             biased;
-            outcome = timeout_at(attempt_end, guarded_export(&*exporter, &batch)) => {
+            outcome = timeout_at(attempt_end, guarded_export(exporter, batch)) => {
                 outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
                     FailureKind::Timeout,
                     format!("no answer within {:?}", options.request_timeout),
                 )))
             }
-            () = deadline_passed(&mut deadline) => {
+            () = deadline_passed(deadline) => {
                 stats.failure(&ExportError::new(
                     FailureKind::Timeout,
                     "shutdown deadline passed during export",
                 ));
-                stats.dropped(DropReason::ShutdownDeadline, records);
-                return;
+                return Sent::GaveUp(DropReason::ShutdownDeadline);
             }
         };
         match outcome {
-            ExportOutcome::Accepted => {
-                stats.exported(records);
-                return;
-            }
+            ExportOutcome::Accepted => return Sent::Accepted,
             ExportOutcome::PartiallyRejected { rejected, .. } => {
-                let rejected = rejected.min(records);
-                stats.rejected(rejected);
-                stats.exported(records - rejected);
-                return;
+                return Sent::PartiallyRejected(rejected);
             }
             ExportOutcome::Permanent { error } => {
                 stats.failure(&error);
-                stats.dropped(DropReason::PermanentFailure, records);
-                return;
+                return Sent::Refused;
             }
             ExportOutcome::Retryable { error, retry_after } => {
                 stats.failure(&error);
                 let Some(resume) = schedule.next_attempt(retry_after) else {
-                    stats.dropped(DropReason::RetriesExhausted, records);
-                    return;
+                    return Sent::GaveUp(DropReason::RetriesExhausted);
                 };
                 if deadline.borrow().is_some_and(|d| resume >= d) {
-                    stats.dropped(DropReason::ShutdownDeadline, records);
-                    return;
+                    return Sent::GaveUp(DropReason::ShutdownDeadline);
                 }
                 tokio::select! {
                     biased;
                     () = sleep_until(resume) => {}
-                    () = deadline_passed(&mut deadline) => {
-                        stats.dropped(DropReason::ShutdownDeadline, records);
-                        return;
+                    () = deadline_passed(deadline) => {
+                        return Sent::GaveUp(DropReason::ShutdownDeadline);
                     }
                 }
                 stats.retry();

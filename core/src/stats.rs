@@ -1,5 +1,6 @@
-//! Pipeline accounting: every emitted event ends up exported, rejected or
-//! dropped (with a reason), and the counts are readable at any time.
+//! Pipeline accounting: every emitted event ends up exported, rejected,
+//! dropped (with a reason) or spooled, and the counts are readable at any
+//! time.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -103,6 +104,19 @@ pub(crate) struct StatsCounters {
     requests: AtomicU64,
     last_error: Mutex<Option<ExportError>>,
     attributes: Mutex<AttributeCounts>,
+    spool: SpoolCounters,
+}
+
+/// The spool's counters (see [`PipelineStats::spooled`]).
+#[derive(Debug, Default)]
+struct SpoolCounters {
+    spooled: AtomicU64,
+    /// Of `spooled`: cut by the shutdown deadline.
+    spooled_at_deadline: AtomicU64,
+    replayed: AtomicU64,
+    dropped: AtomicU64,
+    errors: AtomicU64,
+    last_error: Mutex<Option<String>>,
 }
 
 impl StatsCounters {
@@ -144,6 +158,41 @@ impl StatsCounters {
         }
     }
 
+    /// `n` records of this process were written to the spool instead of
+    /// being dropped for `reason`.
+    pub(crate) fn spooled(&self, reason: DropReason, n: u64) {
+        if reason == DropReason::ShutdownDeadline {
+            self.spool
+                .spooled_at_deadline
+                .fetch_add(n, Ordering::Relaxed);
+        }
+        self.spool.spooled.fetch_add(n, Ordering::Release);
+    }
+
+    /// Records the shutdown deadline cut, dropped or spooled.
+    pub(crate) fn cut_at_deadline(&self) -> u64 {
+        self.dropped[DropReason::ShutdownDeadline as usize].load(Ordering::Acquire)
+            + self.spool.spooled_at_deadline.load(Ordering::Acquire)
+    }
+
+    /// `n` spooled records were delivered by a replay.
+    pub(crate) fn replayed(&self, n: u64) {
+        self.spool.replayed.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// `n` spooled records left the spool undelivered.
+    pub(crate) fn spool_dropped(&self, n: u64) {
+        self.spool.dropped.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A spool operation failed.
+    pub(crate) fn spool_error(&self, error: &crate::spool::SpoolError) {
+        self.spool.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.spool.last_error.lock() {
+            *last = Some(error.to_string());
+        }
+    }
+
     /// Books the attribute counts of one encoded batch (worker only).
     pub(crate) fn attributes(&self, counts: &AttributeCounts) {
         if *counts != AttributeCounts::default()
@@ -160,6 +209,7 @@ impl StatsCounters {
         // through the queue), so seeing the outcome means seeing the emit.
         let exported = self.exported.load(Ordering::Acquire);
         let rejected = self.rejected.load(Ordering::Acquire);
+        let spooled = self.spool.spooled.load(Ordering::Acquire);
         let dropped = std::array::from_fn(|i| self.dropped[i].load(Ordering::Acquire));
         let failures = std::array::from_fn(|i| self.failures[i].load(Ordering::Acquire));
         let emitted = self
@@ -177,13 +227,20 @@ impl StatsCounters {
             requests: self.requests.load(Ordering::Acquire),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
             attributes: self.attributes.lock().map(|a| *a).unwrap_or_default(),
+            spooled,
+            replayed: self.spool.replayed.load(Ordering::Acquire),
+            spool_dropped: self.spool.dropped.load(Ordering::Acquire),
+            spool_errors: self.spool.errors.load(Ordering::Acquire),
+            last_spool_error: self.spool.last_error.lock().ok().and_then(|e| e.clone()),
         }
     }
 }
 
 /// A snapshot of the pipeline's counters.
 ///
-/// Invariant: `emitted == exported + rejected + dropped_total() + in_flight()`.
+/// Invariant: `emitted == exported + rejected + dropped_total() + spooled +
+/// in_flight()`. `replayed` and `spool_dropped` count records of earlier
+/// processes (or of this one) that left the spool, and are outside it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PipelineStats {
     /// Events handed to the pipeline (including those dropped at once).
@@ -202,6 +259,21 @@ pub struct PipelineStats {
     pub last_error: Option<ExportError>,
     /// Attributes dropped or cut on the worker.
     pub attributes: AttributeCounts,
+    /// Records of this process written to the disk spool for a later
+    /// process to deliver, instead of being dropped.
+    pub spooled: u64,
+    /// Spooled records (of earlier processes, usually) this process
+    /// delivered from the spool.
+    pub replayed: u64,
+    /// Spooled records that left the spool undelivered: evicted by
+    /// `max_bytes`/`max_age_hours`, refused for good on replay (including
+    /// records rejected in a partial success), or damaged.
+    pub spool_dropped: u64,
+    /// Spool operations that failed (full disk, read-only directory, ...);
+    /// what could not be spooled is counted as dropped.
+    pub spool_errors: u64,
+    /// The most recent spool failure.
+    pub last_spool_error: Option<String>,
 }
 
 impl PipelineStats {
@@ -228,7 +300,7 @@ impl PipelineStats {
     /// Events queued or being exported right now.
     pub fn in_flight(&self) -> u64 {
         self.emitted
-            .saturating_sub(self.exported + self.rejected + self.dropped_total())
+            .saturating_sub(self.exported + self.rejected + self.dropped_total() + self.spooled)
     }
 }
 
@@ -245,6 +317,18 @@ impl std::fmt::Display for PipelineStats {
             self.requests,
             self.retries
         )?;
+        if self.spooled > 0 {
+            write!(f, " spooled {}", self.spooled)?;
+        }
+        if self.replayed > 0 {
+            write!(f, " replayed {}", self.replayed)?;
+        }
+        if self.spool_dropped > 0 {
+            write!(f, " spool_dropped {}", self.spool_dropped)?;
+        }
+        if self.spool_errors > 0 {
+            write!(f, " spool_errors {}", self.spool_errors)?;
+        }
         for reason in DropReason::ALL {
             let n = self.dropped(reason);
             if n > 0 {

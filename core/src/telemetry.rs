@@ -13,6 +13,7 @@ use crate::event_builder::EventBuilder;
 use crate::exporter::Exporter;
 use crate::pipeline::{FlushError, Pipeline, PipelineError, PipelineOptions, SessionRegistration};
 use crate::resource::TelemetryOptions;
+use crate::spool::SpoolOptions;
 use crate::stats::PipelineStats;
 use crate::trace::TraceOptions;
 use crate::turn::Turn;
@@ -91,12 +92,29 @@ impl Telemetry {
         exporters: SignalExporters,
         pipeline: PipelineOptions,
     ) -> Result<Self, PipelineError> {
+        Self::with_spool(options, exporters, pipeline, None)
+    }
+
+    /// Like [`Telemetry::with_exporters`], with a disk spool: batches that
+    /// cannot be delivered (retry budget spent, shutdown deadline) are
+    /// written there instead of dropped, and what earlier processes
+    /// spooled is replayed in the background. The spool is opened on the
+    /// worker thread, so a slow or unusable disk never delays start-up (an
+    /// unusable spool is counted in [`PipelineStats::spool_errors`] and
+    /// left off).
+    pub fn with_spool(
+        options: TelemetryOptions,
+        exporters: SignalExporters,
+        pipeline: PipelineOptions,
+        spool: Option<SpoolOptions>,
+    ) -> Result<Self, PipelineError> {
         let exporter_name = exporters
             .logs
             .as_ref()
             .or(exporters.traces.as_ref())
             .map_or("none", |e| e.name());
-        let pipeline = Pipeline::start(&options, exporters.logs, exporters.traces, pipeline)?;
+        let pipeline =
+            Pipeline::start(&options, exporters.logs, exporters.traces, pipeline, spool)?;
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pipeline,

@@ -83,6 +83,36 @@ impl Batch {
         }
     }
 
+    /// A batch of `signal` read back from its encoding (the disk spool):
+    /// `records` records encoded as `bytes` in `format`.
+    pub fn from_encoded(signal: Signal, format: WireFormat, bytes: Bytes, records: usize) -> Self {
+        let batch = Self {
+            signal,
+            records,
+            protobuf: OnceLock::new(),
+            json: OnceLock::new(),
+            request: OnceLock::new(),
+            transport_body: OnceLock::new(),
+        };
+        let slot = match format {
+            WireFormat::Protobuf => &batch.protobuf,
+            WireFormat::Json => &batch.json,
+        };
+        // The slot is empty: `set` cannot fail.
+        let _ = slot.set(bytes);
+        batch
+    }
+
+    /// The encoding the batch was made in and its bytes (protobuf when it
+    /// has both).
+    pub fn encoding(&self) -> (WireFormat, &Bytes) {
+        match (self.protobuf.get(), self.json.get()) {
+            (Some(protobuf), _) => (WireFormat::Protobuf, protobuf),
+            (None, Some(json)) => (WireFormat::Json, json),
+            (None, None) => (WireFormat::Protobuf, self.protobuf()),
+        }
+    }
+
     /// A batch of `signal` encoded in `format`, holding `records` records
     /// (log records, spans or data points).
     pub(crate) fn encoded(
