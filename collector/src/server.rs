@@ -11,21 +11,33 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use prost::Message as _;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use tokio::sync::watch;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::Service;
+use tonic::server::NamedService;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::fault::{Answer, Fault};
 use crate::http_server::{CollectError, collect_limited, header_list};
 use crate::record::Transport;
-use crate::state::{Incoming, Shared};
+use crate::state::{Incoming, Shared, Stored};
 use crate::tls::{PeerInfo, ServerConfigs, TlsListener};
 
 /// Longest wait for in-flight requests once shutdown is signalled.
@@ -44,6 +56,23 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// Records a decoded request and returns the answer to give (see
+    /// `Shared::receive`). With a sink, whose writes may block, this runs
+    /// on a blocking thread, never on the runtime's workers.
+    pub(crate) async fn receive<R: Stored>(&self, incoming: Incoming<R>) -> Answer {
+        if !self.shared.has_sink() {
+            return self.shared.receive(incoming);
+        }
+        let shared = Arc::clone(&self.shared);
+        match tokio::task::spawn_blocking(move || shared.receive(incoming)).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                tracing::error!(%err, "the collector's sink task failed");
+                Answer::NotStored("the store task failed".to_owned())
+            }
+        }
+    }
+
     /// Marks a request as in flight until the returned guard is dropped.
     pub(crate) fn in_flight(self: &Arc<Self>) -> InFlight {
         self.inflight.send_modify(|n| *n += 1);
@@ -113,17 +142,35 @@ pub(crate) async fn run(
     }
     if let Some(listener) = grpc {
         let limit = ctx.max_body_bytes;
-        let svc = LogsServiceServer::from_arc(Arc::new(GrpcLogs(Arc::clone(&ctx))))
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(usize::MAX);
         // The body of a unary call is one 5-byte prefix plus the (maybe
         // compressed) message; leave room for gzip's worst-case expansion of
         // incompressible data so the decoded-size limit is the one that bites.
-        let svc = WireSize {
-            inner: svc,
-            limit: limit.saturating_add(limit / 64).saturating_add(1024),
+        let wire_limit = limit.saturating_add(limit / 64).saturating_add(1024);
+        let logs = WireSize {
+            inner: LogsServiceServer::from_arc(Arc::new(GrpcLogs(Arc::clone(&ctx))))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+            limit: wire_limit,
+            ctx: Arc::clone(&ctx),
+        };
+        let metrics = WireSize {
+            inner: MetricsServiceServer::from_arc(Arc::new(GrpcMetrics(Arc::clone(&ctx))))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+            limit: wire_limit,
+            ctx: Arc::clone(&ctx),
+        };
+        let traces = WireSize {
+            inner: TraceServiceServer::from_arc(Arc::new(GrpcTraces(Arc::clone(&ctx))))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+            limit: wire_limit,
             ctx: Arc::clone(&ctx),
         };
         let signal = wait_shutdown(ctx.shutdown.clone());
@@ -136,7 +183,10 @@ pub(crate) async fn run(
                     if let Err(err) = tonic::transport::Server::builder()
                         .initial_stream_window_size(GRPC_STREAM_WINDOW)
                         .initial_connection_window_size(GRPC_CONNECTION_WINDOW)
-                        .serve_with_incoming_shutdown(svc, incoming, signal)
+                        .add_service(logs)
+                        .add_service(metrics)
+                        .add_service(traces)
+                        .serve_with_incoming_shutdown(incoming, signal)
                         .await
                     {
                         tracing::warn!(%err, "OTLP/gRPC server stopped with an error");
@@ -152,7 +202,10 @@ pub(crate) async fn run(
                     if let Err(err) = tonic::transport::Server::builder()
                         .initial_stream_window_size(GRPC_STREAM_WINDOW)
                         .initial_connection_window_size(GRPC_CONNECTION_WINDOW)
-                        .serve_with_incoming_shutdown(svc, incoming, signal)
+                        .add_service(logs)
+                        .add_service(metrics)
+                        .add_service(traces)
+                        .serve_with_incoming_shutdown(incoming, signal)
                         .await
                     {
                         tracing::warn!(%err, "OTLP/gRPC (TLS) server stopped with an error");
@@ -182,6 +235,10 @@ pub(crate) async fn run(
 
 /// The `LogsService` implementation.
 struct GrpcLogs(Arc<Ctx>);
+/// The `MetricsService` implementation.
+struct GrpcMetrics(Arc<Ctx>);
+/// The `TraceService` implementation.
+struct GrpcTraces(Arc<Ctx>);
 
 /// Size of the request body on the wire, put in the request extensions by
 /// [`WireSize`].
@@ -194,21 +251,50 @@ impl LogsService for GrpcLogs {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
-        let ctx = &self.0;
-        let body_len = request
-            .extensions()
-            .get::<WireLen>()
-            .map_or_else(|| request.get_ref().encoded_len() + 5, |w| w.0);
-        let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
-        let (metadata, _, message) = request.into_parts();
-        let meta = |name: &str| {
-            metadata
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        };
-        let content_type = meta("content-type");
-        let content_encoding = meta("grpc-encoding");
-        let answer = ctx.shared.receive(Incoming {
+        export(&self.0, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcMetrics {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
+        export(&self.0, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcTraces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        export(&self.0, request).await
+    }
+}
+
+/// The `Export` call of every signal's service.
+async fn export<R: Stored>(
+    ctx: &Arc<Ctx>,
+    request: tonic::Request<R>,
+) -> Result<tonic::Response<R::Response>, Status> {
+    let body_len = request
+        .extensions()
+        .get::<WireLen>()
+        .map_or_else(|| request.get_ref().encoded_len() + 5, |w| w.0);
+    let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+    let (metadata, _, message) = request.into_parts();
+    let meta = |name: &str| {
+        metadata
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let content_type = meta("content-type");
+    let content_encoding = meta("grpc-encoding");
+    let answer = ctx
+        .receive(Incoming {
             transport: Transport::Grpc,
             headers: header_list(&metadata.into_headers()),
             content_type,
@@ -216,32 +302,30 @@ impl LogsService for GrpcLogs {
             body_len,
             request: message,
             client_certificate,
-        });
-        match answer {
-            Answer::Accepted => Ok(tonic::Response::new(ExportLogsServiceResponse::default())),
-            Answer::Delayed(d) => {
-                // Shutdown cuts the delay short: the request was recorded and
-                // fed to the subscribers as accepted, so it is answered as such.
-                tokio::select! {
-                    () = tokio::time::sleep(d) => {}
-                    () = wait_shutdown(ctx.shutdown.clone()) => {}
-                }
-                Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+        })
+        .await;
+    match answer {
+        Answer::Accepted => Ok(tonic::Response::new(R::response(None))),
+        Answer::Delayed(d) => {
+            // Shutdown cuts the delay short: the request was recorded and fed
+            // to the subscribers as accepted, so it is answered as such.
+            tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                () = wait_shutdown(ctx.shutdown.clone()) => {}
             }
-            Answer::PartialSuccess { rejected, message } => {
-                Ok(tonic::Response::new(ExportLogsServiceResponse {
-                    partial_success: Some(ExportLogsPartialSuccess {
-                        rejected_log_records: rejected,
-                        error_message: message,
-                    }),
-                }))
-            }
-            Answer::Fault(Fault::NeverAnswer) => {
-                wait_shutdown(ctx.shutdown.clone()).await;
-                Err(shutting_down())
-            }
-            Answer::Fault(fault) => Err(fault_status(fault)),
+            Ok(tonic::Response::new(R::response(None)))
         }
+        Answer::PartialSuccess { rejected, message } => {
+            Ok(tonic::Response::new(R::response(Some((rejected, message)))))
+        }
+        Answer::NotStored(message) => Err(Status::unavailable(format!(
+            "the collector could not store the request: {message}"
+        ))),
+        Answer::Fault(Fault::NeverAnswer) => {
+            wait_shutdown(ctx.shutdown.clone()).await;
+            Err(shutting_down())
+        }
+        Answer::Fault(fault) => Err(fault_status(fault)),
     }
 }
 
@@ -273,6 +357,10 @@ struct WireSize<S> {
     inner: S,
     limit: usize,
     ctx: Arc<Ctx>,
+}
+
+impl<S: NamedService> NamedService for WireSize<S> {
+    const NAME: &'static str = S::NAME;
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
