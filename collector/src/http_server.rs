@@ -22,6 +22,7 @@ use crate::record::{Signal, Transport};
 use crate::server::{Ctx, wait_shutdown};
 use crate::state::{Incoming, Stored};
 use crate::tls::PeerInfo;
+use crate::value_count;
 
 /// What every refusal of an unknown path or method names.
 const SERVED: &str = "POST /v1/logs, /v1/metrics or /v1/traces";
@@ -103,6 +104,8 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         }
     };
 
+    // Bounded work: wait for a request slot before reading the body.
+    let _slot = ctx.request_slot().await;
     let limit = ctx.max_body_bytes;
     let too_large = || {
         status_response(
@@ -148,6 +151,20 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     } else {
         wire
     };
+    let max_values = ctx.limits.max_values_per_request;
+    let too_many = match encoding {
+        Encoding::Protobuf => value_count::protobuf_exceeds(signal, &plain, max_values),
+        Encoding::Json => value_count::json_exceeds(&plain, max_values),
+    };
+    if too_many {
+        ctx.note_oversized();
+        return status_response(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            &format!("the request holds more than {max_values} values: split it"),
+        );
+    }
     let meta = Meta {
         headers: header_list(headers),
         content_type,
@@ -191,6 +208,19 @@ async fn receive<R: Stored>(
             );
         }
     };
+    let max_records = ctx.limits.max_records_per_request;
+    if request.item_count() > max_records {
+        ctx.note_oversized();
+        return status_response(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            &format!(
+                "the request holds more than {max_records} {}: split it",
+                R::SIGNAL.items()
+            ),
+        );
+    }
     let answer = ctx
         .receive(Incoming {
             transport: Transport::Http,
@@ -382,7 +412,7 @@ pub(crate) async fn collect_limited(mut body: Body, limit: usize) -> Result<Byte
 }
 
 /// Decompresses a gzip body, failing when the output exceeds `limit` bytes.
-fn gunzip_limited(wire: &[u8], limit: usize) -> Result<Bytes, CollectError> {
+pub(crate) fn gunzip_limited(wire: &[u8], limit: usize) -> Result<Bytes, CollectError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     flate2::read::MultiGzDecoder::new(wire)

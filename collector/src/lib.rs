@@ -53,6 +53,20 @@
 //! [`Collector::counts`] gives `(requests, items)` of any [`Signal`].
 //! Each signal has its own fault queue and default fault.
 //!
+//! # Bounded
+//!
+//! Whatever a client sends, the collector holds a bounded amount: at most
+//! [`CollectorConfig::max_connections`] connections per receiver (more wait
+//! in the listen backlog), closed when silent past
+//! [`CollectorConfig::header_read_timeout`] (no first byte) or
+//! [`CollectorConfig::idle_timeout`]; at most
+//! [`CollectorConfig::max_concurrent_requests`] requests read and handled at
+//! once; bodies up to [`CollectorConfig::max_body_bytes`]; and at most
+//! [`CollectorConfig::max_values_per_request`] values (counted on the wire,
+//! before decoding) and [`CollectorConfig::max_records_per_request`] records
+//! per request (413 / `RESOURCE_EXHAUSTED` beyond, see
+//! [`Collector::refused_oversized`]).
+//!
 //! # Write before acknowledge
 //!
 //! [`Collector::start_with_sink`] hands every request the collector would
@@ -95,6 +109,7 @@
 //! # Ok::<(), agent_otel_collector::CollectorError>(())
 //! ```
 
+mod connection;
 mod fault;
 mod http_server;
 mod record;
@@ -104,6 +119,7 @@ mod state;
 #[cfg(feature = "test-pki")]
 pub mod test_pki;
 mod tls;
+mod value_count;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -126,7 +142,7 @@ pub use tls::CollectorTls;
 /// The OTLP wire types this crate speaks (re-exported for convenience).
 pub use opentelemetry_proto;
 
-use server::Ctx;
+use server::{Ctx, Limits};
 use state::{Shared, SignalState, State};
 
 /// Default cap on request bodies: 64 MiB.
@@ -410,6 +426,16 @@ impl Collector {
         let ctx = Arc::new(Ctx {
             shared: Arc::clone(&shared),
             max_body_bytes: config.max_body_bytes,
+            limits: Limits {
+                max_records_per_request: config.max_records_per_request,
+                max_values_per_request: config.max_values_per_request,
+                max_connections: config.max_connections,
+                header_read_timeout: config.header_read_timeout,
+                idle_timeout: config.idle_timeout,
+            },
+            requests: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_requests.max(1),
+            )),
             shutdown: shutdown_rx,
             inflight: watch::channel(0).0,
         });

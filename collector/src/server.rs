@@ -34,11 +34,13 @@ use tonic::codegen::Service;
 use tonic::server::NamedService;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
+use crate::connection::PlainListener;
 use crate::fault::{Answer, Fault};
-use crate::http_server::{CollectError, collect_limited, header_list};
-use crate::record::Transport;
+use crate::http_server::{CollectError, collect_limited, gunzip_limited, header_list};
+use crate::record::{Signal, Transport};
 use crate::state::{Incoming, Shared, Stored};
 use crate::tls::{PeerInfo, ServerConfigs, TlsListener};
+use crate::value_count;
 
 /// Longest wait for in-flight requests once shutdown is signalled.
 pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -46,10 +48,24 @@ pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// and connections to close before the servers are torn down.
 pub(crate) const SETTLE: Duration = Duration::from_millis(100);
 
+/// The bounds every request and connection is held to (from
+/// [`crate::CollectorConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_records_per_request: usize,
+    pub(crate) max_values_per_request: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+}
+
 /// Everything a request handler needs.
 pub(crate) struct Ctx {
     pub(crate) shared: Arc<Shared>,
     pub(crate) max_body_bytes: usize,
+    pub(crate) limits: Limits,
+    /// One permit per request handled at once (both receivers).
+    pub(crate) requests: Arc<tokio::sync::Semaphore>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Requests being handled right now (see [`InFlight`]).
     pub(crate) inflight: watch::Sender<usize>,
@@ -71,6 +87,17 @@ impl Ctx {
                 Answer::NotStored("the store task failed".to_owned())
             }
         }
+    }
+
+    /// Waits for one of the request slots
+    /// ([`crate::CollectorConfig::max_concurrent_requests`]).
+    pub(crate) async fn request_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.requests).acquire_owned().await.ok()
+    }
+
+    /// Counts a request refused for holding too many records or values.
+    pub(crate) fn note_oversized(&self) {
+        self.shared.note(|st| st.refused_oversized += 1);
     }
 
     /// Marks a request as in flight until the returned guard is dropped.
@@ -114,8 +141,16 @@ pub(crate) async fn run(
     if let Some(listener) = http {
         let app = crate::http_server::router(Arc::clone(&ctx));
         let signal = wait_shutdown(ctx.shutdown.clone());
+        let local = listener.local_addr();
+        let (accept_loop, connections) = crate::connection::accept(listener, Arc::clone(&ctx));
+        tasks.push(accept_loop);
         match &tls {
             None => tasks.push(tokio::spawn(async move {
+                let Ok(local) = local else { return };
+                let listener = PlainListener {
+                    accepted: connections,
+                    local,
+                };
                 if let Err(err) = axum::serve(listener, app)
                     .with_graceful_shutdown(signal)
                     .await
@@ -125,7 +160,7 @@ pub(crate) async fn run(
             })),
             Some(tls) => {
                 let (accept_loop, accepted) =
-                    crate::tls::accept(listener, Arc::clone(&tls.http), Arc::clone(&ctx));
+                    crate::tls::accept(connections, Arc::clone(&tls.http), Arc::clone(&ctx));
                 tasks.push(accept_loop);
                 let listener = TlsListener { accepted };
                 let app = app.into_make_service_with_connect_info::<PeerInfo>();
@@ -154,6 +189,7 @@ pub(crate) async fn run(
                 .max_encoding_message_size(usize::MAX),
             limit: wire_limit,
             ctx: Arc::clone(&ctx),
+            signal: Signal::Logs,
         };
         let metrics = WireSize {
             inner: MetricsServiceServer::from_arc(Arc::new(GrpcMetrics(Arc::clone(&ctx))))
@@ -163,6 +199,7 @@ pub(crate) async fn run(
                 .max_encoding_message_size(usize::MAX),
             limit: wire_limit,
             ctx: Arc::clone(&ctx),
+            signal: Signal::Metrics,
         };
         let traces = WireSize {
             inner: TraceServiceServer::from_arc(Arc::new(GrpcTraces(Arc::clone(&ctx))))
@@ -172,13 +209,15 @@ pub(crate) async fn run(
                 .max_encoding_message_size(usize::MAX),
             limit: wire_limit,
             ctx: Arc::clone(&ctx),
+            signal: Signal::Traces,
         };
         let signal = wait_shutdown(ctx.shutdown.clone());
+        let (accept_loop, connections) = crate::connection::accept(listener, Arc::clone(&ctx));
+        tasks.push(accept_loop);
         match &tls {
             None => {
-                // No Nagle delay: an OTLP answer is one small write.
-                let incoming =
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                let incoming = ReceiverStream::new(connections)
+                    .map(|(conn, _peer)| Ok::<_, std::io::Error>(conn));
                 tasks.push(tokio::spawn(async move {
                     if let Err(err) = tonic::transport::Server::builder()
                         .initial_stream_window_size(GRPC_STREAM_WINDOW)
@@ -195,7 +234,7 @@ pub(crate) async fn run(
             }
             Some(tls) => {
                 let (accept_loop, accepted) =
-                    crate::tls::accept(listener, Arc::clone(&tls.grpc), Arc::clone(&ctx));
+                    crate::tls::accept(connections, Arc::clone(&tls.grpc), Arc::clone(&ctx));
                 tasks.push(accept_loop);
                 let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
                 tasks.push(tokio::spawn(async move {
@@ -280,6 +319,14 @@ async fn export<R: Stored>(
     ctx: &Arc<Ctx>,
     request: tonic::Request<R>,
 ) -> Result<tonic::Response<R::Response>, Status> {
+    let max_records = ctx.limits.max_records_per_request;
+    if request.get_ref().item_count() > max_records {
+        ctx.note_oversized();
+        return Err(Status::resource_exhausted(format!(
+            "the request holds more than {max_records} {}: split it",
+            R::SIGNAL.items()
+        )));
+    }
     let body_len = request
         .extensions()
         .get::<WireLen>()
@@ -357,6 +404,28 @@ struct WireSize<S> {
     inner: S,
     limit: usize,
     ctx: Arc<Ctx>,
+    signal: Signal,
+}
+
+/// Whether the gRPC message in `body` (5-byte prefix, then the message,
+/// gzip-compressed when the prefix says so) holds more values than allowed.
+/// Bodies that are not one well-formed message are left to tonic.
+fn too_many_values(ctx: &Ctx, signal: Signal, body: &[u8]) -> bool {
+    let Some((&[flag, a, b, c, d], rest)) = body.split_first_chunk::<5>() else {
+        return false;
+    };
+    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+    let Some(message) = rest.get(..len) else {
+        return false;
+    };
+    let max = ctx.limits.max_values_per_request;
+    if flag == 0 {
+        return value_count::protobuf_exceeds(signal, message, max);
+    }
+    match gunzip_limited(message, ctx.max_body_bytes) {
+        Ok(plain) => value_count::protobuf_exceeds(signal, &plain, max),
+        Err(_) => false,
+    }
 }
 
 impl<S: NamedService> NamedService for WireSize<S> {
@@ -390,10 +459,22 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limit = self.limit;
         let in_flight = self.ctx.in_flight();
+        let ctx = Arc::clone(&self.ctx);
+        let signal = self.signal;
         Box::pin(async move {
             let _in_flight = in_flight;
+            // Bounded work: wait for a request slot before reading the body.
+            let _slot = ctx.request_slot().await;
             let (mut parts, body) = req.into_parts();
             match collect_limited(axum::body::Body::new(body), limit).await {
+                Ok(bytes) if too_many_values(&ctx, signal, &bytes) => {
+                    ctx.note_oversized();
+                    Ok(Status::resource_exhausted(format!(
+                        "the request holds more than {} values: split it",
+                        ctx.limits.max_values_per_request
+                    ))
+                    .into_http())
+                }
                 Ok(bytes) => {
                     parts.extensions.insert(WireLen(bytes.len()));
                     let body = tonic::body::Body::new(axum::body::Body::from(bytes));
