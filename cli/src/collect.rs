@@ -1,24 +1,130 @@
-//! `agent-otel collect`: a local OTLP logs receiver that prints each event,
-//! optionally appends every request as OTLP-JSON lines, and prints a summary
-//! on Ctrl-C.
+//! `agent-otel collect`: a local OTLP receiver (logs, metrics, traces) that
+//! keeps what it acknowledges (SQLite with `--db`, else a bounded memory
+//! store, plus OTLP-JSON lines with `--out`), prints each event and prints
+//! a summary on Ctrl-C.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek as _, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
-use agent_otel_collector::{Collector, CollectorConfig};
+use agent_otel_collector::{Collector, CollectorConfig, SignalRequest, Sink, SinkError};
+use agent_otel_store::Store;
 
+use crate::printer::{Line, Printer, finish};
 use crate::style::Style;
-use crate::summary::{Summary, event_line};
-use crate::{EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE};
+use crate::summary::{Summary, escape_control, event_line};
+use crate::{EXIT_OK, EXIT_USAGE};
 
-pub fn run(http: SocketAddr, grpc: SocketAddr, out: Option<&Path>, quiet: bool) -> u8 {
+/// Rows per table kept by the in-memory store (without `--db`).
+const MEMORY_ROWS: u64 = 100_000;
+
+/// What `collect` was asked to do.
+pub struct CollectArgs<'a> {
+    /// OTLP/HTTP listen address.
+    pub http: SocketAddr,
+    /// OTLP/gRPC listen address.
+    pub grpc: SocketAddr,
+    /// OTLP-JSON lines file.
+    pub out: Option<&'a Path>,
+    /// SQLite file.
+    pub db: Option<&'a Path>,
+    /// No line per event.
+    pub quiet: bool,
+}
+
+/// `--out`: whole lines only, on disk before the request is acknowledged.
+struct OutFile {
+    file: File,
+}
+
+impl OutFile {
+    fn append(&mut self, line: &str) -> std::io::Result<()> {
+        let start = self.file.seek(std::io::SeekFrom::End(0))?;
+        let mut bytes = Vec::with_capacity(line.len() + 1);
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.push(b'\n');
+        let written = self
+            .file
+            .write_all(&bytes)
+            .and_then(|()| self.file.sync_data());
+        if written.is_err() {
+            // Never leave a partial line: cut back to where this one began.
+            let _ = self.file.set_len(start);
+        }
+        written
+    }
+}
+
+/// Everything a request goes through before it is acknowledged.
+struct CollectSink {
+    store: Arc<Store>,
+    out: Option<Mutex<OutFile>>,
+    printer: Printer,
+    summary: Mutex<Summary>,
+    quiet: bool,
+    style: Style,
+    err_style: Style,
+}
+
+impl CollectSink {
+    fn fail(&self, what: &str, err: &dyn std::fmt::Display) -> SinkError {
+        let message = format!("{what}: {err}");
+        self.printer.offer(Line::Err(format!(
+            "{} {} (answered 503; the exporter retries)",
+            self.err_style.bad("error:"),
+            escape_control(&message)
+        )));
+        SinkError::new(message)
+    }
+}
+
+impl Sink for CollectSink {
+    fn write(&self, request: SignalRequest<'_>) -> Result<(), SinkError> {
+        self.store
+            .write(request)
+            .map_err(|e| self.fail("cannot store the request", &e))?;
+        if let Some(out) = &self.out {
+            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
+            out.append(&request.to_otlp_json())
+                .map_err(|e| self.fail("cannot write --out", &e))?;
+        }
+        if let SignalRequest::Logs(logs) = request {
+            let records = logs.records();
+            {
+                let mut summary = self.summary.lock().unwrap_or_else(|e| e.into_inner());
+                for record in &records {
+                    summary.add(record);
+                }
+            }
+            if !self.quiet {
+                for record in &records {
+                    self.printer
+                        .offer(Line::Out(event_line(record, &self.style)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run(args: &CollectArgs<'_>) -> u8 {
     let err = Style::stderr();
-    let mut out_file = match out {
+    let store = match args.db {
+        Some(path) => Store::open(path),
+        None => Store::in_memory(MEMORY_ROWS),
+    };
+    let store = match store {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("{} {e}", err.bad("error:"));
+            return EXIT_USAGE;
+        }
+    };
+    let out = match args.out {
         Some(path) => match OpenOptions::new().create(true).append(true).open(path) {
-            Ok(file) => Some(file),
+            Ok(file) => Some(Mutex::new(OutFile { file })),
             Err(e) => {
                 eprintln!(
                     "{} cannot open --out file {}: {e}",
@@ -40,62 +146,79 @@ pub fn run(http: SocketAddr, grpc: SocketAddr, out: Option<&Path>, quiet: bool) 
         );
         return EXIT_USAGE;
     }
-    // Only the live feed is read: keep no history, so a long-running sink
-    // does not grow without bound.
-    let collector = match Collector::start(CollectorConfig {
-        http_addr: Some(http),
-        grpc_addr: Some(grpc),
-        keep_requests: false,
-        ..CollectorConfig::default()
-    }) {
+    let (printer, printer_thread) = Printer::start();
+    let sink = Arc::new(CollectSink {
+        store: Arc::clone(&store),
+        out,
+        printer: printer.clone(),
+        summary: Mutex::new(Summary::default()),
+        quiet: args.quiet,
+        style: Style::stdout(),
+        err_style: err,
+    });
+    // Nothing is kept in the collector itself: the store keeps it.
+    let collector = match Collector::start_with_sink(
+        CollectorConfig {
+            http_addr: Some(args.http),
+            grpc_addr: Some(args.grpc),
+            keep_requests: false,
+            ..CollectorConfig::default()
+        },
+        Arc::clone(&sink) as Arc<dyn Sink>,
+    ) {
         Ok(collector) => collector,
         Err(e) => {
             eprintln!("{} {e}", err.bad("error:"));
             return EXIT_USAGE;
         }
     };
-    let requests = collector.subscribe();
     eprintln!(
         "listening: OTLP/HTTP {} OTLP/gRPC {} (Ctrl-C to stop)",
         collector.http_logs_endpoint().unwrap_or_default(),
         collector.grpc_endpoint().unwrap_or_default()
     );
-
-    let printer = std::thread::spawn(move || {
-        let style = Style::stdout();
-        let mut summary = Summary::default();
-        let mut write_failed = None;
-        for request in requests {
-            if let Some(file) = out_file.as_mut()
-                && let Err(e) = writeln!(file, "{}", request.to_otlp_json())
-            {
-                write_failed.get_or_insert(e);
-            }
-            for record in request.records() {
-                if request.answered.counts_records() {
-                    summary.add(&record);
-                }
-                if !quiet {
-                    println!("{}", event_line(&record, &style));
-                }
-            }
-        }
-        (summary, write_failed)
-    });
+    match args.db {
+        Some(path) => eprintln!("storing into {}", path.display()),
+        None => eprintln!("storing in memory (at most {MEMORY_ROWS} rows per table)"),
+    }
 
     // Wait for Ctrl-C / SIGTERM; a closed channel means the handler is gone.
     let _ = stop_rx.recv();
     drop(collector);
-    let Ok((summary, write_failed)) = printer.join() else {
-        eprintln!("{} the printer thread panicked", err.bad("error:"));
-        return EXIT_INCOMPLETE;
-    };
-    print!("{}", summary.render(&Style::stdout()));
-    match write_failed {
-        Some(e) => {
-            eprintln!("{} writing --out failed: {e}", err.bad("error:"));
-            EXIT_INCOMPLETE
-        }
-        None => EXIT_OK,
+    let summary = sink
+        .summary
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let printer_counters = printer.counters();
+    drop(sink);
+    drop(printer);
+    let printed = finish(printer_thread, std::time::Duration::from_secs(2));
+    let printer = printer_counters;
+    let mut text = summary.render(&Style::stdout());
+    let style = Style::stdout();
+    text.push_str(&format!("{}\n", style.bold("Store")));
+    match store.counts() {
+        Ok(c) => text.push_str(&format!(
+            "  log records {}  spans {}  data points {}  evicted {}\n",
+            c.logs, c.spans, c.data_points, c.evicted
+        )),
+        Err(e) => text.push_str(&format!("  {e}\n")),
     }
+    if printer.dropped() > 0 {
+        text.push_str(&format!(
+            "  {} lines not printed (terminal too slow or closed)\n",
+            printer.dropped()
+        ));
+    }
+    if !printed {
+        // The printer is stuck on a standard output nobody reads (and holds
+        // its lock): the summary goes to standard error instead.
+        eprint!("{text}");
+    } else if !printer.stopped() {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+    EXIT_OK
 }

@@ -11,7 +11,7 @@ use agent_otel_core::{PipelineStats, Telemetry};
 
 use crate::style::Style;
 use crate::summary::{Summary, event_table, render_stats};
-use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, setup, simulate};
+use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, setup, simulate, waterfall};
 
 /// How long the demo waits for delivery; the embedded collector answers in
 /// milliseconds, so this only matters when something is broken.
@@ -25,22 +25,26 @@ pub fn run(transport: DemoTransport, config: Option<&Path>) -> u8 {
 }
 
 fn demo_toml(transport: DemoTransport, collector: &Collector) -> Option<String> {
-    let exporter = match transport {
-        DemoTransport::Http => format!(
-            "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"binary\" }} }}",
-            collector.http_logs_endpoint()?
-        ),
-        DemoTransport::HttpJson => format!(
-            "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"json\" }} }}",
-            collector.http_logs_endpoint()?
-        ),
-        DemoTransport::Grpc => format!(
-            "{{ otlp-grpc = {{ endpoint = \"{}\" }} }}",
-            collector.grpc_endpoint()?
+    let exporter = |endpoint: String| match transport {
+        DemoTransport::Http => {
+            format!("{{ otlp-http = {{ endpoint = \"{endpoint}\", protocol = \"binary\" }} }}")
+        }
+        DemoTransport::HttpJson => {
+            format!("{{ otlp-http = {{ endpoint = \"{endpoint}\", protocol = \"json\" }} }}")
+        }
+        DemoTransport::Grpc => format!("{{ otlp-grpc = {{ endpoint = \"{endpoint}\" }} }}"),
+    };
+    let (logs, traces) = match transport {
+        DemoTransport::Grpc => (collector.grpc_endpoint()?, collector.grpc_endpoint()?),
+        _ => (
+            collector.http_logs_endpoint()?,
+            collector.http_traces_endpoint()?,
         ),
     };
     Some(format!(
-        "[otel]\nenvironment = \"demo\"\nexporter = {exporter}\nbatch_timeout_ms = 200\n"
+        "[otel]\nenvironment = \"demo\"\nexporter = {}\ntrace_exporter = {}\nbatch_timeout_ms = 200\n",
+        exporter(logs),
+        exporter(traces)
     ))
 }
 
@@ -105,6 +109,10 @@ fn run_embedded(transport: DemoTransport) -> u8 {
     print!("{}", event_table(&records, &out));
     println!();
     print!("{}", Summary::of(&records).render(&out));
+    let spans: Vec<_> = collector.spans().into_iter().map(|s| s.span).collect();
+    println!();
+    println!("{}", out.bold("turns (spans that arrived):"));
+    print!("{}", waterfall::render(&spans, &out));
     print!("{}", render_stats(&stats, &out));
     let complete = delivered && records.len() as u64 == emitted;
     if complete {

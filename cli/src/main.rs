@@ -12,11 +12,13 @@ mod demo;
 mod emit;
 mod input;
 mod lines;
+mod printer;
 mod setup;
 mod simulate;
 mod spool;
 mod style;
 mod summary;
+mod waterfall;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,7 +68,8 @@ enum Command {
         #[arg(long, value_name = "FILE", conflicts_with = "exporter")]
         config: Option<PathBuf>,
     },
-    /// Run a local OTLP logs receiver until Ctrl-C, printing each event.
+    /// Run a local OTLP receiver (logs, metrics, traces) until Ctrl-C: keep what it
+    /// acknowledges, print each event.
     Collect {
         /// OTLP/HTTP listen address.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
@@ -74,9 +77,14 @@ enum Command {
         /// OTLP/gRPC listen address.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
         grpc: SocketAddr,
-        /// Append every received request to FILE as one OTLP-JSON line.
+        /// Append every received request to FILE as one OTLP-JSON line (written
+        /// and synced before the request is acknowledged).
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Keep everything in this SQLite file (created when missing); a request is
+        /// acknowledged only once committed. Default: a bounded in-memory store.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
         /// Print only the summary, not a line per event.
         #[arg(long)]
         quiet: bool,
@@ -151,8 +159,15 @@ fn main() -> ExitCode {
             http,
             grpc,
             out,
+            db,
             quiet,
-        } => collect::run(http, grpc, out.as_deref(), quiet),
+        } => collect::run(&collect::CollectArgs {
+            http,
+            grpc,
+            out: out.as_deref(),
+            db: db.as_deref(),
+            quiet,
+        }),
         Command::Emit {
             config,
             input,

@@ -19,7 +19,6 @@ use common::{agent_otel, write};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-
 fn http_config(dir: &Path, endpoint: &str) -> PathBuf {
     write(
         dir,
@@ -433,7 +432,7 @@ fn check_probe_hints_at_the_path_on_404() {
     let collector = Collector::start(CollectorConfig::http_only()).expect("collector");
     let dir = tempfile::tempdir().expect("tempdir");
     let wrong = format!(
-        "{}/v1/traces",
+        "{}/v1/profiles",
         collector.http_base_endpoint().expect("http")
     );
     let config = http_config(dir.path(), &wrong);

@@ -92,7 +92,8 @@ pub enum Fault {
     /// HTTP 200 / gRPC `OK` with `partial_success` set. The records count as
     /// received.
     PartialSuccess {
-        /// `rejected_log_records` in the answer.
+        /// `rejected_log_records` (`rejected_data_points`,
+        /// `rejected_spans`) in the answer.
         rejected: i64,
         /// `error_message` in the answer.
         message: String,
@@ -126,6 +127,10 @@ pub enum Answer {
     /// The sender is expected to retry or drop the data, so its records are
     /// not counted.
     Fault(Fault),
+    /// The request would have been accepted, but the collector's
+    /// [`Sink`](crate::Sink) could not keep it: answered with HTTP 503 /
+    /// gRPC `UNAVAILABLE` and this message, records not counted.
+    NotStored(String),
 }
 
 impl Answer {
@@ -145,7 +150,7 @@ impl Answer {
     /// Whether the request's records count as received: true for
     /// [`Answer::Accepted`], [`Answer::Delayed`] and [`Answer::PartialSuccess`].
     pub fn counts_records(&self) -> bool {
-        !matches!(self, Answer::Fault(_))
+        !matches!(self, Answer::Fault(_) | Answer::NotStored(_))
     }
 }
 

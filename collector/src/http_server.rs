@@ -1,4 +1,5 @@
-//! OTLP/HTTP receiver: `POST /v1/logs`, protobuf or JSON, optionally gzip.
+//! OTLP/HTTP receiver: `POST /v1/logs`, `/v1/metrics`, `/v1/traces`,
+//! protobuf or JSON, optionally gzip.
 
 use std::io::Read as _;
 use std::pin::Pin;
@@ -10,20 +11,21 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message as _;
 use tonic::Code;
 
 use crate::fault::{Answer, Fault};
-use crate::record::Transport;
+use crate::record::{Signal, Transport};
 use crate::server::{Ctx, wait_shutdown};
-use crate::state::Incoming;
+use crate::state::{Incoming, Stored};
 use crate::tls::PeerInfo;
+use crate::value_count;
 
-/// The OTLP/HTTP logs path.
-pub(crate) const LOGS_PATH: &str = "/v1/logs";
+/// What every refusal of an unknown path or method names.
+const SERVED: &str = "POST /v1/logs, /v1/metrics or /v1/traces";
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -49,16 +51,17 @@ pub(crate) fn router(ctx: Arc<Ctx>) -> axum::Router {
 
 async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     let _in_flight = ctx.in_flight();
-    if req.uri().path() != LOGS_PATH {
+    let path = req.uri().path();
+    let Some(signal) = Signal::ALL.into_iter().find(|s| s.http_path() == path) else {
         return text(
             StatusCode::NOT_FOUND,
-            format!("not found: this collector serves POST {LOGS_PATH}\n"),
+            format!("not found: this collector serves {SERVED}\n"),
         );
-    }
+    };
     if req.method() != Method::POST {
         let mut resp = text(
             StatusCode::METHOD_NOT_ALLOWED,
-            format!("method not allowed: use POST {LOGS_PATH}\n"),
+            format!("method not allowed: use {SERVED}\n"),
         );
         resp.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("POST"));
@@ -101,6 +104,8 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         }
     };
 
+    // Bounded work: wait for a request slot before reading the body.
+    let _slot = ctx.request_slot().await;
     let limit = ctx.max_body_bytes;
     let too_large = || {
         status_response(
@@ -146,7 +151,53 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     } else {
         wire
     };
-    let request = match decode(encoding, &plain) {
+    let max_values = ctx.limits.max_values_per_request;
+    let too_many = match encoding {
+        Encoding::Protobuf => value_count::protobuf_exceeds(signal, &plain, max_values),
+        Encoding::Json => value_count::json_exceeds(&plain, max_values),
+    };
+    if too_many {
+        ctx.note_oversized();
+        return status_response(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            &format!("the request holds more than {max_values} values: split it"),
+        );
+    }
+    let meta = Meta {
+        headers: header_list(headers),
+        content_type,
+        content_encoding,
+        body_len,
+        client_certificate,
+    };
+    match signal {
+        Signal::Logs => receive::<ExportLogsServiceRequest>(&ctx, encoding, &plain, meta).await,
+        Signal::Metrics => {
+            receive::<ExportMetricsServiceRequest>(&ctx, encoding, &plain, meta).await
+        }
+        Signal::Traces => receive::<ExportTraceServiceRequest>(&ctx, encoding, &plain, meta).await,
+    }
+}
+
+/// What the handler learnt about a request besides its body.
+struct Meta {
+    headers: Vec<(String, String)>,
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    body_len: usize,
+    client_certificate: bool,
+}
+
+/// Decodes a request body of signal `R`, records it and answers.
+async fn receive<R: Stored>(
+    ctx: &Arc<Ctx>,
+    encoding: Encoding,
+    plain: &[u8],
+    meta: Meta,
+) -> Response {
+    let request = match decode::<R>(encoding, plain) {
         Ok(r) => r,
         Err(msg) => {
             return status_response(
@@ -157,22 +208,36 @@ async fn handle(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
             );
         }
     };
-
-    let answer = ctx.shared.receive(Incoming {
-        transport: Transport::Http,
-        headers: header_list(headers),
-        content_type,
-        content_encoding,
-        body_len,
-        request,
-        client_certificate,
-    });
-    answer_response(&ctx, encoding, answer).await
+    let max_records = ctx.limits.max_records_per_request;
+    if request.item_count() > max_records {
+        ctx.note_oversized();
+        return status_response(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Code::ResourceExhausted,
+            &format!(
+                "the request holds more than {max_records} {}: split it",
+                R::SIGNAL.items()
+            ),
+        );
+    }
+    let answer = ctx
+        .receive(Incoming {
+            transport: Transport::Http,
+            headers: meta.headers,
+            content_type: meta.content_type,
+            content_encoding: meta.content_encoding,
+            body_len: meta.body_len,
+            request,
+            client_certificate: meta.client_certificate,
+        })
+        .await;
+    answer_response::<R>(ctx, encoding, answer).await
 }
 
-async fn answer_response(ctx: &Ctx, encoding: Encoding, answer: Answer) -> Response {
+async fn answer_response<R: Stored>(ctx: &Ctx, encoding: Encoding, answer: Answer) -> Response {
     match answer {
-        Answer::Accepted => success(encoding, None),
+        Answer::Accepted => success::<R>(encoding, None),
         Answer::Delayed(d) => {
             // Shutdown cuts the delay short: the request was recorded and fed
             // to the subscribers as accepted, so it is answered as accepted.
@@ -180,20 +245,22 @@ async fn answer_response(ctx: &Ctx, encoding: Encoding, answer: Answer) -> Respo
                 () = tokio::time::sleep(d) => {}
                 () = wait_shutdown(ctx.shutdown.clone()) => {}
             }
-            success(encoding, None)
+            success::<R>(encoding, None)
         }
-        Answer::PartialSuccess { rejected, message } => success(
+        Answer::PartialSuccess { rejected, message } => {
+            success::<R>(encoding, Some((rejected, message)))
+        }
+        Answer::NotStored(message) => status_response(
             encoding,
-            Some(ExportLogsPartialSuccess {
-                rejected_log_records: rejected,
-                error_message: message,
-            }),
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable,
+            &format!("the collector could not store the request: {message}"),
         ),
-        Answer::Fault(fault) => fault_response(ctx, encoding, fault).await,
+        Answer::Fault(fault) => fault_response::<R>(ctx, encoding, fault).await,
     }
 }
 
-async fn fault_response(ctx: &Ctx, encoding: Encoding, fault: Fault) -> Response {
+async fn fault_response<R: Stored>(ctx: &Ctx, encoding: Encoding, fault: Fault) -> Response {
     let Some(refusal) = fault.refusal() else {
         if matches!(fault, Fault::NeverAnswer) {
             wait_shutdown(ctx.shutdown.clone()).await;
@@ -201,7 +268,7 @@ async fn fault_response(ctx: &Ctx, encoding: Encoding, fault: Fault) -> Response
         }
         // Normalised to accepting answers by `Answer::from_fault`; answer
         // them as such should one get here.
-        return success(encoding, None);
+        return success::<R>(encoding, None);
     };
     let (status, code, message, retry_after) = (
         refusal.http_status,
@@ -234,19 +301,13 @@ fn shutting_down(encoding: Encoding) -> Response {
     )
 }
 
-fn success(encoding: Encoding, partial: Option<ExportLogsPartialSuccess>) -> Response {
+fn success<R: Stored>(encoding: Encoding, partial: Option<(i64, String)>) -> Response {
+    let empty = partial.is_none();
+    let response = R::response(partial);
     let body = match encoding {
-        Encoding::Protobuf => ExportLogsServiceResponse {
-            partial_success: partial,
-        }
-        .encode_to_vec(),
-        Encoding::Json => match partial {
-            None => b"{}".to_vec(),
-            Some(p) => serde_json::to_vec(&ExportLogsServiceResponse {
-                partial_success: Some(p),
-            })
-            .unwrap_or_else(|_| b"{}".to_vec()),
-        },
+        Encoding::Protobuf => response.encode_to_vec(),
+        Encoding::Json if empty => b"{}".to_vec(),
+        Encoding::Json => serde_json::to_vec(&response).unwrap_or_else(|_| b"{}".to_vec()),
     };
     with_body(StatusCode::OK, encoding.content_type(), body)
 }
@@ -279,11 +340,12 @@ fn with_body(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> R
     resp
 }
 
-fn decode(encoding: Encoding, body: &[u8]) -> Result<ExportLogsServiceRequest, String> {
+fn decode<R: Stored>(encoding: Encoding, body: &[u8]) -> Result<R, String> {
     match encoding {
-        Encoding::Protobuf => ExportLogsServiceRequest::decode(body)
-            .map_err(|e| format!("cannot decode the OTLP protobuf body: {e}")),
-        Encoding::Json => serde_json::from_slice::<ExportLogsServiceRequest>(body)
+        Encoding::Protobuf => {
+            R::decode(body).map_err(|e| format!("cannot decode the OTLP protobuf body: {e}"))
+        }
+        Encoding::Json => serde_json::from_slice::<R>(body)
             .map_err(|e| format!("cannot decode the OTLP JSON body: {e}")),
     }
 }
@@ -350,7 +412,7 @@ pub(crate) async fn collect_limited(mut body: Body, limit: usize) -> Result<Byte
 }
 
 /// Decompresses a gzip body, failing when the output exceeds `limit` bytes.
-fn gunzip_limited(wire: &[u8], limit: usize) -> Result<Bytes, CollectError> {
+pub(crate) fn gunzip_limited(wire: &[u8], limit: usize) -> Result<Bytes, CollectError> {
     let mut out = Vec::new();
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     flate2::read::MultiGzDecoder::new(wire)

@@ -1,20 +1,30 @@
-//! What the collector received: whole requests and a flattened per-record view.
+//! What the collector received: whole requests of each signal, and
+//! flattened per-record views (log records, spans, metrics).
 
 use std::fmt;
 use std::time::SystemTime;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, metric};
+use opentelemetry_proto::tonic::trace::v1::Span;
 
 use crate::fault::Answer;
-
 /// The transport a request arrived on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
-    /// OTLP/HTTP (`POST /v1/logs`, protobuf or JSON).
+    /// OTLP/HTTP (`POST /v1/{logs,metrics,traces}`, protobuf or JSON).
     Http,
-    /// OTLP/gRPC (`opentelemetry.proto.collector.logs.v1.LogsService/Export`).
+    /// OTLP/gRPC (the `Export` call of the signal's service).
     Grpc,
 }
 
@@ -27,9 +37,170 @@ impl fmt::Display for Transport {
     }
 }
 
-/// One export request as the collector received it, with the answer it gave.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReceivedRequest {
+/// The three OTLP signals the collector receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Signal {
+    /// Logs: `POST /v1/logs`, `LogsService/Export`.
+    Logs,
+    /// Metrics: `POST /v1/metrics`, `MetricsService/Export`.
+    Metrics,
+    /// Traces: `POST /v1/traces`, `TraceService/Export`.
+    Traces,
+}
+
+impl Signal {
+    /// All signals, in a fixed order.
+    pub const ALL: [Signal; 3] = [Signal::Logs, Signal::Metrics, Signal::Traces];
+
+    /// The OTLP/HTTP path of this signal (`/v1/logs`, `/v1/metrics`, `/v1/traces`).
+    pub fn http_path(self) -> &'static str {
+        match self {
+            Signal::Logs => "/v1/logs",
+            Signal::Metrics => "/v1/metrics",
+            Signal::Traces => "/v1/traces",
+        }
+    }
+
+    /// The gRPC method path of this signal's `Export` call.
+    pub fn grpc_path(self) -> &'static str {
+        match self {
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+        }
+    }
+
+    /// What one counted item of this signal is: `"log records"`,
+    /// `"data points"` or `"spans"`.
+    pub fn items(self) -> &'static str {
+        match self {
+            Signal::Logs => "log records",
+            Signal::Metrics => "data points",
+            Signal::Traces => "spans",
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
+            Signal::Traces => "traces",
+        })
+    }
+}
+
+/// An OTLP export request type the collector receives:
+/// [`ExportLogsServiceRequest`], [`ExportMetricsServiceRequest`] or
+/// [`ExportTraceServiceRequest`].
+pub trait OtlpRequest:
+    prost::Message
+    + Default
+    + Clone
+    + PartialEq
+    + serde::Serialize
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// The service's answer type.
+    type Response: prost::Message + Default + serde::Serialize + Send + 'static;
+    /// The signal this request carries.
+    const SIGNAL: Signal;
+    /// The counted items of the request: log records, metric data points
+    /// or spans.
+    fn item_count(&self) -> usize;
+    /// A successful answer, with a partial-success part (rejected count,
+    /// message) when given.
+    fn response(partial: Option<(i64, String)>) -> Self::Response;
+}
+
+impl OtlpRequest for ExportLogsServiceRequest {
+    type Response = ExportLogsServiceResponse;
+    const SIGNAL: Signal = Signal::Logs;
+    fn item_count(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .flat_map(|rl| rl.scope_logs.iter())
+            .map(|sl| sl.log_records.len())
+            .sum()
+    }
+    fn response(partial: Option<(i64, String)>) -> Self::Response {
+        let partial = partial.map(|(rejected, message)| ExportLogsPartialSuccess {
+            rejected_log_records: rejected,
+            error_message: message,
+        });
+        ExportLogsServiceResponse {
+            partial_success: partial,
+        }
+    }
+}
+
+impl OtlpRequest for ExportMetricsServiceRequest {
+    type Response = ExportMetricsServiceResponse;
+    const SIGNAL: Signal = Signal::Metrics;
+    fn item_count(&self) -> usize {
+        self.resource_metrics
+            .iter()
+            .flat_map(|rm| rm.scope_metrics.iter())
+            .flat_map(|sm| sm.metrics.iter())
+            .map(data_point_count)
+            .sum()
+    }
+    fn response(partial: Option<(i64, String)>) -> Self::Response {
+        let partial = partial.map(|(rejected, message)| ExportMetricsPartialSuccess {
+            rejected_data_points: rejected,
+            error_message: message,
+        });
+        ExportMetricsServiceResponse {
+            partial_success: partial,
+        }
+    }
+}
+
+impl OtlpRequest for ExportTraceServiceRequest {
+    type Response = ExportTraceServiceResponse;
+    const SIGNAL: Signal = Signal::Traces;
+    fn item_count(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .flat_map(|rs| rs.scope_spans.iter())
+            .map(|ss| ss.spans.len())
+            .sum()
+    }
+    fn response(partial: Option<(i64, String)>) -> Self::Response {
+        let partial = partial.map(|(rejected, message)| ExportTracePartialSuccess {
+            rejected_spans: rejected,
+            error_message: message,
+        });
+        ExportTraceServiceResponse {
+            partial_success: partial,
+        }
+    }
+}
+
+/// Number of data points of one metric, whatever its type.
+pub fn data_point_count(metric: &Metric) -> usize {
+    match &metric.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.len(),
+        Some(metric::Data::Sum(s)) => s.data_points.len(),
+        Some(metric::Data::Histogram(h)) => h.data_points.len(),
+        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.len(),
+        Some(metric::Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
+/// One export request as the collector received it, with the answer it
+/// gave. `R` is the signal's request type; the default is logs, and
+/// [`ReceivedMetricsRequest`] / [`ReceivedTracesRequest`] name the others.
+///
+/// `Debug` masks header values (they may carry API keys): only header
+/// names are printed.
+#[derive(Clone, PartialEq)]
+pub struct ReceivedRequest<R = ExportLogsServiceRequest> {
     /// The transport the request arrived on.
     pub transport: Transport,
     /// When the collector finished reading the request.
@@ -47,7 +218,7 @@ pub struct ReceivedRequest {
     /// the HTTP/2 request body, including the 5-byte gRPC message prefix.
     pub body_len: usize,
     /// The decoded OTLP request.
-    pub request: ExportLogsServiceRequest,
+    pub request: R,
     /// What the collector answered (or will answer, for delayed answers).
     pub answered: Answer,
     /// Whether the request came over TLS from a client that presented a
@@ -55,7 +226,34 @@ pub struct ReceivedRequest {
     pub client_certificate: bool,
 }
 
-impl ReceivedRequest {
+/// A received OTLP metrics request.
+pub type ReceivedMetricsRequest = ReceivedRequest<ExportMetricsServiceRequest>;
+/// A received OTLP traces request.
+pub type ReceivedTracesRequest = ReceivedRequest<ExportTraceServiceRequest>;
+/// A received OTLP logs request (the same as `ReceivedRequest`).
+pub type ReceivedLogsRequest = ReceivedRequest<ExportLogsServiceRequest>;
+
+impl<R> fmt::Debug for ReceivedRequest<R>
+where
+    R: fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ReceivedRequest")
+            .field("transport", &self.transport)
+            .field("received_at", &self.received_at)
+            .field("headers (values masked)", &header_names)
+            .field("content_type", &self.content_type)
+            .field("content_encoding", &self.content_encoding)
+            .field("body_len", &self.body_len)
+            .field("request", &self.request)
+            .field("answered", &self.answered)
+            .field("client_certificate", &self.client_certificate)
+            .finish()
+    }
+}
+
+impl<R: OtlpRequest> ReceivedRequest<R> {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -64,16 +262,35 @@ impl ReceivedRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Number of log records in the request, whatever the answer.
-    pub fn record_count(&self) -> usize {
-        self.request
-            .resource_logs
-            .iter()
-            .flat_map(|rl| rl.scope_logs.iter())
-            .map(|sl| sl.log_records.len())
-            .sum()
+    /// The signal of the request.
+    pub fn signal(&self) -> Signal {
+        R::SIGNAL
     }
 
+    /// Number of records in the request, whatever the answer: log records,
+    /// metric data points or spans.
+    pub fn record_count(&self) -> usize {
+        self.request.item_count()
+    }
+
+    /// The request as one line of OTLP JSON (`{"resourceLogs":[...]}`,
+    /// `{"resourceMetrics":[...]}`, `{"resourceSpans":[...]}`), the format
+    /// of the OpenTelemetry Collector's file exporter. It parses back with
+    /// `serde_json::from_str::<R>`.
+    pub fn to_otlp_json(&self) -> String {
+        match serde_json::to_string(&self.request) {
+            Ok(line) => line,
+            Err(err) => {
+                // Unreachable in practice: the OTLP types only hold strings,
+                // numbers, bytes and nested messages.
+                tracing::error!(%err, "cannot serialise an OTLP request to JSON");
+                String::from("{}")
+            }
+        }
+    }
+}
+
+impl ReceivedRequest<ExportLogsServiceRequest> {
     /// The request's log records, flattened, whatever the answer.
     pub fn records(&self) -> Vec<ReceivedRecord> {
         let mut out = Vec::with_capacity(self.record_count());
@@ -106,20 +323,139 @@ impl ReceivedRequest {
             }
         }
     }
+}
 
-    /// The request as one line of OTLP JSON (`{"resourceLogs":[...]}`), the
-    /// format of the OpenTelemetry Collector's file exporter. It parses back
-    /// with `serde_json::from_str::<ExportLogsServiceRequest>`.
-    pub fn to_otlp_json(&self) -> String {
-        match serde_json::to_string(&self.request) {
-            Ok(line) => line,
-            Err(err) => {
-                // Unreachable in practice: the OTLP types only hold strings,
-                // numbers, bytes and nested messages.
-                tracing::error!(%err, "cannot serialise an OTLP request to JSON");
-                String::from("{\"resourceLogs\":[]}")
+impl ReceivedRequest<ExportTraceServiceRequest> {
+    /// The request's spans, flattened, whatever the answer.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        let mut out = Vec::with_capacity(self.record_count());
+        self.push_spans(&mut out);
+        out
+    }
+
+    pub(crate) fn push_spans(&self, out: &mut Vec<ReceivedSpan>) {
+        for rs in &self.request.resource_spans {
+            let resource_attributes = rs
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.clone())
+                .unwrap_or_default();
+            for ss in &rs.scope_spans {
+                let (scope_name, scope_version) = match &ss.scope {
+                    Some(s) => (s.name.clone(), s.version.clone()),
+                    None => Default::default(),
+                };
+                for span in &ss.spans {
+                    out.push(ReceivedSpan {
+                        transport: self.transport,
+                        resource_attributes: resource_attributes.clone(),
+                        scope_name: scope_name.clone(),
+                        scope_version: scope_version.clone(),
+                        span: span.clone(),
+                    });
+                }
             }
         }
+    }
+}
+
+impl ReceivedRequest<ExportMetricsServiceRequest> {
+    /// The request's metrics (each with all its data points), flattened,
+    /// whatever the answer.
+    pub fn metrics(&self) -> Vec<ReceivedMetric> {
+        let mut out = Vec::new();
+        self.push_metrics(&mut out);
+        out
+    }
+
+    pub(crate) fn push_metrics(&self, out: &mut Vec<ReceivedMetric>) {
+        for rm in &self.request.resource_metrics {
+            let resource_attributes = rm
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.clone())
+                .unwrap_or_default();
+            for sm in &rm.scope_metrics {
+                let (scope_name, scope_version) = match &sm.scope {
+                    Some(s) => (s.name.clone(), s.version.clone()),
+                    None => Default::default(),
+                };
+                for metric in &sm.metrics {
+                    out.push(ReceivedMetric {
+                        transport: self.transport,
+                        resource_attributes: resource_attributes.clone(),
+                        scope_name: scope_name.clone(),
+                        scope_version: scope_version.clone(),
+                        metric: metric.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One span with its resource and scope, flattened out of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedSpan {
+    /// The transport the span arrived on.
+    pub transport: Transport,
+    /// Attributes of the span's resource.
+    pub resource_attributes: Vec<KeyValue>,
+    /// Name of the instrumentation scope (empty when unset).
+    pub scope_name: String,
+    /// Version of the instrumentation scope (empty when unset).
+    pub scope_version: String,
+    /// The span itself.
+    pub span: Span,
+}
+
+impl ReceivedSpan {
+    /// The span attribute `key`, if present with a value.
+    pub fn attr(&self, key: &str) -> Option<&AnyValue> {
+        find(&self.span.attributes, key)
+    }
+
+    /// The span attribute `key` when it is a string.
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attr(key).and_then(as_str)
+    }
+
+    /// The resource attribute `key` when it is a string.
+    pub fn resource_str(&self, key: &str) -> Option<&str> {
+        find(&self.resource_attributes, key).and_then(as_str)
+    }
+}
+
+/// One metric (with its data points) with its resource and scope,
+/// flattened out of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedMetric {
+    /// The transport the metric arrived on.
+    pub transport: Transport,
+    /// Attributes of the metric's resource.
+    pub resource_attributes: Vec<KeyValue>,
+    /// Name of the instrumentation scope (empty when unset).
+    pub scope_name: String,
+    /// Version of the instrumentation scope (empty when unset).
+    pub scope_version: String,
+    /// The metric itself.
+    pub metric: Metric,
+}
+
+impl ReceivedMetric {
+    /// The metric's name.
+    pub fn name(&self) -> &str {
+        &self.metric.name
+    }
+
+    /// Number of data points, whatever the metric type.
+    pub fn data_point_count(&self) -> usize {
+        data_point_count(&self.metric)
+    }
+
+    /// The resource attribute `key` when it is a string.
+    pub fn resource_str(&self, key: &str) -> Option<&str> {
+        find(&self.resource_attributes, key).and_then(as_str)
     }
 }
 

@@ -11,22 +11,36 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use prost::Message as _;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use tokio::sync::watch;
 use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::Service;
+use tonic::server::NamedService;
 use tonic_types::{ErrorDetails, StatusExt as _};
 
+use crate::connection::PlainListener;
 use crate::fault::{Answer, Fault};
-use crate::http_server::{CollectError, collect_limited, header_list};
-use crate::record::Transport;
-use crate::state::{Incoming, Shared};
+use crate::http_server::{CollectError, collect_limited, gunzip_limited, header_list};
+use crate::record::{Signal, Transport};
+use crate::state::{Incoming, Shared, Stored};
 use crate::tls::{PeerInfo, ServerConfigs, TlsListener};
+use crate::value_count;
 
 /// Longest wait for in-flight requests once shutdown is signalled.
 pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
@@ -34,16 +48,58 @@ pub(crate) const DRAIN_GRACE: Duration = Duration::from_secs(2);
 /// and connections to close before the servers are torn down.
 pub(crate) const SETTLE: Duration = Duration::from_millis(100);
 
+/// The bounds every request and connection is held to (from
+/// [`crate::CollectorConfig`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_records_per_request: usize,
+    pub(crate) max_values_per_request: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) header_read_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+}
+
 /// Everything a request handler needs.
 pub(crate) struct Ctx {
     pub(crate) shared: Arc<Shared>,
     pub(crate) max_body_bytes: usize,
+    pub(crate) limits: Limits,
+    /// One permit per request handled at once (both receivers).
+    pub(crate) requests: Arc<tokio::sync::Semaphore>,
     pub(crate) shutdown: watch::Receiver<bool>,
     /// Requests being handled right now (see [`InFlight`]).
     pub(crate) inflight: watch::Sender<usize>,
 }
 
 impl Ctx {
+    /// Records a decoded request and returns the answer to give (see
+    /// `Shared::receive`). With a sink, whose writes may block, this runs
+    /// on a blocking thread, never on the runtime's workers.
+    pub(crate) async fn receive<R: Stored>(&self, incoming: Incoming<R>) -> Answer {
+        if !self.shared.has_sink() {
+            return self.shared.receive(incoming);
+        }
+        let shared = Arc::clone(&self.shared);
+        match tokio::task::spawn_blocking(move || shared.receive(incoming)).await {
+            Ok(answer) => answer,
+            Err(err) => {
+                tracing::error!(%err, "the collector's sink task failed");
+                Answer::NotStored("the store task failed".to_owned())
+            }
+        }
+    }
+
+    /// Waits for one of the request slots
+    /// ([`crate::CollectorConfig::max_concurrent_requests`]).
+    pub(crate) async fn request_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        Arc::clone(&self.requests).acquire_owned().await.ok()
+    }
+
+    /// Counts a request refused for holding too many records or values.
+    pub(crate) fn note_oversized(&self) {
+        self.shared.note(|st| st.refused_oversized += 1);
+    }
+
     /// Marks a request as in flight until the returned guard is dropped.
     pub(crate) fn in_flight(self: &Arc<Self>) -> InFlight {
         self.inflight.send_modify(|n| *n += 1);
@@ -85,8 +141,16 @@ pub(crate) async fn run(
     if let Some(listener) = http {
         let app = crate::http_server::router(Arc::clone(&ctx));
         let signal = wait_shutdown(ctx.shutdown.clone());
+        let local = listener.local_addr();
+        let (accept_loop, connections) = crate::connection::accept(listener, Arc::clone(&ctx));
+        tasks.push(accept_loop);
         match &tls {
             None => tasks.push(tokio::spawn(async move {
+                let Ok(local) = local else { return };
+                let listener = PlainListener {
+                    accepted: connections,
+                    local,
+                };
                 if let Err(err) = axum::serve(listener, app)
                     .with_graceful_shutdown(signal)
                     .await
@@ -96,7 +160,7 @@ pub(crate) async fn run(
             })),
             Some(tls) => {
                 let (accept_loop, accepted) =
-                    crate::tls::accept(listener, Arc::clone(&tls.http), Arc::clone(&ctx));
+                    crate::tls::accept(connections, Arc::clone(&tls.http), Arc::clone(&ctx));
                 tasks.push(accept_loop);
                 let listener = TlsListener { accepted };
                 let app = app.into_make_service_with_connect_info::<PeerInfo>();
@@ -113,30 +177,55 @@ pub(crate) async fn run(
     }
     if let Some(listener) = grpc {
         let limit = ctx.max_body_bytes;
-        let svc = LogsServiceServer::from_arc(Arc::new(GrpcLogs(Arc::clone(&ctx))))
-            .accept_compressed(CompressionEncoding::Gzip)
-            .send_compressed(CompressionEncoding::Gzip)
-            .max_decoding_message_size(limit)
-            .max_encoding_message_size(usize::MAX);
         // The body of a unary call is one 5-byte prefix plus the (maybe
         // compressed) message; leave room for gzip's worst-case expansion of
         // incompressible data so the decoded-size limit is the one that bites.
-        let svc = WireSize {
-            inner: svc,
-            limit: limit.saturating_add(limit / 64).saturating_add(1024),
+        let wire_limit = limit.saturating_add(limit / 64).saturating_add(1024);
+        let logs = WireSize {
+            inner: LogsServiceServer::from_arc(Arc::new(GrpcLogs(Arc::clone(&ctx))))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+            limit: wire_limit,
             ctx: Arc::clone(&ctx),
+            signal: Signal::Logs,
+        };
+        let metrics = WireSize {
+            inner: MetricsServiceServer::from_arc(Arc::new(GrpcMetrics(Arc::clone(&ctx))))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+            limit: wire_limit,
+            ctx: Arc::clone(&ctx),
+            signal: Signal::Metrics,
+        };
+        let traces = WireSize {
+            inner: TraceServiceServer::from_arc(Arc::new(GrpcTraces(Arc::clone(&ctx))))
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(usize::MAX),
+            limit: wire_limit,
+            ctx: Arc::clone(&ctx),
+            signal: Signal::Traces,
         };
         let signal = wait_shutdown(ctx.shutdown.clone());
+        let (accept_loop, connections) = crate::connection::accept(listener, Arc::clone(&ctx));
+        tasks.push(accept_loop);
         match &tls {
             None => {
-                // No Nagle delay: an OTLP answer is one small write.
-                let incoming =
-                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                let incoming = ReceiverStream::new(connections)
+                    .map(|(conn, _peer)| Ok::<_, std::io::Error>(conn));
                 tasks.push(tokio::spawn(async move {
                     if let Err(err) = tonic::transport::Server::builder()
                         .initial_stream_window_size(GRPC_STREAM_WINDOW)
                         .initial_connection_window_size(GRPC_CONNECTION_WINDOW)
-                        .serve_with_incoming_shutdown(svc, incoming, signal)
+                        .add_service(logs)
+                        .add_service(metrics)
+                        .add_service(traces)
+                        .serve_with_incoming_shutdown(incoming, signal)
                         .await
                     {
                         tracing::warn!(%err, "OTLP/gRPC server stopped with an error");
@@ -145,14 +234,17 @@ pub(crate) async fn run(
             }
             Some(tls) => {
                 let (accept_loop, accepted) =
-                    crate::tls::accept(listener, Arc::clone(&tls.grpc), Arc::clone(&ctx));
+                    crate::tls::accept(connections, Arc::clone(&tls.grpc), Arc::clone(&ctx));
                 tasks.push(accept_loop);
                 let incoming = ReceiverStream::new(accepted).map(Ok::<_, std::io::Error>);
                 tasks.push(tokio::spawn(async move {
                     if let Err(err) = tonic::transport::Server::builder()
                         .initial_stream_window_size(GRPC_STREAM_WINDOW)
                         .initial_connection_window_size(GRPC_CONNECTION_WINDOW)
-                        .serve_with_incoming_shutdown(svc, incoming, signal)
+                        .add_service(logs)
+                        .add_service(metrics)
+                        .add_service(traces)
+                        .serve_with_incoming_shutdown(incoming, signal)
                         .await
                     {
                         tracing::warn!(%err, "OTLP/gRPC (TLS) server stopped with an error");
@@ -182,6 +274,10 @@ pub(crate) async fn run(
 
 /// The `LogsService` implementation.
 struct GrpcLogs(Arc<Ctx>);
+/// The `MetricsService` implementation.
+struct GrpcMetrics(Arc<Ctx>);
+/// The `TraceService` implementation.
+struct GrpcTraces(Arc<Ctx>);
 
 /// Size of the request body on the wire, put in the request extensions by
 /// [`WireSize`].
@@ -194,21 +290,58 @@ impl LogsService for GrpcLogs {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, Status> {
-        let ctx = &self.0;
-        let body_len = request
-            .extensions()
-            .get::<WireLen>()
-            .map_or_else(|| request.get_ref().encoded_len() + 5, |w| w.0);
-        let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
-        let (metadata, _, message) = request.into_parts();
-        let meta = |name: &str| {
-            metadata
-                .get(name)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        };
-        let content_type = meta("content-type");
-        let content_encoding = meta("grpc-encoding");
-        let answer = ctx.shared.receive(Incoming {
+        export(&self.0, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcMetrics {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, Status> {
+        export(&self.0, request).await
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcTraces {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, Status> {
+        export(&self.0, request).await
+    }
+}
+
+/// The `Export` call of every signal's service.
+async fn export<R: Stored>(
+    ctx: &Arc<Ctx>,
+    request: tonic::Request<R>,
+) -> Result<tonic::Response<R::Response>, Status> {
+    let max_records = ctx.limits.max_records_per_request;
+    if request.get_ref().item_count() > max_records {
+        ctx.note_oversized();
+        return Err(Status::resource_exhausted(format!(
+            "the request holds more than {max_records} {}: split it",
+            R::SIGNAL.items()
+        )));
+    }
+    let body_len = request
+        .extensions()
+        .get::<WireLen>()
+        .map_or_else(|| request.get_ref().encoded_len() + 5, |w| w.0);
+    let client_certificate = request.peer_certs().is_some_and(|certs| !certs.is_empty());
+    let (metadata, _, message) = request.into_parts();
+    let meta = |name: &str| {
+        metadata
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    };
+    let content_type = meta("content-type");
+    let content_encoding = meta("grpc-encoding");
+    let answer = ctx
+        .receive(Incoming {
             transport: Transport::Grpc,
             headers: header_list(&metadata.into_headers()),
             content_type,
@@ -216,32 +349,30 @@ impl LogsService for GrpcLogs {
             body_len,
             request: message,
             client_certificate,
-        });
-        match answer {
-            Answer::Accepted => Ok(tonic::Response::new(ExportLogsServiceResponse::default())),
-            Answer::Delayed(d) => {
-                // Shutdown cuts the delay short: the request was recorded and
-                // fed to the subscribers as accepted, so it is answered as such.
-                tokio::select! {
-                    () = tokio::time::sleep(d) => {}
-                    () = wait_shutdown(ctx.shutdown.clone()) => {}
-                }
-                Ok(tonic::Response::new(ExportLogsServiceResponse::default()))
+        })
+        .await;
+    match answer {
+        Answer::Accepted => Ok(tonic::Response::new(R::response(None))),
+        Answer::Delayed(d) => {
+            // Shutdown cuts the delay short: the request was recorded and fed
+            // to the subscribers as accepted, so it is answered as such.
+            tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                () = wait_shutdown(ctx.shutdown.clone()) => {}
             }
-            Answer::PartialSuccess { rejected, message } => {
-                Ok(tonic::Response::new(ExportLogsServiceResponse {
-                    partial_success: Some(ExportLogsPartialSuccess {
-                        rejected_log_records: rejected,
-                        error_message: message,
-                    }),
-                }))
-            }
-            Answer::Fault(Fault::NeverAnswer) => {
-                wait_shutdown(ctx.shutdown.clone()).await;
-                Err(shutting_down())
-            }
-            Answer::Fault(fault) => Err(fault_status(fault)),
+            Ok(tonic::Response::new(R::response(None)))
         }
+        Answer::PartialSuccess { rejected, message } => {
+            Ok(tonic::Response::new(R::response(Some((rejected, message)))))
+        }
+        Answer::NotStored(message) => Err(Status::unavailable(format!(
+            "the collector could not store the request: {message}"
+        ))),
+        Answer::Fault(Fault::NeverAnswer) => {
+            wait_shutdown(ctx.shutdown.clone()).await;
+            Err(shutting_down())
+        }
+        Answer::Fault(fault) => Err(fault_status(fault)),
     }
 }
 
@@ -273,6 +404,32 @@ struct WireSize<S> {
     inner: S,
     limit: usize,
     ctx: Arc<Ctx>,
+    signal: Signal,
+}
+
+/// Whether the gRPC message in `body` (5-byte prefix, then the message,
+/// gzip-compressed when the prefix says so) holds more values than allowed.
+/// Bodies that are not one well-formed message are left to tonic.
+fn too_many_values(ctx: &Ctx, signal: Signal, body: &[u8]) -> bool {
+    let Some((&[flag, a, b, c, d], rest)) = body.split_first_chunk::<5>() else {
+        return false;
+    };
+    let len = u32::from_be_bytes([a, b, c, d]) as usize;
+    let Some(message) = rest.get(..len) else {
+        return false;
+    };
+    let max = ctx.limits.max_values_per_request;
+    if flag == 0 {
+        return value_count::protobuf_exceeds(signal, message, max);
+    }
+    match gunzip_limited(message, ctx.max_body_bytes) {
+        Ok(plain) => value_count::protobuf_exceeds(signal, &plain, max),
+        Err(_) => false,
+    }
+}
+
+impl<S: NamedService> NamedService for WireSize<S> {
+    const NAME: &'static str = S::NAME;
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -302,10 +459,22 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let limit = self.limit;
         let in_flight = self.ctx.in_flight();
+        let ctx = Arc::clone(&self.ctx);
+        let signal = self.signal;
         Box::pin(async move {
             let _in_flight = in_flight;
+            // Bounded work: wait for a request slot before reading the body.
+            let _slot = ctx.request_slot().await;
             let (mut parts, body) = req.into_parts();
             match collect_limited(axum::body::Body::new(body), limit).await {
+                Ok(bytes) if too_many_values(&ctx, signal, &bytes) => {
+                    ctx.note_oversized();
+                    Ok(Status::resource_exhausted(format!(
+                        "the request holds more than {} values: split it",
+                        ctx.limits.max_values_per_request
+                    ))
+                    .into_http())
+                }
                 Ok(bytes) => {
                     parts.extensions.insert(WireLen(bytes.len()));
                     let body = tonic::body::Body::new(axum::body::Body::from(bytes));

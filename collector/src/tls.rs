@@ -17,13 +17,17 @@ use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use crate::CollectorError;
+use crate::connection::Guarded;
 use crate::server::{Ctx, wait_shutdown};
+
+/// A TLS connection over a guarded TCP connection.
+pub(crate) type Tls = TlsStream<Guarded<TcpStream>>;
 
 /// Longest time a client gets to complete its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -173,7 +177,7 @@ pub(crate) fn server_configs(tls: &CollectorTls) -> Result<ServerConfigs, Collec
 }
 
 /// Whether the peer of `stream` presented a (verified) certificate.
-pub(crate) fn has_client_certificate(stream: &TlsStream<TcpStream>) -> bool {
+pub(crate) fn has_client_certificate<IO>(stream: &TlsStream<IO>) -> bool {
     stream
         .get_ref()
         .1
@@ -181,65 +185,45 @@ pub(crate) fn has_client_certificate(stream: &TlsStream<TcpStream>) -> bool {
         .is_some_and(|certs| !certs.is_empty())
 }
 
-/// Starts accepting TLS connections on `listener`; returns the accept loop
-/// task and the completed handshakes. The loop ends at shutdown or once
-/// the receiver is dropped.
+/// Runs the TLS handshake of every connection `connections` yields (the
+/// receiver's bounded accept loop); returns the task and the completed
+/// handshakes. The task ends at shutdown or once the receiver is dropped.
 pub(crate) fn accept(
-    listener: TcpListener,
+    mut connections: mpsc::Receiver<(Guarded<TcpStream>, SocketAddr)>,
     config: Arc<ServerConfig>,
     ctx: Arc<Ctx>,
-) -> (
-    tokio::task::JoinHandle<()>,
-    mpsc::Receiver<TlsStream<TcpStream>>,
-) {
+) -> (tokio::task::JoinHandle<()>, mpsc::Receiver<Tls>) {
     let (tx, rx) = mpsc::channel(ACCEPTED_BACKLOG);
-    let task = tokio::spawn(accept_loop(listener, TlsAcceptor::from(config), tx, ctx));
+    let acceptor = TlsAcceptor::from(config);
+    let task = tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = connections.recv() => accepted,
+                () = wait_shutdown(ctx.shutdown.clone()) => return,
+                () = tx.closed() => return,
+            };
+            let Some((tcp, peer)) = accepted else { return };
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            let ctx = Arc::clone(&ctx);
+            tokio::spawn(async move {
+                let handshake = acceptor.accept(tcp).into_fallible();
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Ok(stream)) => {
+                        // Fails only when the server stopped; the connection is
+                        // then dropped.
+                        let _ = tx.send(stream).await;
+                    }
+                    Ok(Err((err, tcp))) => {
+                        handshake_failed(&ctx, peer, &err);
+                        close_gracefully(tcp).await;
+                    }
+                    Err(_) => handshake_failed(&ctx, peer, &"timed out"),
+                }
+            });
+        }
+    });
     (task, rx)
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    tx: mpsc::Sender<TlsStream<TcpStream>>,
-    ctx: Arc<Ctx>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            () = wait_shutdown(ctx.shutdown.clone()) => return,
-            () = tx.closed() => return,
-        };
-        let (tcp, peer) = match accepted {
-            Ok(conn) => conn,
-            Err(err) if is_connection_error(&err) => continue,
-            Err(err) => {
-                // Out of file descriptors and the like: back off a little
-                // instead of spinning (what hyper and axum do too).
-                tracing::warn!(%err, "collector cannot accept a TLS connection");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let tx = tx.clone();
-        let ctx = Arc::clone(&ctx);
-        tokio::spawn(async move {
-            let handshake = acceptor.accept(tcp).into_fallible();
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
-                Ok(Ok(stream)) => {
-                    // Fails only when the server stopped; the connection is
-                    // then dropped.
-                    let _ = tx.send(stream).await;
-                }
-                Ok(Err((err, tcp))) => {
-                    handshake_failed(&ctx, peer, &err);
-                    close_gracefully(tcp).await;
-                }
-                Err(_) => handshake_failed(&ctx, peer, &"timed out"),
-            }
-        });
-    }
 }
 
 /// How long a refused client gets to read our alert and close its side.
@@ -252,7 +236,7 @@ const LINGER: Duration = Duration::from_secs(2);
 /// would make the kernel answer with a reset that destroys the alert, and
 /// the client would report a bare "connection reset" instead of the
 /// certificate problem.
-async fn close_gracefully(mut tcp: TcpStream) {
+async fn close_gracefully(mut tcp: Guarded<TcpStream>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _ = tcp.shutdown().await;
     let mut sink = [0u8; 4096];
@@ -271,15 +255,6 @@ fn handshake_failed(ctx: &Ctx, peer: SocketAddr, err: &dyn fmt::Display) {
     ctx.shared.note_tls_handshake_failure();
 }
 
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
 /// A TLS connection's peer, as seen by the HTTP handlers (through
 /// `ConnectInfo<PeerInfo>`).
 #[derive(Debug, Clone, Copy)]
@@ -290,11 +265,11 @@ pub(crate) struct PeerInfo {
 
 /// The completed handshakes of the HTTP receiver, as an axum listener.
 pub(crate) struct TlsListener {
-    pub(crate) accepted: mpsc::Receiver<TlsStream<TcpStream>>,
+    pub(crate) accepted: mpsc::Receiver<Tls>,
 }
 
 impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+    type Io = Tls;
     type Addr = PeerInfo;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {

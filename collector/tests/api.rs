@@ -93,8 +93,7 @@ fn bind_errors_name_the_address() {
         http_addr: None,
         grpc_addr: None,
         max_body_bytes: 1,
-        tls: None,
-        keep_requests: true,
+        ..CollectorConfig::default()
     })
     .unwrap_err();
     assert!(matches!(err, CollectorError::NoReceiver));

@@ -150,7 +150,7 @@ async fn wrong_path_method_type_and_encoding_are_refused() {
     let base = c.http_base_endpoint().unwrap();
 
     let resp = client
-        .post(format!("{base}/v1/traces"))
+        .post(format!("{base}/v1/profiles"))
         .header("content-type", PROTOBUF)
         .body(Vec::new())
         .send()

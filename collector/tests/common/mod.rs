@@ -7,13 +7,22 @@ use std::time::Duration;
 
 use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use agent_otel_collector::opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use agent_otel_collector::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::{
     LogRecord, ResourceLogs, ScopeLogs,
 };
+use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric,
+    number_data_point,
+};
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
+use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status, span, status,
+};
 
 /// A generous bound for anything that should be quick.
 pub const BOUND: Duration = Duration::from_secs(20);
@@ -130,4 +139,80 @@ pub fn export_grpc_in_thread(
             Ok(())
         })
     })
+}
+
+/// A traces request with `n` spans of one trace (`execute_tool shell`).
+pub fn sample_traces(n: usize) -> ExportTraceServiceRequest {
+    let spans = (0..n)
+        .map(|i| Span {
+            trace_id: vec![7; 16],
+            span_id: vec![i as u8 + 1; 8],
+            parent_span_id: if i == 0 { Vec::new() } else { vec![1; 8] },
+            name: format!("execute_tool shell-{i}"),
+            kind: span::SpanKind::Internal as i32,
+            start_time_unix_nano: 1_700_000_000_000_000_000 + i as u64 * 1_000_000,
+            end_time_unix_nano: 1_700_000_000_000_000_000 + (i as u64 + 1) * 1_000_000,
+            attributes: vec![kv("gen_ai.tool.name", s("shell"))],
+            status: Some(Status {
+                code: status::StatusCode::Ok as i32,
+                message: String::new(),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", s("codex-cli"))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                scope: Some(InstrumentationScope {
+                    name: "agent-otel".to_owned(),
+                    ..Default::default()
+                }),
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// A metrics request with one counter `codex.tool.call` of `n` data points.
+pub fn sample_metrics(n: usize) -> ExportMetricsServiceRequest {
+    let data_points = (0..n)
+        .map(|i| NumberDataPoint {
+            attributes: vec![kv("tool_name", s(&format!("tool-{i}")))],
+            time_unix_nano: 1_700_000_000_000_000_000,
+            value: Some(number_data_point::Value::AsInt(i as i64 + 1)),
+            ..Default::default()
+        })
+        .collect();
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", s("codex-cli"))],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                scope: Some(InstrumentationScope {
+                    name: "agent-otel".to_owned(),
+                    ..Default::default()
+                }),
+                metrics: vec![Metric {
+                    name: "codex.tool.call".to_owned(),
+                    unit: "{call}".to_owned(),
+                    data: Some(metric::Data::Sum(Sum {
+                        data_points,
+                        aggregation_temporality: AggregationTemporality::Delta as i32,
+                        is_monotonic: true,
+                    })),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
 }

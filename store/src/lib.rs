@@ -1,0 +1,252 @@
+//! Received OTLP telemetry in SQLite, and the queries the viewer and the
+//! CLI use.
+//!
+//! Tables and columns are named as the OpenTelemetry Collector's
+//! ClickHouse exporter names them (`otel_logs`, `otel_traces`,
+//! `otel_metrics_sum`, `otel_metrics_gauge`, `otel_metrics_histogram`;
+//! `Timestamp`, `TraceId`, `ServiceName`, `LogAttributes`, ...), with
+//! attribute maps as JSON text, so a query written here carries over to a
+//! team's ClickHouse. The type mapping and the added column are described
+//! in the `schema` module source (and in README.md).
+//!
+//! A [`Store`] is a [`Sink`] for the collector: each request is written
+//! in **one transaction**, committed (WAL, `synchronous=FULL`) before the
+//! collector acknowledges it.
+//!
+//! ```
+//! use agent_otel_store::Store;
+//! let store = Store::in_memory(10_000)?;
+//! assert_eq!(store.counts()?.logs, 0);
+//! # Ok::<(), agent_otel_store::StoreError>(())
+//! ```
+
+mod query;
+mod rows;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use agent_otel_collector::{SignalRequest, Sink, SinkError};
+use rusqlite::Connection;
+
+pub use query::{SessionEvent, SessionSummary, SpanRow};
+
+/// Why the store could not open, write or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file could not be opened or prepared.
+    #[error("cannot open the store {path}: {source}")]
+    Open {
+        /// The file asked for.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A write or a query failed (disk full, read-only file, ...).
+    #[error("store {place}: {source}")]
+    Sqlite {
+        /// Where: the database path or `memory`.
+        place: String,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// How many rows each table holds, and how many were evicted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StoreCounts {
+    /// Rows of `otel_logs`.
+    pub logs: u64,
+    /// Rows of `otel_traces`.
+    pub spans: u64,
+    /// Rows of the `otel_metrics_*` tables.
+    pub data_points: u64,
+    /// Rows evicted by an in-memory store's bound (all tables).
+    pub evicted: u64,
+}
+
+struct Inner {
+    conn: Connection,
+    /// Rows per table (in [`schema::TABLES`] order), tracked for eviction.
+    rows: [u64; 5],
+    evicted: u64,
+}
+
+/// Received telemetry in SQLite: a file (durable) or memory (bounded).
+pub struct Store {
+    inner: Mutex<Inner>,
+    place: String,
+    /// `Some(n)`: each table keeps at most `n` rows, oldest evicted first.
+    bound: Option<u64>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("place", &self.place)
+            .field("bound", &self.bound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating when missing) the database file at `path`, in WAL
+    /// mode with `synchronous=FULL`: a committed write survives a crash of
+    /// this process and of the machine.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.execute_batch(schema::CREATE).map_err(err)?;
+        Store::with(conn, path.display().to_string(), None)
+    }
+
+    /// An in-memory store whose tables keep at most `max_rows` rows each;
+    /// older rows are evicted first and counted ([`StoreCounts::evicted`]).
+    pub fn in_memory(max_rows: u64) -> Result<Store, StoreError> {
+        let err = |source| StoreError::Sqlite {
+            place: "memory".into(),
+            source,
+        };
+        let conn = Connection::open_in_memory().map_err(err)?;
+        conn.execute_batch(schema::CREATE).map_err(err)?;
+        Store::with(conn, "memory".into(), Some(max_rows.max(1)))
+    }
+
+    fn with(conn: Connection, place: String, bound: Option<u64>) -> Result<Store, StoreError> {
+        let mut rows = [0u64; 5];
+        for (i, table) in schema::TABLES.iter().enumerate() {
+            rows[i] = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(|source| StoreError::Sqlite {
+                    place: place.clone(),
+                    source,
+                })?
+                .try_into()
+                .unwrap_or(0);
+        }
+        Ok(Store {
+            inner: Mutex::new(Inner {
+                conn,
+                rows,
+                evicted: 0,
+            }),
+            place,
+            bound,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic mid-transaction rolls the transaction back (it is
+        // dropped), so the connection stays usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sqlite(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sqlite {
+            place: self.place.clone(),
+            source,
+        }
+    }
+
+    /// Writes every record of `request` in one transaction and commits it;
+    /// returns how many rows were written.
+    pub fn write(&self, request: SignalRequest<'_>) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let tx = inner.conn.transaction().map_err(|e| self.sqlite(e))?;
+        let before = table_rows(&tx).map_err(|e| self.sqlite(e))?;
+        let written = match request {
+            SignalRequest::Logs(r) => rows::write_logs(&tx, &r.request),
+            SignalRequest::Metrics(r) => rows::write_metrics(&tx, &r.request),
+            SignalRequest::Traces(r) => rows::write_traces(&tx, &r.request),
+        }
+        .map_err(|e| self.sqlite(e))?;
+        let after = table_rows(&tx).map_err(|e| self.sqlite(e))?;
+        tx.commit().map_err(|e| self.sqlite(e))?;
+        for i in 0..5 {
+            inner.rows[i] += after[i].saturating_sub(before[i]);
+        }
+        if let Some(bound) = self.bound {
+            self.evict(&mut inner, bound)?;
+        }
+        Ok(written)
+    }
+
+    /// Deletes the oldest rows of every table over `bound`.
+    fn evict(&self, inner: &mut Inner, bound: u64) -> Result<(), StoreError> {
+        for (i, table) in schema::TABLES.iter().enumerate() {
+            let excess = inner.rows[i].saturating_sub(bound);
+            if excess == 0 {
+                continue;
+            }
+            let n = inner
+                .conn
+                .execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE rowid IN \
+                         (SELECT rowid FROM {table} ORDER BY rowid LIMIT ?1)"
+                    ),
+                    [i64::try_from(excess).unwrap_or(i64::MAX)],
+                )
+                .map_err(|e| self.sqlite(e))?;
+            inner.rows[i] -= n as u64;
+            inner.evicted += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Rows per table and rows evicted.
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let inner = self.lock();
+        Ok(StoreCounts {
+            logs: inner.rows[0],
+            spans: inner.rows[1],
+            data_points: inner.rows[2] + inner.rows[3] + inner.rows[4],
+            evicted: inner.evicted,
+        })
+    }
+
+    /// Runs `f` on the connection (for the queries).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let inner = self.lock();
+        f(&inner.conn).map_err(|e| self.sqlite(e))
+    }
+}
+
+/// The highest rowid of every table (rows are only appended within a
+/// write, so the difference counts the rows written).
+fn table_rows(conn: &Connection) -> rusqlite::Result<[u64; 5]> {
+    let mut out = [0u64; 5];
+    for (i, table) in schema::TABLES.iter().enumerate() {
+        out[i] = conn
+            .query_row(
+                &format!("SELECT coalesce(max(rowid), 0) FROM {table}"),
+                [],
+                |r| r.get::<_, i64>(0),
+            )?
+            .try_into()
+            .unwrap_or(0);
+    }
+    Ok(out)
+}
+
+impl Sink for Store {
+    fn write(&self, request: SignalRequest<'_>) -> Result<(), SinkError> {
+        Store::write(self, request)
+            .map(|_| ())
+            .map_err(|e| SinkError::new(e.to_string()))
+    }
+}
