@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use agent_otel_collector::ReceivedRecord;
-use agent_otel_core::PipelineStats;
+use agent_otel_core::{PipelineStats, catalog};
 
 use crate::style::Style;
 
@@ -65,19 +65,19 @@ impl Summary {
                 let add = |sum: &mut i64, key| {
                     *sum = sum.saturating_add(record.attr_int(key).unwrap_or(0));
                 };
-                add(&mut self.input_tokens, "input_token_count");
-                add(&mut self.output_tokens, "output_token_count");
-                add(&mut self.cached_tokens, "cached_token_count");
-                add(&mut self.reasoning_tokens, "reasoning_token_count");
+                add(&mut self.input_tokens, catalog::INPUT_TOKEN_COUNT);
+                add(&mut self.output_tokens, catalog::OUTPUT_TOKEN_COUNT);
+                add(&mut self.cached_tokens, catalog::CACHED_TOKEN_COUNT);
+                add(&mut self.reasoning_tokens, catalog::REASONING_TOKEN_COUNT);
             }
             "tool_result" => {
                 self.tool_results = self.tool_results.saturating_add(1);
-                if record.attr_str("success") == Some("true") {
+                if record.attr_str(catalog::SUCCESS) == Some("true") {
                     self.tool_successes = self.tool_successes.saturating_add(1);
                 }
             }
             "api_request" => {
-                if let Some(ms) = record.attr_int("duration_ms") {
+                if let Some(ms) = record.attr_int(catalog::DURATION_MS) {
                     let b = &mut self.api_latency_buckets[latency_bucket(ms)];
                     *b = b.saturating_add(1);
                 }
@@ -221,21 +221,31 @@ pub fn render_stats(stats: &PipelineStats, style: &Style) -> String {
 fn details(record: &ReceivedRecord) -> String {
     let keys: &[&str] = match kind_of(record.event_name()) {
         "api_request" => &[
-            "attempt",
-            "http.response.status_code",
-            "duration_ms",
-            "error.message",
+            catalog::ATTEMPT,
+            catalog::HTTP_RESPONSE_STATUS_CODE,
+            catalog::DURATION_MS,
+            catalog::ERROR_MESSAGE,
         ],
         "sse_event" => &[
-            "event.kind",
-            "duration_ms",
-            "input_token_count",
-            "output_token_count",
-            "error.message",
+            catalog::EVENT_KIND,
+            catalog::DURATION_MS,
+            catalog::INPUT_TOKEN_COUNT,
+            catalog::OUTPUT_TOKEN_COUNT,
+            catalog::ERROR_MESSAGE,
         ],
-        "user_prompt" => &["prompt_length", "prompt"],
-        "tool_decision" => &["tool_name", "call_id", "decision", "source"],
-        "tool_result" => &["tool_name", "call_id", "success", "duration_ms"],
+        "user_prompt" => &[catalog::PROMPT_LENGTH, catalog::PROMPT],
+        "tool_decision" => &[
+            catalog::TOOL_NAME,
+            catalog::CALL_ID,
+            catalog::DECISION,
+            catalog::SOURCE,
+        ],
+        "tool_result" => &[
+            catalog::TOOL_NAME,
+            catalog::CALL_ID,
+            catalog::SUCCESS,
+            catalog::DURATION_MS,
+        ],
         _ => &[],
     };
     keys.iter()
