@@ -9,13 +9,17 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, mpsc};
 
-use agent_otel_collector::{Collector, CollectorConfig, SignalRequest, Sink, SinkError};
-use agent_otel_store::Store;
+use agent_otel_collector::{
+    Collector, CollectorConfig, ReceivedTracesRequest, SignalRequest, Sink, SinkError,
+};
+use agent_otel_core::opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use agent_otel_core::opentelemetry_proto::tonic::trace::v1::{Span, Status};
+use agent_otel_store::{SpanRow, Store};
 
 use crate::printer::{Line, Printer, finish};
 use crate::style::Style;
 use crate::summary::{Summary, escape_control, event_line};
-use crate::{EXIT_OK, EXIT_USAGE};
+use crate::{EXIT_OK, EXIT_USAGE, waterfall};
 
 /// Rows per table kept by the in-memory store (without `--db`).
 const MEMORY_ROWS: u64 = 100_000;
@@ -80,6 +84,53 @@ impl CollectSink {
     }
 }
 
+impl CollectSink {
+    /// Prints the trace of every turn that ended in `traces` (its
+    /// `invoke_agent` span, or any root span, arrived) as a small tree with
+    /// durations, read back from the store with the spans that came before.
+    fn print_turns(&self, traces: &ReceivedTracesRequest) {
+        let mut shown: Vec<Vec<u8>> = Vec::new();
+        for received in traces.spans() {
+            let span = &received.span;
+            let ends_a_turn =
+                span.parent_span_id.is_empty() || span.name.starts_with("invoke_agent");
+            if !ends_a_turn || shown.contains(&span.trace_id) {
+                continue;
+            }
+            shown.push(span.trace_id.clone());
+            let hex: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
+            if let Ok(rows) = self.store.trace_spans(&hex) {
+                let spans: Vec<Span> = rows.iter().map(span_of_row).collect();
+                self.printer
+                    .offer(Line::Out(waterfall::render(&spans, &self.style)));
+            }
+        }
+    }
+}
+
+/// A stored span row back as the fields the waterfall draws.
+fn span_of_row(row: &SpanRow) -> Span {
+    let bytes = |hex: &str| -> Vec<u8> {
+        (0..hex.len() / 2)
+            .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    };
+    let start = u64::try_from(row.start_ns).unwrap_or(0);
+    Span {
+        trace_id: bytes(&row.trace_id),
+        span_id: bytes(&row.span_id),
+        parent_span_id: bytes(&row.parent_span_id),
+        name: row.name.clone(),
+        start_time_unix_nano: start,
+        end_time_unix_nano: start.saturating_add(u64::try_from(row.duration_ns).unwrap_or(0)),
+        status: (row.status == "Error").then(|| Status {
+            code: StatusCode::Error as i32,
+            ..Status::default()
+        }),
+        ..Span::default()
+    }
+}
+
 impl Sink for CollectSink {
     fn write(&self, request: SignalRequest<'_>) -> Result<(), SinkError> {
         self.store
@@ -89,6 +140,11 @@ impl Sink for CollectSink {
             let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
             out.append(&request.to_otlp_json())
                 .map_err(|e| self.fail("cannot write --out", &e))?;
+        }
+        if let SignalRequest::Traces(traces) = request
+            && !self.quiet
+        {
+            self.print_turns(traces);
         }
         if let SignalRequest::Logs(logs) = request {
             let records = logs.records();

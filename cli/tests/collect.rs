@@ -301,3 +301,56 @@ fn a_stdout_nobody_reads_neither_blocks_nor_grows() {
     assert!(peak_kb < 400_000, "peak RSS {peak_kb} kB");
     assert!(collect.interrupt().success());
 }
+
+#[test]
+fn each_turn_is_printed_as_a_tree_with_durations() {
+    let mut collect = Collect::start(None, &[]);
+    let mut stdout = collect.stdout();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[otel]\nexporter = {{ otlp-http = {{ endpoint = \"http://{0}/v1/logs\" }} }}\ntrace_exporter = {{ otlp-http = {{ endpoint = \"http://{0}/v1/traces\" }} }}\n",
+            collect.addr
+        ),
+    )
+    .unwrap();
+    let input = [
+        r#"{"type":"turn_start"}"#,
+        r#"{"type":"api_request","attempt":1,"duration_ms":300,"http.response.status_code":200}"#,
+        r#"{"type":"tool_result","tool_name":"shell","call_id":"c1","duration_ms":40,"success":false}"#,
+        r#"{"type":"turn_end"}"#,
+    ]
+    .join("\n");
+    let status = Command::new(cargo_bin("agent-otel"))
+        .args(["emit", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .env_remove("TRACEPARENT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            child.stdin.take().unwrap().write_all(input.as_bytes())?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(status.success());
+    assert!(collect.interrupt().success());
+    let mut text = String::new();
+    stdout.read_to_string(&mut text).unwrap();
+    let tree: Vec<&str> = text.lines().filter(|l| l.contains('|')).collect();
+    assert_eq!(tree.len(), 3, "{text}");
+    assert!(tree[0].contains("invoke_agent codex-cli"), "{text}");
+    assert!(
+        tree[1].contains("  chat ") && tree[1].contains("300 ms"),
+        "{text}"
+    );
+    assert!(
+        tree[2].contains("execute_tool shell") && tree[2].contains("40 ms"),
+        "{text}"
+    );
+    assert!(tree[2].ends_with("error"), "{text}");
+}
