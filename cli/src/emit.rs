@@ -365,19 +365,7 @@ fn report(
 /// `text` safe for a terminal: control characters escaped, cut to
 /// [`MAX_SHOWN_CHARS`] characters.
 fn printable(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == MAX_SHOWN_CHARS {
-            out.push_str("…[cut]");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::printable::printable(text, MAX_SHOWN_CHARS, "…[cut]")
 }
 
 /// The reading side: parses each line and emits its event.

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use agent_otel_core::opentelemetry_proto::tonic::trace::v1::Span;
 use agent_otel_core::opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 
+use crate::printable::printable;
 use crate::style::Style;
 
 /// Width of the bar column, in characters.
@@ -142,19 +143,7 @@ fn duration(nanos: u64) -> String {
 /// A received span name made safe for a terminal: control characters
 /// escaped, at most [`NAME_CHARS`] characters.
 fn printable_name(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if i == NAME_CHARS {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    printable(name, NAME_CHARS, "…")
 }
 
 #[cfg(test)]

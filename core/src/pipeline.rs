@@ -704,28 +704,9 @@ impl Worker {
             let mut counts = AttributeCounts::default();
             let batches = self.encoder.encode_counted(chunk, format, &mut counts);
             self.stats.attributes(&counts);
+            let stats = Arc::clone(&self.stats);
             for batch in batches {
-                let slot = if cut { None } else { self.export_slot().await };
-                let Some(permit) = slot.filter(|_| !self.control.passed()) else {
-                    cut = true;
-                    spill(
-                        self.spool.as_deref(),
-                        &batch,
-                        &self.stats,
-                        DropReason::ShutdownDeadline,
-                        true,
-                    );
-                    continue;
-                };
-                tokio::spawn(deliver(
-                    Arc::clone(&exporter),
-                    batch,
-                    Arc::clone(&self.stats),
-                    self.options,
-                    self.control.deadline.subscribe(),
-                    self.spool.clone(),
-                    permit,
-                ));
+                cut = !self.dispatch(batch, &exporter, &stats, cut).await;
             }
         }
         buffer.clear();
@@ -741,7 +722,7 @@ impl Worker {
         let Some(traces) = &mut self.traces else {
             return;
         };
-        let (spans, _) = traces.deriver.take();
+        let spans = traces.deriver.take();
         if spans.is_empty() {
             return;
         }
@@ -749,32 +730,48 @@ impl Worker {
         let batches = traces.encoder.encode(spans, traces.exporter.wire_format());
         let exporter = Arc::clone(&traces.exporter);
         let stats = Arc::clone(&traces.stats);
+        let mut cut = false;
         for batch in batches {
-            let slot = if self.control.passed() {
-                None
-            } else {
-                self.export_slot().await
-            };
-            let Some(permit) = slot.filter(|_| !self.control.passed()) else {
-                spill(
-                    self.spool.as_deref(),
-                    &batch,
-                    &stats,
-                    DropReason::ShutdownDeadline,
-                    true,
-                );
-                continue;
-            };
-            tokio::spawn(deliver(
-                Arc::clone(&exporter),
-                batch,
-                Arc::clone(&stats),
-                self.options,
-                self.control.deadline.subscribe(),
-                self.spool.clone(),
-                permit,
-            ));
+            cut = !self.dispatch(batch, &exporter, &stats, cut).await;
         }
+    }
+
+    /// Hands one encoded batch of any signal to an export task once a slot
+    /// is free. Past the shutdown deadline (or once an earlier batch of the
+    /// same delivery was `cut`) it is spooled or counted as dropped instead.
+    /// Returns whether the batch went to an export task.
+    async fn dispatch(
+        &mut self,
+        batch: Batch,
+        exporter: &Arc<dyn Exporter>,
+        stats: &Arc<StatsCounters>,
+        cut: bool,
+    ) -> bool {
+        let slot = if cut || self.control.passed() {
+            None
+        } else {
+            self.export_slot().await
+        };
+        let Some(permit) = slot.filter(|_| !self.control.passed()) else {
+            spill(
+                self.spool.as_deref(),
+                &batch,
+                stats,
+                DropReason::ShutdownDeadline,
+                true,
+            );
+            return false;
+        };
+        tokio::spawn(deliver(
+            Arc::clone(exporter),
+            batch,
+            Arc::clone(stats),
+            self.options,
+            self.control.deadline.subscribe(),
+            self.spool.clone(),
+            permit,
+        ));
+        true
     }
 
     /// Waits for a free export slot, reading control messages meanwhile (a

@@ -113,31 +113,6 @@ impl Batch {
         }
     }
 
-    /// A batch of `signal` encoded in `format`, holding `records` records
-    /// (log records, spans or data points).
-    pub(crate) fn encoded(
-        signal: Signal,
-        format: WireFormat,
-        bytes: Vec<u8>,
-        records: usize,
-    ) -> Self {
-        let batch = Self {
-            signal,
-            records,
-            protobuf: OnceLock::new(),
-            json: OnceLock::new(),
-            request: OnceLock::new(),
-            transport_body: OnceLock::new(),
-        };
-        let slot = match format {
-            WireFormat::Protobuf => &batch.protobuf,
-            WireFormat::Json => &batch.json,
-        };
-        // The slot is empty: `set` cannot fail.
-        let _ = slot.set(Bytes::from(bytes));
-        batch
-    }
-
     /// A batch encoded from a prost request: its protobuf bytes, and its
     /// OTLP JSON when the exporter sends JSON.
     pub(crate) fn from_encoded_parts(

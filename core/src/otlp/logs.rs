@@ -141,10 +141,10 @@ impl OtlpEncoder {
             }
             counts.add(&record_counts);
             if count > 0 && records.len() + E::framed_len(&scratch) > budget {
-                batches.push(Batch::encoded(
+                batches.push(Batch::from_encoded(
                     Signal::Logs,
                     E::FORMAT,
-                    E::finish(self, &records),
+                    E::finish(self, &records).into(),
                     count,
                 ));
                 records.clear();
@@ -154,10 +154,10 @@ impl OtlpEncoder {
             count += 1;
         }
         if count > 0 {
-            batches.push(Batch::encoded(
+            batches.push(Batch::from_encoded(
                 Signal::Logs,
                 E::FORMAT,
-                E::finish(self, &records),
+                E::finish(self, &records).into(),
                 count,
             ));
         }

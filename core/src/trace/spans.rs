@@ -31,7 +31,8 @@ struct OpenTurn {
     sampled: bool,
     start: SystemTime,
     session: Arc<SessionMetadata>,
-    chat: Option<Span>,
+    /// The open `chat` span and its id (where the completion's log records go).
+    chat: Option<(SpanId, Span)>,
     input_tokens: u64,
     output_tokens: u64,
 }
@@ -42,8 +43,6 @@ pub(crate) struct SpanDeriver {
     agent_name: String,
     turns: HashMap<(TraceId, SpanId), OpenTurn>,
     finished: Vec<Span>,
-    /// Spans finished (sampled or not) since the last [`SpanDeriver::take`].
-    derived: u64,
 }
 
 impl SpanDeriver {
@@ -79,10 +78,7 @@ impl SpanDeriver {
             self.open(link, parent, event.time, Arc::clone(session));
         }
         let Self {
-            turns,
-            finished,
-            derived,
-            ..
+            turns, finished, ..
         } = self;
         let Some(turn) = turns.get_mut(&key) else {
             return;
@@ -94,11 +90,10 @@ impl SpanDeriver {
                 strings,
                 ..
             } => {
-                if let Some(chat) = turn.chat.take() {
-                    *derived += 1;
-                    if turn.sampled {
-                        finished.push(chat);
-                    }
+                if let Some((_, chat)) = turn.chat.take()
+                    && turn.sampled
+                {
+                    finished.push(chat);
                 }
                 let span_id = SpanId::random();
                 let end = event.time;
@@ -125,23 +120,30 @@ impl SpanDeriver {
                 } else {
                     None
                 };
-                turn.chat = Some(Span {
-                    trace_id: turn.trace_id.0.to_vec(),
-                    span_id: span_id.0.to_vec(),
-                    parent_span_id: turn.span_id.0.to_vec(),
-                    flags: span_flags(turn.sampled),
-                    name: format!("chat {}", turn.session.model),
-                    kind: SpanKind::Client as i32,
-                    start_time_unix_nano: unix_nanos(start),
-                    end_time_unix_nano: unix_nanos(end),
-                    attributes,
-                    status,
-                    ..Span::default()
-                });
+                turn.chat = Some((
+                    span_id,
+                    Span {
+                        trace_id: turn.trace_id.0.to_vec(),
+                        span_id: span_id.0.to_vec(),
+                        parent_span_id: turn.span_id.0.to_vec(),
+                        flags: span_flags(turn.sampled),
+                        name: format!("chat {}", turn.session.model),
+                        kind: SpanKind::Client as i32,
+                        start_time_unix_nano: unix_nanos(start),
+                        end_time_unix_nano: unix_nanos(end),
+                        attributes,
+                        status,
+                        ..Span::default()
+                    },
+                ));
                 set_span(event, span_id);
             }
             EventBody::SseEvent { tokens, .. } => {
-                if let Some(chat) = turn.chat.as_mut() {
+                if let Some(tokens) = tokens {
+                    turn.input_tokens = turn.input_tokens.saturating_add(tokens.input);
+                    turn.output_tokens = turn.output_tokens.saturating_add(tokens.output);
+                }
+                if let Some((chat_id, chat)) = turn.chat.as_mut() {
                     if let Some(tokens) = tokens {
                         chat.end_time_unix_nano =
                             chat.end_time_unix_nano.max(unix_nanos(event.time));
@@ -153,16 +155,8 @@ impl SpanDeriver {
                             catalog::GEN_AI_USAGE_OUTPUT_TOKENS,
                             saturating_i64(tokens.output),
                         ));
-                        turn.input_tokens = turn.input_tokens.saturating_add(tokens.input);
-                        turn.output_tokens = turn.output_tokens.saturating_add(tokens.output);
                     }
-                    let chat_id = chat.span_id.clone();
-                    if let Ok(id) = <[u8; 8]>::try_from(chat_id.as_slice()) {
-                        set_span(event, SpanId(id));
-                    }
-                } else if let Some(tokens) = tokens {
-                    turn.input_tokens = turn.input_tokens.saturating_add(tokens.input);
-                    turn.output_tokens = turn.output_tokens.saturating_add(tokens.output);
+                    set_span(event, *chat_id);
                 }
             }
             EventBody::ToolResult {
@@ -200,7 +194,6 @@ impl SpanDeriver {
                     status,
                     ..Span::default()
                 };
-                *derived += 1;
                 if turn.sampled {
                     finished.push(span);
                 }
@@ -219,13 +212,9 @@ impl SpanDeriver {
         }
     }
 
-    /// The sampled spans finished since the last call, and how many spans
-    /// were derived in all (sampled or not).
-    pub(crate) fn take(&mut self) -> (Vec<Span>, u64) {
-        (
-            std::mem::take(&mut self.finished),
-            std::mem::take(&mut self.derived),
-        )
+    /// The sampled spans finished since the last call.
+    pub(crate) fn take(&mut self) -> Vec<Span> {
+        std::mem::take(&mut self.finished)
     }
 
     fn open(
@@ -263,13 +252,11 @@ impl SpanDeriver {
 
     /// The turn's `invoke_agent` span, after its last `chat` span.
     fn close(&mut self, mut turn: OpenTurn, end: SystemTime) {
-        if let Some(chat) = turn.chat.take() {
-            self.derived += 1;
-            if turn.sampled {
-                self.finished.push(chat);
-            }
+        if let Some((_, chat)) = turn.chat.take()
+            && turn.sampled
+        {
+            self.finished.push(chat);
         }
-        self.derived += 1;
         if !turn.sampled {
             return;
         }
