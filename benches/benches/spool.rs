@@ -77,6 +77,7 @@ fn shutdown_with(
         SignalExporters {
             logs: Some(http_exporter(collector)),
             traces: None,
+            metrics: None,
         },
         options,
         spool.map(SpoolOptions::new),
@@ -242,6 +243,7 @@ fn replay(c: &mut Criterion, lines: &mut Vec<String>) {
                     SignalExporters {
                         logs: Some(http_exporter(&collector)),
                         traces: None,
+                        metrics: None,
                     },
                     options(),
                     &mut |_| {},

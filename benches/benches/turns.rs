@@ -42,6 +42,7 @@ fn start(traces: bool, options: PipelineOptions) -> Telemetry {
     let exporters = SignalExporters {
         logs: Some(Box::new(DiscardExporter::new())),
         traces: traces.then(|| Box::new(DiscardExporter::new()) as _),
+        metrics: None,
     };
     Telemetry::with_exporters(TelemetryOptions::default(), exporters, options)
         .unwrap_or_else(|e| panic!("pipeline does not start: {e}"))

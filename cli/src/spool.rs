@@ -69,7 +69,11 @@ pub fn run(action: Action, config: Option<&Path>) -> u8 {
                 return EXIT_USAGE;
             };
             let exporters = match (resolved.build_exporter(), resolved.build_trace_exporter()) {
-                (Ok(logs), Ok(traces)) => SignalExporters { logs, traces },
+                (Ok(logs), Ok(traces)) => SignalExporters {
+                    logs,
+                    traces,
+                    metrics: None,
+                },
                 (Err(e), _) | (_, Err(e)) => return setup::report(&e),
             };
             if exporters.logs.is_none() && exporters.traces.is_none() {

@@ -245,7 +245,11 @@ impl ResolvedConfig {
         }
         Ok(Telemetry::with_spool(
             self.telemetry.clone(),
-            SignalExporters { logs, traces },
+            SignalExporters {
+                logs,
+                traces,
+                metrics: None,
+            },
             self.pipeline,
             self.spool.clone(),
         )?)

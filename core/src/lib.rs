@@ -21,6 +21,7 @@ pub mod classify;
 pub mod event;
 mod event_builder;
 pub mod exporter;
+pub mod metrics;
 pub mod otlp;
 pub mod pipeline;
 mod queue;
@@ -51,6 +52,7 @@ pub use event::{
 };
 pub use event_builder::EventBuilder;
 pub use exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+pub use metrics::{MetricsOptions, Temporality};
 pub use otlp::{Batch, OtlpEncoder, REDACTED, Signal, WireFormat};
 pub use pipeline::{FlushError, PipelineError, PipelineOptions};
 pub use replay::{ReplayError, ReplayReport, replay_spool};

@@ -6,6 +6,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
 
 use crate::attribute::{AttributeLimits, ContentPolicy};
 use crate::catalog;
+use crate::metrics::MetricsOptions;
 use crate::trace::TraceOptions;
 
 /// The OTLP resource sent with every export.
@@ -52,6 +53,8 @@ pub struct TelemetryOptions {
     pub attribute_limits: AttributeLimits,
     /// Sampling and the caller's trace context, for turns.
     pub trace: TraceOptions,
+    /// Temporality, export interval and cardinality limit of the metrics.
+    pub metrics: MetricsOptions,
 }
 
 impl Default for TelemetryOptions {
@@ -64,6 +67,7 @@ impl Default for TelemetryOptions {
             content: ContentPolicy::default(),
             attribute_limits: AttributeLimits::default(),
             trace: TraceOptions::default(),
+            metrics: MetricsOptions::default(),
         }
     }
 }

@@ -80,6 +80,7 @@ impl Telemetry {
             SignalExporters {
                 logs: Some(exporter),
                 traces: None,
+                metrics: None,
             },
             pipeline,
         )
@@ -209,6 +210,8 @@ pub struct SignalExporters {
     pub logs: Option<Box<dyn Exporter>>,
     /// Spans of turns; `None`: no spans are derived or sent.
     pub traces: Option<Box<dyn Exporter>>,
+    /// Metrics derived from the events; `None`: nothing is aggregated.
+    pub metrics: Option<Box<dyn Exporter>>,
 }
 
 /// One event, borrowed from the caller, as given to [`Session::emit`].

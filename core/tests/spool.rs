@@ -40,6 +40,7 @@ fn start(exporter: &ScriptedExporter, spool: SpoolOptions) -> Telemetry {
         SignalExporters {
             logs: Some(Box::new(exporter.clone())),
             traces: None,
+            metrics: None,
         },
         options(),
         Some(spool),
@@ -114,6 +115,7 @@ fn logs_only(exporter: Box<dyn agent_otel_core::Exporter>) -> SignalExporters {
     SignalExporters {
         logs: Some(exporter),
         traces: None,
+        metrics: None,
     }
 }
 
@@ -187,6 +189,7 @@ fn a_shutdown_deadline_spools_what_is_left() {
         SignalExporters {
             logs: Some(Box::new(hung.clone())),
             traces: None,
+            metrics: None,
         },
         PipelineOptions {
             retry: RetryPolicy {
@@ -415,6 +418,7 @@ fn spans_are_spooled_and_replayed_through_the_traces_exporter() {
             SignalExporters {
                 logs: Some(Box::new(logs.clone())),
                 traces: Some(Box::new(traces.clone())),
+                metrics: None,
             },
             options(),
             Some(SpoolOptions::new(dir.path())),

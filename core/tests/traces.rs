@@ -36,6 +36,7 @@ fn run(trace: TraceOptions, emit: impl FnOnce(&Telemetry)) -> Run {
         SignalExporters {
             logs: Some(Box::new(logs.clone())),
             traces: Some(Box::new(traces.clone())),
+            metrics: None,
         },
         PipelineOptions::default(),
     )
