@@ -114,3 +114,13 @@ pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
 /// `gen_ai.tool.call.id`.
 pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+
+// Metric attributes (DESIGN.md "Metrics").
+
+/// `type` of `<prefix>.token.usage`: input, output, cached, reasoning, tool.
+pub const TOKEN_TYPE: &str = "type";
+/// `gen_ai.token.type` of `gen_ai.client.token.usage`: input or output.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+/// `otel.metric.overflow`: marks the series that holds measurements past
+/// an instrument's cardinality limit.
+pub const OTEL_METRIC_OVERFLOW: &str = "otel.metric.overflow";

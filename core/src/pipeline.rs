@@ -16,6 +16,8 @@ use tokio::time::{Instant, sleep_until, timeout_at};
 
 use crate::event::{Event, SessionMetadata};
 use crate::exporter::{ExportError, ExportOutcome, Exporter, FailureKind};
+use crate::metrics::derive::MetricDeriver;
+use crate::otlp::metrics::MetricsEncoder;
 use crate::otlp::traces::TracesEncoder;
 use crate::otlp::{Batch, OtlpEncoder};
 use crate::queue::{EventQueue, QueueFull};
@@ -26,6 +28,7 @@ use crate::retry::{FAR_FUTURE, RetryPolicy, RetrySchedule, after};
 use crate::spill::{Spill, spill};
 use crate::spool::{Spool, SpoolOptions};
 use crate::stats::{AttributeCounts, DropReason, PipelineStats, StatsCounters};
+use crate::telemetry::SignalExporters;
 use crate::trace::spans::SpanDeriver;
 
 /// Queueing, batching and delivery settings.
@@ -122,6 +125,8 @@ pub(crate) struct Pipeline {
     logs_enabled: bool,
     /// Spans: `emitted` counts the sampled spans derived.
     trace_stats: Arc<StatsCounters>,
+    /// Metrics: `emitted` counts the data points collected.
+    metric_stats: Arc<StatsCounters>,
     shut_down: AtomicBool,
     /// Disconnected when the worker thread has exited.
     stopped: std::sync::Mutex<std_mpsc::Receiver<()>>,
@@ -130,12 +135,22 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     pub(crate) fn start(
         telemetry: &TelemetryOptions,
-        exporter: Option<Box<dyn Exporter>>,
-        traces: Option<Box<dyn Exporter>>,
+        exporters: SignalExporters,
         options: PipelineOptions,
         spool: Option<SpoolOptions>,
     ) -> Result<Self, PipelineError> {
         validate(&options)?;
+        if exporters.metrics.is_some() && telemetry.metrics.interval.is_zero() {
+            return Err(PipelineError::InvalidOption {
+                option: "metrics.interval",
+                reason: "must be longer than zero",
+            });
+        }
+        let SignalExporters {
+            logs: exporter,
+            traces,
+            metrics,
+        } = exporters;
         let events = Arc::new(EventQueue::new(
             options.queue_capacity,
             options.max_batch_size.min(options.queue_capacity),
@@ -144,6 +159,7 @@ impl Pipeline {
         let (control, control_rx) = mpsc::unbounded_channel();
         let stats = Arc::new(StatsCounters::default());
         let trace_stats = Arc::new(StatsCounters::default());
+        let metric_stats = Arc::new(StatsCounters::default());
         let sessions = Arc::new(SessionRegistry::default());
         let traces = traces.map(|exporter| TraceExport {
             deriver: SpanDeriver::new(&telemetry.resource.service_name),
@@ -154,6 +170,19 @@ impl Pipeline {
             ),
             exporter: Arc::from(exporter),
             stats: Arc::clone(&trace_stats),
+        });
+        let metrics = metrics.map(|exporter| MetricExport {
+            deriver: MetricDeriver::new(&telemetry.metrics, SystemTime::now()),
+            encoder: MetricsEncoder::new(
+                telemetry.resource.to_proto(),
+                telemetry.scope_to_proto(),
+                &telemetry.event_prefix,
+                options.max_request_bytes,
+            ),
+            exporter: Arc::from(exporter),
+            stats: Arc::clone(&metric_stats),
+            interval: telemetry.metrics.interval,
+            due: after(telemetry.metrics.interval),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -167,6 +196,7 @@ impl Pipeline {
             retired: Vec::new(),
             exporter: exporter.map(Arc::from),
             traces,
+            metrics,
             exports: Arc::new(Semaphore::new(options.max_concurrent_exports)),
             options,
             stats: Arc::clone(&stats),
@@ -198,6 +228,7 @@ impl Pipeline {
             stats,
             logs_enabled,
             trace_stats,
+            metric_stats,
             shut_down: AtomicBool::new(false),
             stopped: std::sync::Mutex::new(stopped),
         })
@@ -259,6 +290,11 @@ impl Pipeline {
     /// The counters of the traces signal.
     pub(crate) fn trace_stats(&self) -> PipelineStats {
         self.trace_stats.snapshot()
+    }
+
+    /// The counters of the metrics signal.
+    pub(crate) fn metric_stats(&self) -> PipelineStats {
+        self.metric_stats.snapshot()
     }
 
     pub(crate) fn stats(&self) -> PipelineStats {
@@ -462,11 +498,24 @@ struct TraceExport {
     stats: Arc<StatsCounters>,
 }
 
+/// What the worker needs to derive and export metrics.
+struct MetricExport {
+    deriver: MetricDeriver,
+    encoder: MetricsEncoder,
+    exporter: Arc<dyn Exporter>,
+    stats: Arc<StatsCounters>,
+    /// Time between periodic exports.
+    interval: Duration,
+    /// When the next periodic export is due.
+    due: Instant,
+}
+
 struct Worker {
     encoder: OtlpEncoder,
     /// The logs exporter; `None` when only spans are exported.
     exporter: Option<Arc<dyn Exporter>>,
     traces: Option<TraceExport>,
+    metrics: Option<MetricExport>,
     /// One permit per export request allowed in flight.
     exports: Arc<Semaphore>,
     options: PipelineOptions,
@@ -493,11 +542,15 @@ impl Worker {
         let mut buffer: Vec<Event> = Vec::with_capacity(self.options.max_batch_size.min(4096));
         let mut batch_due: Option<Instant> = None;
         loop {
+            if self.metrics_due().is_some_and(|due| Instant::now() >= due) {
+                self.deliver_metrics().await;
+            }
             if let Some(control) = self.control.next() {
                 match control {
                     Control::Flush(done) => {
                         self.drain_queue(&mut buffer);
                         self.deliver_all(&mut buffer).await;
+                        self.deliver_metrics().await;
                         self.exports_finished().await;
                         batch_due = None;
                         // The host may have stopped waiting: ignore a closed channel.
@@ -520,6 +573,7 @@ impl Worker {
                     // Idle: sleep until an event or a control message. The
                     // timeout only bounds the cost of a missed wake-up.
                     if self.events.park() {
+                        let metrics_due = self.metrics_due();
                         tokio::select! {
                             biased;
                             control = self.control.rx.recv() => match control {
@@ -528,6 +582,7 @@ impl Worker {
                             },
                             () = self.events.woken() => {}
                             () = tokio::time::sleep(self.options.batch_timeout) => {}
+                            () = sleep_until(metrics_due.unwrap_or_else(|| after(FAR_FUTURE))), if metrics_due.is_some() => {}
                         }
                         self.events.unpark();
                     }
@@ -537,6 +592,7 @@ impl Worker {
             }
             if buffer.len() < self.options.max_batch_size {
                 let due = batch_due.unwrap_or_else(Instant::now);
+                let metrics_due = self.metrics_due();
                 // Collecting: producers only signal once a full batch waits.
                 tokio::select! {
                     biased;
@@ -547,6 +603,7 @@ impl Worker {
                         }
                         None => return self.orphaned(&mut buffer).await,
                     },
+                    () = sleep_until(metrics_due.unwrap_or_else(|| after(FAR_FUTURE))), if metrics_due.is_some_and(|m| m < due) => continue,
                     () = self.events.woken() => {
                         self.take(&mut buffer);
                         if buffer.len() < self.options.max_batch_size {
@@ -584,6 +641,10 @@ impl Worker {
                         traces: self.traces.as_ref().map(|traces| Route {
                             exporter: Arc::clone(&traces.exporter),
                             stats: Arc::clone(&traces.stats),
+                        }),
+                        metrics: self.metrics.as_ref().map(|metrics| Route {
+                            exporter: Arc::clone(&metrics.exporter),
+                            stats: Arc::clone(&metrics.stats),
                         }),
                         options: self.options,
                         deadline: self.control.deadline.subscribe(),
@@ -624,11 +685,15 @@ impl Worker {
     /// spans (in queue order), and every event but a turn marker waits in
     /// `buffer` to become a log record.
     fn accept(&mut self, mut event: Event, buffer: &mut Vec<Event>) {
-        if let Some(traces) = &mut self.traces
-            && event.trace.is_some()
-        {
+        let traced = self.traces.is_some() && event.trace.is_some();
+        if traced || self.metrics.is_some() {
             let session = self.encoder.session_of(&event).unwrap_or_default();
-            traces.deriver.observe(&mut event, &session);
+            if let Some(metrics) = &mut self.metrics {
+                metrics.deriver.observe(&event, &session);
+            }
+            if let Some(traces) = self.traces.as_mut().filter(|_| traced) {
+                traces.deriver.observe(&mut event, &session);
+            }
         }
         if !event.is_turn_marker() {
             buffer.push(event);
@@ -650,6 +715,7 @@ impl Worker {
             traces.deriver.end_all(SystemTime::now());
         }
         self.deliver_all(buffer).await;
+        self.deliver_metrics().await;
         self.exports_finished().await;
         if let Some(replay) = self.replay.take() {
             // It stops by the (published) deadline at the latest.
@@ -680,8 +746,7 @@ impl Worker {
             // Logs are not exported: the events only shaped spans.
             buffer.clear();
             self.deliver_spans().await;
-            self.sessions.remove(&self.retired);
-            self.retired.clear();
+            self.forget_retired();
             return;
         };
         let format = exporter.wire_format();
@@ -712,8 +777,45 @@ impl Worker {
         buffer.clear();
         self.deliver_spans().await;
         // The buffer is encoded: retired sessions can go.
+        self.forget_retired();
+    }
+
+    /// Forgets the retired sessions whose events are all encoded.
+    fn forget_retired(&mut self) {
         self.sessions.remove(&self.retired);
+        if let Some(metrics) = &mut self.metrics {
+            metrics.deriver.retire(&self.retired);
+        }
         self.retired.clear();
+    }
+
+    /// When the next periodic metrics export is due (`None`: no metrics).
+    fn metrics_due(&self) -> Option<Instant> {
+        self.metrics.as_ref().map(|metrics| metrics.due)
+    }
+
+    /// Collects the metrics (what the temporality says: the interval's
+    /// deltas or the totals), hands their batches to export tasks, and
+    /// schedules the next periodic export.
+    async fn deliver_metrics(&mut self) {
+        let Some(metrics) = &mut self.metrics else {
+            return;
+        };
+        metrics.due = after(metrics.interval);
+        metrics.stats.overflowed(metrics.deriver.take_overflowed());
+        let Some(collection) = metrics.deriver.collect(SystemTime::now()) else {
+            return;
+        };
+        metrics.stats.emitted_n(collection.points() as u64);
+        let batches = metrics
+            .encoder
+            .encode(&collection, metrics.exporter.wire_format());
+        let exporter = Arc::clone(&metrics.exporter);
+        let stats = Arc::clone(&metrics.stats);
+        let mut cut = false;
+        for batch in batches {
+            cut = !self.dispatch(batch, &exporter, &stats, cut).await;
+        }
     }
 
     /// Encodes the spans finished so far and hands each batch to an export
@@ -825,6 +927,9 @@ impl Worker {
         }
         if let Some(traces) = &self.traces {
             let _ = timeout_at(deadline, traces.exporter.shutdown()).await;
+        }
+        if let Some(metrics) = &self.metrics {
+            let _ = timeout_at(deadline, metrics.exporter.shutdown()).await;
         }
     }
 }

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::WireFormat;
 use crate::exporter::Exporter;
 use crate::otlp::{Batch, Signal};
 use crate::pipeline::{PipelineOptions, Sent, send};
@@ -57,9 +56,10 @@ pub(crate) struct Replay {
     pub(crate) spool: Arc<Spool>,
     /// Log files go here, when a logs exporter is set; else they stay.
     pub(crate) logs: Option<Route>,
-    /// Span files go here, when a traces exporter is set (and sends
-    /// protobuf, the encoding spans are spooled in); else they stay.
+    /// Span files go here, when a traces exporter is set; else they stay.
     pub(crate) traces: Option<Route>,
+    /// Metrics files go here, when a metrics exporter is set; else they stay.
+    pub(crate) metrics: Option<Route>,
     /// Spool failures are counted here (the logs counters).
     pub(crate) errors: Arc<StatsCounters>,
     pub(crate) options: PipelineOptions,
@@ -145,11 +145,8 @@ impl Replay {
     fn route(&self, entry: &SpoolEntry) -> Option<Route> {
         match entry.header.signal {
             Signal::Logs => self.logs.clone(),
-            Signal::Traces => self
-                .traces
-                .clone()
-                .filter(|r| r.exporter.wire_format() == WireFormat::Protobuf),
-            Signal::Metrics => None,
+            Signal::Traces => self.traces.clone(),
+            Signal::Metrics => self.metrics.clone(),
         }
     }
 
@@ -243,19 +240,21 @@ pub fn replay_spool(
     };
     let logs = exporters.logs.map(route);
     let traces = exporters.traces.map(route);
+    let metrics = exporters.metrics.map(route);
     // Never set: a manual replay has no shutdown deadline.
     let (_deadline, deadline) = watch::channel(None);
     let mut replay = Replay {
         spool: Arc::new(spool),
         logs: logs.clone(),
         traces: traces.clone(),
+        metrics: metrics.clone(),
         errors: Arc::new(StatsCounters::default()),
         options,
         deadline,
     };
     let mut report = runtime.block_on(replay.pass(progress));
     report.records_evicted = opened.evicted.records;
-    for route in logs.iter().chain(traces.iter()) {
+    for route in logs.iter().chain(traces.iter()).chain(metrics.iter()) {
         runtime.block_on(route.exporter.shutdown());
     }
     Ok(report)

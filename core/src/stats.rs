@@ -104,6 +104,7 @@ pub(crate) struct StatsCounters {
     requests: AtomicU64,
     last_error: Mutex<Option<ExportError>>,
     attributes: Mutex<AttributeCounts>,
+    overflowed: AtomicU64,
     spool: SpoolCounters,
 }
 
@@ -193,6 +194,13 @@ impl StatsCounters {
         }
     }
 
+    /// `n` metric measurements went to an overflow series.
+    pub(crate) fn overflowed(&self, n: u64) {
+        if n > 0 {
+            self.overflowed.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     /// Books the attribute counts of one encoded batch (worker only).
     pub(crate) fn attributes(&self, counts: &AttributeCounts) {
         if *counts != AttributeCounts::default()
@@ -227,6 +235,7 @@ impl StatsCounters {
             requests: self.requests.load(Ordering::Acquire),
             last_error: self.last_error.lock().ok().and_then(|e| e.clone()),
             attributes: self.attributes.lock().map(|a| *a).unwrap_or_default(),
+            overflowed: self.overflowed.load(Ordering::Acquire),
             spooled,
             replayed: self.spool.replayed.load(Ordering::Acquire),
             spool_dropped: self.spool.dropped.load(Ordering::Acquire),
@@ -259,6 +268,10 @@ pub struct PipelineStats {
     pub last_error: Option<ExportError>,
     /// Attributes dropped or cut on the worker.
     pub attributes: AttributeCounts,
+    /// Metric measurements recorded in an instrument's
+    /// `otel.metric.overflow=true` series because its cardinality limit
+    /// was reached (metrics signal only).
+    pub overflowed: u64,
     /// Records of this process written to the disk spool for a later
     /// process to deliver, instead of being dropped.
     pub spooled: u64,

@@ -113,9 +113,9 @@ impl Telemetry {
             .logs
             .as_ref()
             .or(exporters.traces.as_ref())
+            .or(exporters.metrics.as_ref())
             .map_or("none", |e| e.name());
-        let pipeline =
-            Pipeline::start(&options, exporters.logs, exporters.traces, pipeline, spool)?;
+        let pipeline = Pipeline::start(&options, exporters, pipeline, spool)?;
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 pipeline,
@@ -156,6 +156,16 @@ impl Telemetry {
         self.inner
             .as_ref()
             .map(|i| i.pipeline.trace_stats())
+            .unwrap_or_default()
+    }
+
+    /// Counters of the metrics signal: `emitted` counts the data points
+    /// collected, `overflowed` the measurements past an instrument's
+    /// cardinality limit (all zero when metrics are not exported).
+    pub fn metric_stats(&self) -> PipelineStats {
+        self.inner
+            .as_ref()
+            .map(|i| i.pipeline.metric_stats())
             .unwrap_or_default()
     }
 

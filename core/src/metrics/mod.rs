@@ -5,6 +5,15 @@
 
 use std::time::Duration;
 
+pub mod aggregation;
+pub(crate) mod derive;
+pub mod instruments;
+pub mod temporality;
+
+pub use aggregation::{Aggregate, HistogramPoint, OwnedMetricValue, Series};
+pub use instruments::{Instrument, InstrumentKind};
+pub use temporality::Collection;
+
 /// Which temporality the exported sums and histograms have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Temporality {

@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use super::WireFormat;
@@ -170,8 +172,11 @@ impl Batch {
     pub fn protobuf(&self) -> &Bytes {
         self.protobuf.get_or_init(|| match self.signal {
             Signal::Logs => Bytes::from(self.request().encode_to_vec()),
-            // Batches of other signals are always encoded to protobuf first.
-            Signal::Traces | Signal::Metrics => Bytes::new(),
+            // Made from JSON (a spooled batch): transcoded once.
+            Signal::Traces => transcode_to_protobuf::<ExportTraceServiceRequest>(self.json.get()),
+            Signal::Metrics => {
+                transcode_to_protobuf::<ExportMetricsServiceRequest>(self.json.get())
+            }
         })
     }
 
@@ -194,8 +199,35 @@ impl Batch {
         self.json.get_or_init(|| match self.signal {
             // Serializing plain prost structs into a Vec cannot fail.
             Signal::Logs => Bytes::from(serde_json::to_vec(self.request()).unwrap_or_default()),
-            // Batches of other signals are encoded to JSON when asked for it.
-            Signal::Traces | Signal::Metrics => Bytes::new(),
+            // Made in protobuf (a spooled batch): transcoded once.
+            Signal::Traces => transcode_to_json::<ExportTraceServiceRequest>(self.protobuf.get()),
+            Signal::Metrics => {
+                transcode_to_json::<ExportMetricsServiceRequest>(self.protobuf.get())
+            }
         })
     }
+}
+
+/// The protobuf encoding of a request given as OTLP JSON (empty when
+/// there is none, or it does not decode).
+fn transcode_to_protobuf<M>(json: Option<&Bytes>) -> Bytes
+where
+    M: Message + serde::de::DeserializeOwned,
+{
+    json.and_then(|json| serde_json::from_slice::<M>(json).ok())
+        .map(|request| Bytes::from(request.encode_to_vec()))
+        .unwrap_or_default()
+}
+
+/// The OTLP JSON encoding of a request given as protobuf (empty when
+/// there is none, or it does not decode).
+fn transcode_to_json<M>(protobuf: Option<&Bytes>) -> Bytes
+where
+    M: Message + Default + serde::Serialize,
+{
+    protobuf
+        .and_then(|protobuf| M::decode(protobuf.clone()).ok())
+        .and_then(|request| serde_json::to_vec(&request).ok())
+        .map(Bytes::from)
+        .unwrap_or_default()
 }

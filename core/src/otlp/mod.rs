@@ -1,6 +1,6 @@
 //! OTLP encoding, written straight from typed events on the pipeline
 //! worker: one module per wire format ([`protobuf`], [`json`]) and one per
-//! signal ([`logs`]).
+//! signal ([`logs`], [`metrics`], [`traces`]).
 //!
 //! Records are written field by field with no intermediate prost messages
 //! (no per-attribute allocation); the prost message is decoded back only
@@ -11,6 +11,7 @@
 pub mod batch;
 pub(crate) mod json;
 pub mod logs;
+pub mod metrics;
 #[cfg(test)]
 mod proptests;
 pub(crate) mod protobuf;
