@@ -550,6 +550,7 @@ impl OtelConfig {
             },
             attribute_limits: self.attribute_limits(env)?,
             trace,
+            metrics: agent_otel_core::MetricsOptions::default(),
         };
         Ok((options, warnings))
     }

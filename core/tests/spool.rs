@@ -445,3 +445,53 @@ fn spans_are_spooled_and_replayed_through_the_traces_exporter() {
     assert_eq!(span_count(&traces_up) as u64, spans.emitted);
     assert_eq!(ready_files(dir.path()), 0);
 }
+
+#[test]
+fn metrics_are_spooled_in_protobuf_and_replayed_through_a_json_exporter() {
+    use agent_otel_core::WireFormat;
+    use agent_otel_core::opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start_with = |metrics: &ScriptedExporter| {
+        Telemetry::with_spool(
+            TelemetryOptions::default(),
+            SignalExporters {
+                logs: None,
+                traces: None,
+                metrics: Some(Box::new(metrics.clone())),
+            },
+            options(),
+            Some(SpoolOptions::new(dir.path())),
+        )
+        .expect("pipeline starts")
+    };
+    let down = ScriptedExporter::new();
+    down.then(retryable(), 100_000);
+    let first = start_with(&down);
+    emit_calls(&first, 0..5);
+    first.shutdown(HANG).expect("shutdown");
+    assert!(first.wait_stopped(HANG));
+    let points = first.metric_stats();
+    assert!(points.emitted >= 3, "session, tool calls, durations: {points}");
+    assert_eq!(points.spooled, points.emitted, "{points}");
+
+    let up = ScriptedExporter::with_format(WireFormat::Json);
+    let second = start_with(&up);
+    second.shutdown(HANG).expect("shutdown");
+    assert!(second.wait_stopped(HANG));
+    assert_eq!(second.metric_stats().replayed, points.emitted);
+    let replayed: Vec<ExportMetricsServiceRequest> = up
+        .calls()
+        .iter()
+        .map(|call| serde_json::from_slice(&call.wire).expect("sent as OTLP JSON"))
+        .collect();
+    let names: BTreeSet<String> = replayed
+        .iter()
+        .flat_map(|r| &r.resource_metrics)
+        .flat_map(|r| &r.scope_metrics)
+        .flat_map(|s| &s.metrics)
+        .map(|m| m.name.clone())
+        .collect();
+    assert!(names.contains("codex.tool.call"), "{names:?}");
+    assert_eq!(ready_files(dir.path()), 0);
+}
