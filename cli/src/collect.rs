@@ -16,6 +16,7 @@ use agent_otel_core::opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use agent_otel_core::opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use agent_otel_store::{SpanRow, Store};
 
+use crate::metrics_summary::MetricsSummary;
 use crate::printer::{Line, Printer, finish};
 use crate::style::Style;
 use crate::summary::{Summary, escape_control, event_line};
@@ -67,6 +68,7 @@ struct CollectSink {
     out: Option<Mutex<OutFile>>,
     printer: Printer,
     summary: Mutex<Summary>,
+    metrics: Mutex<MetricsSummary>,
     quiet: bool,
     style: Style,
     err_style: Style,
@@ -146,6 +148,20 @@ impl Sink for CollectSink {
         {
             self.print_turns(traces);
         }
+        if let SignalRequest::Metrics(metrics) = request {
+            let metrics = metrics.metrics();
+            let mut summary = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+            for metric in &metrics {
+                summary.add(metric);
+            }
+            if !self.quiet {
+                let points: usize = metrics.iter().map(|m| m.data_point_count()).sum();
+                self.printer.offer(Line::Out(self.style.dim(&format!(
+                    "metrics: {} instruments, {points} data points",
+                    metrics.len()
+                ))));
+            }
+        }
         if let SignalRequest::Logs(logs) = request {
             let records = logs.records();
             {
@@ -208,6 +224,7 @@ pub fn run(args: &CollectArgs<'_>) -> u8 {
         out,
         printer: printer.clone(),
         summary: Mutex::new(Summary::default()),
+        metrics: Mutex::new(MetricsSummary::default()),
         quiet: args.quiet,
         style: Style::stdout(),
         err_style: err,
@@ -246,13 +263,19 @@ pub fn run(args: &CollectArgs<'_>) -> u8 {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
+    let metrics = sink
+        .metrics
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let printer_counters = printer.counters();
     drop(sink);
     drop(printer);
     let printed = finish(printer_thread, std::time::Duration::from_secs(2));
     let printer = printer_counters;
-    let mut text = summary.render(&Style::stdout());
     let style = Style::stdout();
+    let mut text = summary.render(&style);
+    text.push_str(&metrics.render(&style));
     text.push_str(&format!("{}\n", style.bold("Store")));
     match store.counts() {
         Ok(c) => text.push_str(&format!(

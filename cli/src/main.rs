@@ -12,6 +12,7 @@ mod demo;
 mod emit;
 mod input;
 mod lines;
+mod metrics_summary;
 mod printable;
 mod printer;
 mod setup;

@@ -20,6 +20,12 @@ impl Style {
         Self::new(std::io::stderr().is_terminal())
     }
 
+    /// No colours (tests compare plain text).
+    #[cfg(test)]
+    pub fn plain() -> Self {
+        Self { color: false }
+    }
+
     fn new(is_terminal: bool) -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self {

@@ -472,7 +472,10 @@ fn metrics_are_spooled_in_protobuf_and_replayed_through_a_json_exporter() {
     first.shutdown(HANG).expect("shutdown");
     assert!(first.wait_stopped(HANG));
     let points = first.metric_stats();
-    assert!(points.emitted >= 3, "session, tool calls, durations: {points}");
+    assert!(
+        points.emitted >= 3,
+        "session, tool calls, durations: {points}"
+    );
     assert_eq!(points.spooled, points.emitted, "{points}");
 
     let up = ScriptedExporter::with_format(WireFormat::Json);
