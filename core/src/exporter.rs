@@ -35,6 +35,13 @@ pub trait Exporter: Send + Sync + fmt::Debug {
         WireFormat::Protobuf
     }
 
+    /// How long one attempt of this exporter may take: each signal's
+    /// exporter keeps its own (`timeout-ms`). `None`: the pipeline's
+    /// `request_timeout`.
+    fn request_timeout(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Releases connections. Called once by the pipeline when it stops,
     /// bounded by the shutdown deadline.
     async fn shutdown(&self) {}

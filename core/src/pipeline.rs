@@ -42,7 +42,8 @@ pub struct PipelineOptions {
     pub max_batch_size: usize,
     /// How long the first event of a batch waits for more (default 1 s).
     pub batch_timeout: Duration,
-    /// Timeout of one export attempt (default 10 s, as OTLP specifies).
+    /// Timeout of one export attempt (default 10 s, as OTLP specifies),
+    /// for exporters without their own ([`Exporter::request_timeout`]).
     pub request_timeout: Duration,
     /// Retry policy for retryable failures.
     pub retry: RetryPolicy,
@@ -988,15 +989,19 @@ pub(crate) async fn send(
     deadline: &mut watch::Receiver<Option<Instant>>,
 ) -> Sent {
     let mut schedule = RetrySchedule::start(options.retry);
+    let request_timeout = exporter
+        .request_timeout()
+        .filter(|t| !t.is_zero())
+        .unwrap_or(options.request_timeout);
     loop {
         stats.request();
-        let attempt_end = after(options.request_timeout);
+        let attempt_end = after(request_timeout);
         let outcome = tokio::select! {
             biased;
             outcome = timeout_at(attempt_end, guarded_export(exporter, batch)) => {
                 outcome.unwrap_or_else(|_| ExportOutcome::retryable(ExportError::new(
                     FailureKind::Timeout,
-                    format!("no answer within {:?}", options.request_timeout),
+                    format!("no answer within {request_timeout:?}"),
                 )))
             }
             () = deadline_passed(deadline) => {

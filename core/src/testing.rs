@@ -98,6 +98,7 @@ struct Shared {
 pub struct ScriptedExporter {
     shared: Arc<Shared>,
     format: WireFormat,
+    request_timeout: Option<Duration>,
 }
 
 impl ScriptedExporter {
@@ -114,6 +115,13 @@ impl ScriptedExporter {
             format,
             ..Self::default()
         }
+    }
+
+    /// This exporter with its own attempt timeout (as a transport's
+    /// `timeout-ms`), which the pipeline uses instead of its own.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -224,5 +232,9 @@ impl Exporter for ScriptedExporter {
 
     fn wire_format(&self) -> WireFormat {
         self.format
+    }
+
+    fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout
     }
 }

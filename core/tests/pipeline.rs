@@ -234,6 +234,25 @@ fn attempt_that_times_out_is_retried() {
 }
 
 #[test]
+fn each_exporter_attempt_is_cut_at_its_own_timeout() {
+    // The pipeline's timeout is an hour: only the exporter's own 50 ms can
+    // end the hanging attempt before the flush gives up.
+    let exporter = ScriptedExporter::new().with_request_timeout(Duration::from_millis(50));
+    exporter.then(ScriptedAnswer::Hang, 1);
+    let mut options = fast_retry();
+    options.request_timeout = Duration::from_secs(3600);
+    let telemetry = start(&exporter, options);
+    emit_prompts(&telemetry, 2);
+    telemetry.force_flush(HANG).expect("delivered on retry");
+    let stats = telemetry.stats();
+    assert_eq!(stats.exported, 2);
+    assert_eq!(stats.failures(FailureKind::Timeout), 1);
+    let error = stats.last_error.expect("the timeout was recorded");
+    assert!(error.to_string().contains("50ms"), "{error}");
+    telemetry.shutdown(HANG).expect("shutdown");
+}
+
+#[test]
 fn shutdown_returns_by_its_deadline_when_the_exporter_never_answers() {
     let exporter = ScriptedExporter::new();
     exporter.then(ScriptedAnswer::Hang, 1_000);

@@ -359,6 +359,10 @@ impl Exporter for GrpcExporter {
         "otlp-grpc"
     }
 
+    fn request_timeout(&self) -> Option<std::time::Duration> {
+        Some(self.timeout)
+    }
+
     async fn shutdown(&self) {
         self.shut_down.store(true, Ordering::Release);
         // Dropping the last handle stops the channel's background task and

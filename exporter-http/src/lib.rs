@@ -387,6 +387,10 @@ impl Exporter for HttpExporter {
         "otlp-http"
     }
 
+    fn request_timeout(&self) -> Option<std::time::Duration> {
+        self.timeout
+    }
+
     fn wire_format(&self) -> WireFormat {
         match self.protocol {
             HttpProtocol::Binary => WireFormat::Protobuf,
