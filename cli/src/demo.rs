@@ -9,6 +9,7 @@ use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_config::Environment;
 use agent_otel_core::{PipelineStats, Telemetry};
 
+use crate::metrics_summary::MetricsSummary;
 use crate::style::Style;
 use crate::summary::{Summary, event_table, render_stats};
 use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, setup, simulate, waterfall};
@@ -34,17 +35,23 @@ fn demo_toml(transport: DemoTransport, collector: &Collector) -> Option<String> 
         }
         DemoTransport::Grpc => format!("{{ otlp-grpc = {{ endpoint = \"{endpoint}\" }} }}"),
     };
-    let (logs, traces) = match transport {
-        DemoTransport::Grpc => (collector.grpc_endpoint()?, collector.grpc_endpoint()?),
+    let (logs, traces, metrics) = match transport {
+        DemoTransport::Grpc => (
+            collector.grpc_endpoint()?,
+            collector.grpc_endpoint()?,
+            collector.grpc_endpoint()?,
+        ),
         _ => (
             collector.http_logs_endpoint()?,
             collector.http_traces_endpoint()?,
+            collector.http_metrics_endpoint()?,
         ),
     };
     Some(format!(
-        "[otel]\nenvironment = \"demo\"\nexporter = {}\ntrace_exporter = {}\nbatch_timeout_ms = 200\n",
+        "[otel]\nenvironment = \"demo\"\nexporter = {}\ntrace_exporter = {}\nmetrics_exporter = {}\nbatch_timeout_ms = 200\n",
         exporter(logs),
-        exporter(traces)
+        exporter(traces),
+        exporter(metrics)
     ))
 }
 
@@ -113,6 +120,12 @@ fn run_embedded(transport: DemoTransport) -> u8 {
     println!();
     println!("{}", out.bold("turns (spans that arrived):"));
     print!("{}", waterfall::render(&spans, &out));
+    println!();
+    let mut metrics = MetricsSummary::default();
+    for metric in collector.metrics() {
+        metrics.add(&metric);
+    }
+    print!("{}", metrics.render(&out));
     print!("{}", render_stats(&stats, &out));
     let complete = delivered && records.len() as u64 == emitted;
     if complete {

@@ -79,6 +79,10 @@ fn demo_shows_every_event_and_a_summary_for_each_transport() {
             "input 6850  output 1087  cached 5120  reasoning 384",
             "success rate 33% (1 of 3)",
             "p50 ",
+            // Derived on the worker and arrived as OTLP metrics.
+            "Metrics received",
+            "tokens by type: cached 5120  input 6850  output 1087  reasoning 384  tool 52",
+            "API latency histogram (4 requests):",
             "events reached the collector",
         ] {
             assert!(
@@ -374,6 +378,9 @@ fn check_prints_resolved_settings_with_secrets_masked() {
         .success()
         .stdout(contains("http://127.0.0.1:9/v1/logs"))
         .stdout(contains("x-api-key"))
+        .stdout(contains("trace_exporter: none (default)"))
+        .stdout(contains("metrics_exporter: none (default)"))
+        .stdout(contains("metrics: temporality=delta, interval=60000 ms"))
         .stdout(contains("s3cret-token").not());
 }
 

@@ -31,6 +31,10 @@
 //! | --- | --- | --- | --- |
 //! | `environment` | string | `"dev"` | – (resource attribute `env`) |
 //! | `exporter` | `"none"` \| `"otlp-http"` \| `"otlp-grpc"` \| table | `"none"` | `OTEL_LOGS_EXPORTER` (`otlp`/`none`) with `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL`; `OTEL_SDK_DISABLED=true` forces `none` over everything |
+//! | `trace_exporter` | same forms as `exporter` (spans of turns) | `"none"` | `OTEL_TRACES_EXPORTER`, `OTEL_EXPORTER_OTLP_TRACES_*` |
+//! | `metrics_exporter` | same forms as `exporter` (metrics derived from the events) | `"none"` | `OTEL_METRICS_EXPORTER`, `OTEL_EXPORTER_OTLP_METRICS_*` (default HTTP path `/v1/metrics`) |
+//! | `metrics_temporality` | `"delta"` \| `"cumulative"` \| `"lowmemory"` | `"delta"` | `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (any case) |
+//! | `metrics_interval_ms` | integer 100 to 86400000 | 60000 | `OTEL_METRIC_EXPORT_INTERVAL`; metrics are also exported at every flush and at shutdown |
 //! | `log_user_prompt` | bool | `false` | – |
 //! | `log_tool_content` | bool | `true` (`false`: `tool_result.arguments`/`output` and custom `tool` attributes are `[REDACTED]`) | – |
 //! | `attribute_value_length_limit` | integer 0 to 16777216, characters | none (only the `max_request_bytes / 4` ceiling) | `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, then `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` |
@@ -131,6 +135,7 @@
 
 mod env;
 mod error;
+mod metrics;
 mod model;
 mod parse;
 mod resolve;

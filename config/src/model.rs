@@ -154,6 +154,12 @@ pub struct OtelConfig {
     pub exporter: Option<Setting<ExporterConfig>>,
     /// `trace_exporter`: where spans go (same forms as `exporter`).
     pub trace_exporter: Option<Setting<ExporterConfig>>,
+    /// `metrics_exporter`: where metrics go (same forms as `exporter`).
+    pub metrics_exporter: Option<Setting<ExporterConfig>>,
+    /// `metrics_temporality`: delta, cumulative or lowmemory.
+    pub metrics_temporality: Option<Setting<agent_otel_core::Temporality>>,
+    /// `metrics_interval_ms`: time between periodic metrics exports.
+    pub metrics_interval_ms: Option<Setting<u64>>,
     /// `log_user_prompt`.
     pub log_user_prompt: Option<Setting<bool>>,
     /// `log_tool_content`.

@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use agent_otel_core::{Compression, HttpProtocol, SecretString};
+use agent_otel_core::{Compression, HttpProtocol, SecretString, Temporality};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
@@ -19,6 +19,9 @@ pub const OTEL_KEYS: &[&str] = &[
     "environment",
     "exporter",
     "trace_exporter",
+    "metrics_exporter",
+    "metrics_temporality",
+    "metrics_interval_ms",
     "log_user_prompt",
     "log_tool_content",
     "attribute_value_length_limit",
@@ -127,6 +130,12 @@ pub const INTEGER_RANGES: &[IntegerRange] = &[
         unit: "",
     },
     IntegerRange {
+        key: "metrics_interval_ms",
+        min: 100,
+        max: 24 * HOUR_MS,
+        unit: " ms",
+    },
+    IntegerRange {
         key: "timeout-ms",
         min: 1,
         max: HOUR_MS,
@@ -171,6 +180,9 @@ pub const OTLP_GRPC_KEYS: &[&str] = &["endpoint", "headers", "compression", "tim
 pub const TLS_KEYS: &[&str] = &["ca-certificate", "client-certificate", "client-private-key"];
 /// Values of `protocol`.
 pub const PROTOCOLS: &[&str] = &["binary", "json"];
+/// Values of `metrics_temporality` (and of
+/// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`, any case).
+pub const TEMPORALITIES: &[&str] = &["delta", "cumulative", "lowmemory"];
 /// Values of `compression`.
 pub const COMPRESSIONS: &[&str] = &["none", "gzip"];
 
@@ -380,6 +392,11 @@ impl Walker<'_> {
                 "environment" => config.environment = Some(self.non_empty_string(v, &key)?),
                 "exporter" => config.exporter = Some(self.exporter(v, &key)?),
                 "trace_exporter" => config.trace_exporter = Some(self.exporter(v, &key)?),
+                "metrics_exporter" => config.metrics_exporter = Some(self.exporter(v, &key)?),
+                "metrics_temporality" => {
+                    config.metrics_temporality = Some(self.temporality(v, &key)?)
+                }
+                "metrics_interval_ms" => config.metrics_interval_ms = Some(self.integer(v, &key)?),
                 "log_user_prompt" => config.log_user_prompt = Some(self.boolean(v, &key)?),
                 "log_tool_content" => config.log_tool_content = Some(self.boolean(v, &key)?),
                 "attribute_value_length_limit" => {
@@ -408,6 +425,21 @@ impl Walker<'_> {
         }
         check_pipeline(&config.pipeline)?;
         Ok(config)
+    }
+
+    fn temporality(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<Setting<Temporality>> {
+        let s = self.string(value, key)?;
+        match Temporality::parse(&s.value) {
+            Some(temporality) => Ok(Setting::new(temporality, key, s.origin)),
+            None => Err(ConfigError::UnknownValue {
+                at: s.origin,
+                key: KeyPath::from(key.to_owned()),
+                what: "metrics temporality",
+                value: s.value.clone(),
+                expected: Choices(TEMPORALITIES),
+                suggestion: Suggestion(suggest(&s.value, TEMPORALITIES)),
+            }),
+        }
     }
 
     fn spool(&self, value: &Spanned<DeValue<'_>>, key: &str) -> Result<SpoolConfig> {

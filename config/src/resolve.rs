@@ -195,6 +195,10 @@ pub struct ResolvedConfig {
     pub trace_exporter: ExporterSettings,
     /// Where the spans exporter choice came from.
     pub trace_exporter_origin: Origin,
+    /// The metrics exporter (`metrics_exporter`, `OTEL_METRICS_EXPORTER`).
+    pub metrics_exporter: ExporterSettings,
+    /// Where the metrics exporter choice came from.
+    pub metrics_exporter_origin: Origin,
     /// Settings the environment gave that were ignored, each saying why
     /// (a malformed `TRACEPARENT`); `check` prints them.
     pub warnings: Vec<String>,
@@ -213,6 +217,8 @@ impl Default for ResolvedConfig {
             exporter_origin: Origin::Default,
             trace_exporter: ExporterSettings::None,
             trace_exporter_origin: Origin::Default,
+            metrics_exporter: ExporterSettings::None,
+            metrics_exporter_origin: Origin::Default,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             spool: None,
             warnings: Vec::new(),
@@ -234,13 +240,19 @@ impl ResolvedConfig {
         build(&self.trace_exporter, &self.trace_exporter_origin)
     }
 
+    /// Builds the metrics exporter; `None` for `metrics_exporter = "none"`.
+    pub fn build_metrics_exporter(&self) -> Result<Option<Box<dyn Exporter>>> {
+        build(&self.metrics_exporter, &self.metrics_exporter_origin)
+    }
+
     /// Starts telemetry: with every exporter `none`,
     /// [`Telemetry::disabled`] (no thread); otherwise the pipeline starts on
     /// its own thread, exporting each signal that has an exporter.
     pub fn start(&self) -> Result<Telemetry> {
         let logs = self.build_exporter()?;
         let traces = self.build_trace_exporter()?;
-        if logs.is_none() && traces.is_none() {
+        let metrics = self.build_metrics_exporter()?;
+        if logs.is_none() && traces.is_none() && metrics.is_none() {
             return Ok(Telemetry::disabled());
         }
         Ok(Telemetry::with_spool(
@@ -248,7 +260,7 @@ impl ResolvedConfig {
             SignalExporters {
                 logs,
                 traces,
-                metrics: None,
+                metrics,
             },
             self.pipeline,
             self.spool.clone(),
@@ -332,6 +344,8 @@ impl OtelConfig {
         let (exporter, exporter_origin) = self.exporter_settings(env, Signal::Logs)?;
         let (trace_exporter, trace_exporter_origin) =
             self.exporter_settings(env, Signal::Traces)?;
+        let (metrics_exporter, metrics_exporter_origin) =
+            self.exporter_settings(env, Signal::Metrics)?;
         match &exporter {
             ExporterSettings::OtlpHttp(s) => pipeline.request_timeout = s.transport.timeout,
             ExporterSettings::OtlpGrpc(s) => pipeline.request_timeout = s.transport.timeout,
@@ -350,6 +364,8 @@ impl OtelConfig {
             exporter_origin,
             trace_exporter,
             trace_exporter_origin,
+            metrics_exporter,
+            metrics_exporter_origin,
             shutdown_timeout,
             spool,
             warnings,
@@ -444,7 +460,7 @@ impl OtelConfig {
         match signal {
             Signal::Logs => self.exporter.as_ref(),
             Signal::Traces => self.trace_exporter.as_ref(),
-            Signal::Metrics => None,
+            Signal::Metrics => self.metrics_exporter.as_ref(),
         }
     }
 
@@ -550,7 +566,7 @@ impl OtelConfig {
             },
             attribute_limits: self.attribute_limits(env)?,
             trace,
-            metrics: agent_otel_core::MetricsOptions::default(),
+            metrics: crate::metrics::resolve_metrics_options(self, env)?,
         };
         Ok((options, warnings))
     }
@@ -1126,7 +1142,7 @@ fn pick_count(
     }
 }
 
-fn pick_ms(
+pub(crate) fn pick_ms(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     var: &str,
@@ -1364,6 +1380,20 @@ impl fmt::Display for ResolvedConfig {
             "trace_exporter",
             &self.trace_exporter,
             &self.trace_exporter_origin,
+        )?;
+        write_exporter(
+            f,
+            "metrics_exporter",
+            &self.metrics_exporter,
+            &self.metrics_exporter_origin,
+        )?;
+        let m = &self.telemetry.metrics;
+        writeln!(
+            f,
+            "metrics: temporality={}, interval={} ms, cardinality_limit={}",
+            m.temporality.as_str(),
+            m.interval.as_millis(),
+            m.cardinality_limit
         )?;
         let r = &self.telemetry.resource;
         write!(

@@ -1,11 +1,18 @@
-//! Metrics end to end: interop with the OpenTelemetry SDK's metric
-//! exporter (opentelemetry-otlp), which must deliver to our collector over
-//! HTTP protobuf, HTTP JSON and gRPC, decoded with the official types.
+//! Metrics end to end: a config file with `metrics_exporter` -> resolver
+//! -> exporter -> our collector on every transport, delta and cumulative,
+//! decoded with the official types; and interop: the OpenTelemetry SDK's
+//! metric exporter (opentelemetry-otlp) delivers to our collector over
+//! HTTP protobuf, HTTP JSON and gRPC.
 
 use std::time::Duration;
 
 use agent_otel_collector::{Collector, CollectorConfig};
-use agent_otel_core::opentelemetry_proto::tonic::metrics::v1::{metric, number_data_point};
+use agent_otel_config::{Environment, HostInfo, OtelConfig};
+use agent_otel_core::opentelemetry_proto::tonic::common::v1::any_value;
+use agent_otel_core::opentelemetry_proto::tonic::metrics::v1::{
+    AggregationTemporality, metric, number_data_point,
+};
+use agent_otel_core::{SessionMetadata, SseEvent, TokenCounts, catalog};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 
@@ -91,5 +98,114 @@ fn the_sdk_metric_exporter_delivers_to_our_collector() {
         assert_eq!(point.explicit_bounds, [10.0, 100.0], "{protocol}");
         assert_eq!(point.bucket_counts, [1, 1, 0], "{protocol}");
         assert_eq!((point.count, point.sum), (2, Some(55.0)), "{protocol}");
+    }
+}
+
+/// `metrics_exporter` for `transport` at `collector` (logs off).
+fn metrics_config(transport: &str, collector: &Collector, temporality: &str) -> String {
+    let exporter = match transport {
+        "http" => format!(
+            "{{ otlp-http = {{ endpoint = \"{}\" }} }}",
+            collector.http_metrics_endpoint().expect("http")
+        ),
+        "http-json" => format!(
+            "{{ otlp-http = {{ endpoint = \"{}\", protocol = \"json\" }} }}",
+            collector.http_metrics_endpoint().expect("http")
+        ),
+        _ => format!(
+            "{{ otlp-grpc = {{ endpoint = \"{}\" }} }}",
+            collector.grpc_endpoint().expect("grpc")
+        ),
+    };
+    format!("[otel]\nmetrics_exporter = {exporter}\nmetrics_temporality = \"{temporality}\"\n")
+}
+
+#[test]
+fn metrics_arrive_from_a_config_file_on_every_transport() {
+    for transport in ["http", "http-json", "grpc"] {
+        for temporality in ["delta", "cumulative"] {
+            let collector = Collector::start(CollectorConfig::default()).expect("collector");
+            let resolved = OtelConfig::parse(&metrics_config(transport, &collector, temporality))
+                .expect("parses")
+                .resolve(&Environment::empty(), &HostInfo::default())
+                .expect("resolves");
+            let telemetry = resolved.start().expect("starts");
+            let session = telemetry.session(SessionMetadata {
+                conversation_id: "conv-m".into(),
+                model: "gpt-5-codex".into(),
+                ..SessionMetadata::default()
+            });
+            session.sse_event(SseEvent {
+                kind: "response.completed",
+                tokens: Some(TokenCounts {
+                    input: 120,
+                    output: 30,
+                    ..TokenCounts::default()
+                }),
+                ..SseEvent::default()
+            });
+            telemetry.force_flush(WAIT).expect("first interval");
+            session.sse_event(SseEvent {
+                kind: "response.completed",
+                tokens: Some(TokenCounts {
+                    input: 80,
+                    output: 10,
+                    ..TokenCounts::default()
+                }),
+                ..SseEvent::default()
+            });
+            telemetry.shutdown(WAIT).expect("shutdown delivers");
+            let context = format!("{transport}/{temporality}");
+            assert_eq!(telemetry.stats().emitted, 0, "{context}: logs are off");
+            let stats = telemetry.metric_stats();
+            assert_eq!(stats.exported, stats.emitted, "{context}: {stats}");
+            let requests = collector.metrics_requests();
+            assert_eq!(requests.len(), 2, "{context}: one export per interval");
+            let inputs: Vec<i64> = requests
+                .iter()
+                .map(|request| {
+                    let metrics = request.metrics();
+                    let usage = metrics
+                        .iter()
+                        .find(|m| m.name() == "codex.token.usage")
+                        .unwrap_or_else(|| panic!("{context}: token usage"));
+                    let Some(metric::Data::Sum(sum)) = &usage.metric.data else {
+                        panic!("{context}: a sum");
+                    };
+                    let expected = if temporality == "delta" {
+                        AggregationTemporality::Delta
+                    } else {
+                        AggregationTemporality::Cumulative
+                    };
+                    assert_eq!(sum.aggregation_temporality, expected as i32, "{context}");
+                    sum.data_points
+                        .iter()
+                        .filter(|p| {
+                            p.attributes.iter().any(|kv| {
+                                kv.key == catalog::TOKEN_TYPE
+                                    && kv.value.as_ref().and_then(|v| v.value.as_ref())
+                                        == Some(&any_value::Value::StringValue("input".into()))
+                            })
+                        })
+                        .map(|p| match p.value {
+                            Some(number_data_point::Value::AsInt(v)) => v,
+                            _ => panic!("{context}: integer"),
+                        })
+                        .sum()
+                })
+                .collect();
+            let expected = if temporality == "delta" {
+                [120, 80]
+            } else {
+                [120, 200]
+            };
+            assert_eq!(inputs, expected, "{context}");
+            let resource = &requests[0].metrics()[0];
+            assert_eq!(
+                resource.resource_str("service.name"),
+                Some("codex-cli"),
+                "{context}"
+            );
+        }
     }
 }
