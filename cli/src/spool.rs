@@ -68,15 +68,20 @@ pub fn run(action: Action, config: Option<&Path>) -> u8 {
                 );
                 return EXIT_USAGE;
             };
-            let exporters = match (resolved.build_exporter(), resolved.build_trace_exporter()) {
-                (Ok(logs), Ok(traces)) => SignalExporters {
+            let exporters = match (
+                resolved.build_exporter(),
+                resolved.build_trace_exporter(),
+                resolved.build_metrics_exporter(),
+            ) {
+                (Ok(logs), Ok(traces), Ok(metrics)) => SignalExporters {
                     logs,
                     traces,
-                    metrics: None,
+                    metrics,
                 },
-                (Err(e), _) | (_, Err(e)) => return setup::report(&e),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return setup::report(&e),
             };
-            if exporters.logs.is_none() && exporters.traces.is_none() {
+            if exporters.logs.is_none() && exporters.traces.is_none() && exporters.metrics.is_none()
+            {
                 eprintln!(
                     "{} the exporter is none; fix: configure otlp-http or otlp-grpc to replay",
                     err.bad("error:")
