@@ -561,7 +561,7 @@ impl Worker {
                     Control::Shutdown { done, .. } => {
                         self.finish(&mut buffer).await;
                         // Spooled at the deadline is not delivered either.
-                        let delivered = self.stats.cut_at_deadline() == 0;
+                        let delivered = self.cut_at_deadline() == 0;
                         let _ = done.send(delivered);
                         return;
                     }
@@ -788,6 +788,20 @@ impl Worker {
             metrics.deriver.retire(&self.retired);
         }
         self.retired.clear();
+    }
+
+    /// Records of every signal (log records, spans, data points) the
+    /// shutdown deadline cut, dropped or spooled.
+    fn cut_at_deadline(&self) -> u64 {
+        self.stats.cut_at_deadline()
+            + self
+                .traces
+                .as_ref()
+                .map_or(0, |traces| traces.stats.cut_at_deadline())
+            + self
+                .metrics
+                .as_ref()
+                .map_or(0, |metrics| metrics.stats.cut_at_deadline())
     }
 
     /// When the next periodic metrics export is due (`None`: no metrics).

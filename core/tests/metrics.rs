@@ -643,3 +643,22 @@ fn metrics_and_logs_have_their_own_exporters_and_counts() {
     assert_eq!(names, ["codex.user_prompt", "codex.session.count"]);
     assert_eq!(telemetry.metric_stats().exported, 2);
 }
+
+#[test]
+fn shutdown_reports_a_timeout_when_only_metrics_were_cut() {
+    let logs = ScriptedExporter::new();
+    let metrics = ScriptedExporter::new();
+    metrics.then(agent_otel_core::testing::ScriptedAnswer::Hang, 1_000);
+    let telemetry = start(manual(Temporality::Delta), Some(&logs), &metrics);
+    telemetry.session(session_metadata()).user_prompt("one");
+    let result = telemetry.shutdown(Duration::from_millis(300));
+    assert_eq!(result, Err(agent_otel_core::FlushError::Timeout));
+    assert!(telemetry.wait_stopped(WAIT));
+    assert_eq!(telemetry.stats().exported, 1, "the log record went");
+    let points = telemetry.metric_stats();
+    assert_eq!(
+        points.dropped(agent_otel_core::DropReason::ShutdownDeadline),
+        points.emitted,
+        "{points}"
+    );
+}
