@@ -135,7 +135,6 @@
 
 mod env;
 mod error;
-mod metrics;
 mod model;
 mod parse;
 mod resolve;
