@@ -13,7 +13,7 @@ use crate::env::Environment;
 use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
 use crate::model::{ExporterConfig, OtelConfig, OtlpConfig, Setting};
 use crate::parse::COMPRESSIONS;
-use crate::signal_vars::{OtlpVar, exporter_var, vars};
+use crate::signal_vars::{OtlpVar, exporter_var, signal_value, vars};
 use crate::text::{mask_url, suggest};
 
 use super::Result;
@@ -313,7 +313,7 @@ impl OtelConfig {
         let headers = headers(table, env, signal)?;
         let compression = match &table.compression {
             Some(s) => s.value,
-            None => match env.first_otel(&vars(signal, OtlpVar::Compression)) {
+            None => match signal_value(env, signal, OtlpVar::Compression) {
                 None => Compression::None,
                 Some((_, "gzip")) => Compression::Gzip,
                 Some((_, "none")) => Compression::None,
@@ -331,7 +331,7 @@ impl OtelConfig {
         };
         let timeout = match &table.timeout_ms {
             Some(s) => Duration::from_millis(s.value),
-            None => match env.first_otel(&vars(signal, OtlpVar::Timeout)) {
+            None => match signal_value(env, signal, OtlpVar::Timeout) {
                 Some((var, raw)) => Duration::from_millis(env_u64(var, raw, "timeout-ms")?),
                 None => TransportOptions::default().timeout,
             },
@@ -361,11 +361,9 @@ pub(super) fn env_protocol(
     env: &Environment,
     signal: Signal,
 ) -> Result<Option<(&'static str, EnvProtocol)>> {
-    let names = vars(signal, OtlpVar::Protocol);
-    let Some((var, value)) = env.first_otel(&names) else {
+    let Some((var, value)) = signal_value(env, signal, OtlpVar::Protocol) else {
         return Ok(None);
     };
-    let var: &'static str = if var == names[0] { names[0] } else { names[1] };
     let protocol = match value {
         "grpc" => EnvProtocol::Grpc,
         "http/protobuf" => EnvProtocol::HttpProtobuf,

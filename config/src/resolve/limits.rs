@@ -44,18 +44,18 @@ impl OtelConfig {
     pub(super) fn pipeline_options(&self, env: &Environment) -> Result<PipelineOptions> {
         let p = &self.pipeline;
         let mut options = PipelineOptions::default();
-        if let Some(n) = pick_count(
+        if let Some(n) = pick_limit(
             &p.queue_capacity,
             env,
-            "OTEL_BLRP_MAX_QUEUE_SIZE",
+            &["OTEL_BLRP_MAX_QUEUE_SIZE"],
             "queue_capacity",
         )? {
             options.queue_capacity = n;
         }
-        if let Some(n) = pick_count(
+        if let Some(n) = pick_limit(
             &p.max_batch_size,
             env,
-            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+            &["OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"],
             "max_batch_size",
         )? {
             options.max_batch_size = n;
@@ -151,25 +151,8 @@ pub(super) fn pick_limit(
     Ok(None)
 }
 
-pub(super) fn pick_count(
-    setting: &Option<Setting<u64>>,
-    env: &Environment,
-    var: &str,
-    key: &str,
-) -> Result<Option<usize>> {
-    if let Some(s) = setting {
-        return to_usize(s).map(Some);
-    }
-    match env.otel(var) {
-        Some(raw) => {
-            let n = env_u64(var, raw, key)?;
-            Ok(Some(usize::try_from(n).unwrap_or(usize::MAX)))
-        }
-        None => Ok(None),
-    }
-}
-
-pub(crate) fn pick_ms(
+/// A duration in milliseconds from its `[otel]` key, else from `var`.
+pub(super) fn pick_ms(
     setting: &Option<Setting<u64>>,
     env: &Environment,
     var: &str,

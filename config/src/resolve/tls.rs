@@ -9,7 +9,7 @@ use agent_otel_core::{Signal, TlsConfig, TlsError};
 use crate::env::Environment;
 use crate::error::{ConfigError, KeyPath, Origin};
 use crate::model::{OtelConfig, Setting, TlsPaths};
-use crate::signal_vars::{OtlpVar, vars};
+use crate::signal_vars::{OtlpVar, signal_value};
 use crate::text::mask_url;
 
 use super::Result;
@@ -28,7 +28,7 @@ impl OtelConfig {
         let tls_key = self.key(signal, &format!("{exporter}.tls"));
         let base = self.base_dir.as_deref();
         let pick = |setting: &Option<Setting<PathBuf>>,
-                    vars: [&'static str; 2]|
+                    var: OtlpVar|
          -> Option<(PathBuf, Origin, String)> {
             if let Some(s) = setting {
                 return Some((
@@ -37,7 +37,7 @@ impl OtelConfig {
                     s.key.clone(),
                 ));
             }
-            env.first_otel(&vars).map(|(var, value)| {
+            signal_value(env, signal, var).map(|(var, value)| {
                 (
                     PathBuf::from(value),
                     Origin::Env(var.to_owned()),
@@ -45,12 +45,9 @@ impl OtelConfig {
                 )
             })
         };
-        let ca = pick(&table.ca_certificate, vars(signal, OtlpVar::Certificate));
-        let cert = pick(
-            &table.client_certificate,
-            vars(signal, OtlpVar::ClientCertificate),
-        );
-        let key = pick(&table.client_private_key, vars(signal, OtlpVar::ClientKey));
+        let ca = pick(&table.ca_certificate, OtlpVar::Certificate);
+        let cert = pick(&table.client_certificate, OtlpVar::ClientCertificate);
+        let key = pick(&table.client_private_key, OtlpVar::ClientKey);
         let tls = TlsConfig {
             ca_certificate: ca.as_ref().map(|(p, ..)| p.clone()),
             client_certificate: cert.as_ref().map(|(p, ..)| p.clone()),
