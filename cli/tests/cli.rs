@@ -384,6 +384,36 @@ fn check_prints_resolved_settings_with_secrets_masked() {
         .stdout(contains("s3cret-token").not());
 }
 
+#[test]
+fn check_shows_each_signals_exporter_with_its_origin_and_the_metrics_settings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        dir.path(),
+        "config.toml",
+        "[otel]\nmetrics_temporality = \"cumulative\"\nmetrics_exporter = { otlp-grpc = { endpoint = \"http://127.0.0.1:9\" } }\n",
+    );
+    agent_otel()
+        .env("OTEL_TRACES_EXPORTER", "otlp")
+        .env("OTEL_METRIC_EXPORT_INTERVAL", "5000")
+        .env(
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            "x-metrics-key=m3trics-s3cret",
+        )
+        .args(["check", "--config"])
+        .arg(&config)
+        .assert()
+        .success()
+        .stdout(contains("\nexporter: none (default)\n"))
+        .stdout(contains(
+            "trace_exporter: otlp-http (from OTEL_TRACES_EXPORTER)\n  endpoint: http://localhost:4318/v1/traces (default)",
+        ))
+        .stdout(contains("metrics_exporter: otlp-grpc (from "))
+        .stdout(contains("config.toml, line 3)\n  endpoint: http://127.0.0.1:9 (from "))
+        .stdout(contains("x-metrics-key"))
+        .stdout(contains("metrics: temporality=cumulative, interval=5000 ms"))
+        .stdout(contains("m3trics-s3cret").not());
+}
+
 /// A loopback TCP socket that is bound but does not listen: connecting to
 /// its port is refused, and nothing else can take the port while it lives.
 fn refusing_socket() -> socket2::Socket {

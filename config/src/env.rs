@@ -72,13 +72,6 @@ impl Environment {
     pub fn otel(&self, name: &str) -> Option<&str> {
         self.get(name).map(str::trim).filter(|v| !v.is_empty())
     }
-
-    /// The first of `names` (most specific first) that is set, with its name.
-    pub(crate) fn first_otel<'a>(&'a self, names: &[&'a str]) -> Option<(&'a str, &'a str)> {
-        names
-            .iter()
-            .find_map(|name| self.otel(name).map(|value| (*name, value)))
-    }
 }
 
 impl fmt::Debug for Environment {

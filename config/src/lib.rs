@@ -94,6 +94,13 @@
 //!   is set, in which case `OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL` picks the
 //!   transport (`grpc` → otlp-grpc, otherwise otlp-http, the spec's default
 //!   `http/protobuf`). `OTEL_EXPORTER_OTLP_PROTOCOL` alone never turns export on.
+//! - **Per signal**: `trace_exporter` and `metrics_exporter` follow the same
+//!   rules with `OTEL_TRACES_EXPORTER` / `OTEL_METRICS_EXPORTER` and the
+//!   `TRACES_` / `METRICS_` variants of every exporter variable above (the
+//!   signal's own variable wins over the generic one; the generic HTTP
+//!   endpoint gets `v1/traces` / `v1/metrics` appended). Each signal is on or
+//!   off independently: metrics can be exported while logs are off.
+//!   `OTEL_SDK_DISABLED=true` turns every signal off.
 //! - **`service.name`**: `[otel.resource_attributes]` `"service.name"` >
 //!   `OTEL_SERVICE_NAME` > `service.name` in `OTEL_RESOURCE_ATTRIBUTES` >
 //!   [`HostInfo::service_name`]. Other attributes: the table's win over
@@ -135,7 +142,6 @@
 
 mod env;
 mod error;
-mod metrics;
 mod model;
 mod parse;
 mod resolve;

@@ -6,6 +6,8 @@
 
 use agent_otel_core::Signal;
 
+use crate::env::Environment;
+
 /// An exporter setting that the environment can give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OtlpVar {
@@ -121,6 +123,19 @@ pub(crate) fn vars(signal: Signal, setting: OtlpVar) -> [&'static str; 2] {
         .copied()
         .unwrap_or((setting, "", ["", "", ""]));
     [specific[index(signal)], generic]
+}
+
+/// The value of `setting` for `signal` with the variable that gave it: the
+/// signal's own variable (`OTEL_EXPORTER_OTLP_METRICS_TIMEOUT`), else the
+/// generic one (`OTEL_EXPORTER_OTLP_TIMEOUT`), as the OTel SDKs resolve them.
+pub(crate) fn signal_value(
+    env: &Environment,
+    signal: Signal,
+    setting: OtlpVar,
+) -> Option<(&'static str, &str)> {
+    vars(signal, setting)
+        .into_iter()
+        .find_map(|var| env.otel(var).map(|value| (var, value)))
 }
 
 /// `OTEL_LOGS_EXPORTER`, `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`.

@@ -43,6 +43,26 @@ const RESOURCE: &str = r#"
 "team" = "platform"
 "#;
 
+/// The scalar lines of the design's block, one exporter key per signal.
+const SIGNAL_SCALARS: &str = r#"
+[otel]
+environment = "staging"        # default "dev"
+exporter = "none"              # logs; default; also "otlp-http", "otlp-grpc", or a table
+metrics_exporter = "none"      # same forms; default none
+trace_exporter = "none"        # same forms; default none
+log_user_prompt = false        # default false
+log_tool_content = true        # default true
+"#;
+
+const METRICS_GRPC_TABLE: &str = r#"
+[otel]
+metrics_exporter = { otlp-grpc = { endpoint = "https://otel.example.com:4317",
+                           compression = "gzip", timeout-ms = 10000,
+                           tls = { ca-certificate = "certs/ca.pem",
+                                   client-certificate = "certs/client.pem",
+                                   client-private-key = "certs/client.key" } } }
+"#;
+
 /// The design's block exactly as printed.
 const WHOLE_BLOCK: &str = r#"[otel]
 environment = "staging"        # default "dev"
@@ -183,4 +203,58 @@ fn the_whole_block_is_a_duplicate_key_error_with_a_position() {
     let msg = err.to_string();
     assert!(msg.contains("line 7"), "{msg}");
     assert!(msg.contains("invalid TOML"), "{msg}");
+}
+
+#[test]
+fn one_exporter_key_per_signal() {
+    let config = OtelConfig::parse(SIGNAL_SCALARS).expect("parses");
+    for key in [
+        &config.exporter,
+        &config.metrics_exporter,
+        &config.trace_exporter,
+    ] {
+        assert_eq!(key.as_ref().map(|s| &s.value), Some(&ExporterConfig::None));
+    }
+    let resolved = config
+        .resolve(&env(), &HostInfo::default())
+        .expect("resolves");
+    assert_eq!(resolved.exporter, ExporterSettings::None);
+    assert_eq!(resolved.metrics_exporter, ExporterSettings::None);
+    assert_eq!(resolved.trace_exporter, ExporterSettings::None);
+    assert!(resolved.telemetry.content.log_tool_content);
+}
+
+#[test]
+fn metrics_grpc_table_form() {
+    let config = OtelConfig::parse_with_path(METRICS_GRPC_TABLE, "/etc/agent/config.toml".as_ref())
+        .expect("parses");
+    assert_eq!(config.exporter, None, "logs keep their default");
+    let Some(ExporterConfig::OtlpGrpc(grpc)) = config.metrics_exporter.as_ref().map(|s| &s.value)
+    else {
+        panic!("expected otlp-grpc metrics")
+    };
+    assert_eq!(
+        grpc.compression.as_ref().map(|s| s.value),
+        Some(Compression::Gzip)
+    );
+    assert_eq!(grpc.timeout_ms.as_ref().map(|s| s.value), Some(10000));
+    assert_eq!(
+        grpc.tls.client_certificate.as_ref().map(|s| s.key.as_str()),
+        Some("otel.metrics_exporter.otlp-grpc.tls.client-certificate")
+    );
+    // Resolving loads the TLS files, which do not exist here: the error
+    // names the metrics key and its line (a resolving copy with files is
+    // in tests/metrics.rs).
+    if agent_otel_config::GRPC_COMPILED {
+        let msg = config
+            .resolve(&Environment::empty(), &HostInfo::default())
+            .expect_err("missing TLS files")
+            .to_string();
+        assert!(msg.contains("/etc/agent/certs/ca.pem"), "{msg}");
+        assert!(
+            msg.contains("otel.metrics_exporter.otlp-grpc.tls.ca-certificate"),
+            "{msg}"
+        );
+        assert!(msg.contains("line 5"), "{msg}");
+    }
 }

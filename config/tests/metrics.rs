@@ -11,7 +11,7 @@ use std::time::Duration;
 use agent_otel_config::{
     Environment, ExporterSettings, HostInfo, Origin, OtelConfig, ResolvedConfig,
 };
-use agent_otel_core::{HttpProtocol, Temporality};
+use agent_otel_core::{Compression, HttpProtocol, Temporality};
 
 fn resolve(toml: &str, pairs: &[(&str, &str)]) -> ResolvedConfig {
     OtelConfig::parse(toml)
@@ -275,4 +275,327 @@ metrics_exporter = { otlp-grpc = { endpoint = "https://otel.example.com:4317",
         Some(certs.join("ca.pem").as_path())
     );
     assert_eq!(grpc.transport.timeout, Duration::from_secs(10));
+}
+
+/// The endpoint and origin of a resolved exporter (HTTP or gRPC).
+fn endpoint(settings: &ExporterSettings) -> (&str, &Origin) {
+    match settings {
+        ExporterSettings::OtlpHttp(s) => (&s.endpoint, &s.endpoint_origin),
+        ExporterSettings::OtlpGrpc(s) => (&s.endpoint, &s.endpoint_origin),
+        ExporterSettings::None => panic!("an exporter expected"),
+    }
+}
+
+#[test]
+fn each_signal_gets_its_own_http_path_from_the_generic_endpoint() {
+    let all_on = [
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/otlp/"),
+    ];
+    let resolved = resolve("[otel]\n", &all_on);
+    let generic = Origin::Env("OTEL_EXPORTER_OTLP_ENDPOINT".into());
+    for (settings, path) in [
+        (&resolved.exporter, "logs"),
+        (&resolved.trace_exporter, "traces"),
+        (&resolved.metrics_exporter, "metrics"),
+    ] {
+        assert!(matches!(settings, ExporterSettings::OtlpHttp(_)));
+        let (url, origin) = endpoint(settings);
+        assert_eq!(url, format!("http://collector:4318/otlp/v1/{path}"));
+        assert_eq!(origin, &generic);
+    }
+    // The metrics variable is used as is (no path appended) and touches
+    // only metrics.
+    let mut own = all_on.to_vec();
+    own.push((
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+        "http://m:9000/custom",
+    ));
+    let resolved = resolve("[otel]\n", &own);
+    assert_eq!(
+        endpoint(&resolved.metrics_exporter),
+        (
+            "http://m:9000/custom",
+            &Origin::Env("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT".into())
+        )
+    );
+    assert_eq!(
+        endpoint(&resolved.exporter).0,
+        "http://collector:4318/otlp/v1/logs"
+    );
+    assert_eq!(
+        endpoint(&resolved.trace_exporter).0,
+        "http://collector:4318/otlp/v1/traces"
+    );
+}
+
+#[test]
+fn grpc_endpoints_per_signal_are_used_as_given() {
+    let resolved = resolve(
+        "[otel]\n",
+        &[
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                "metrics.internal:4317",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_INSECURE", "true"),
+        ],
+    );
+    let ExporterSettings::OtlpGrpc(logs) = &resolved.exporter else {
+        panic!("grpc logs expected: {:?}", resolved.exporter);
+    };
+    assert_eq!(logs.endpoint, "http://collector:4317", "no path for gRPC");
+    let ExporterSettings::OtlpGrpc(metrics) = &resolved.metrics_exporter else {
+        panic!("grpc metrics expected: {:?}", resolved.metrics_exporter);
+    };
+    // No scheme: the metrics INSECURE variable picks plaintext.
+    assert_eq!(metrics.endpoint, "http://metrics.internal:4317");
+    assert!(metrics.transport.tls.insecure);
+    assert_eq!(resolved.trace_exporter, ExporterSettings::None);
+
+    // The metrics protocol variable alone switches metrics to gRPC.
+    let mixed = resolve(
+        "[otel]\n",
+        &[
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+        ],
+    );
+    assert_eq!(endpoint(&mixed.exporter).0, "http://localhost:4318/v1/logs");
+    assert_eq!(
+        endpoint(&mixed.metrics_exporter),
+        ("http://localhost:4317", &Origin::Default)
+    );
+    assert!(matches!(
+        mixed.metrics_exporter,
+        ExporterSettings::OtlpGrpc(_)
+    ));
+}
+
+#[test]
+fn metrics_transport_variables_touch_only_metrics() {
+    let resolved = resolve(
+        "[otel]\nexporter = \"otlp-http\"\nmetrics_exporter = \"otlp-http\"\n",
+        &[
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "none"),
+            ("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "7000"),
+            ("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "2000"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-tenant=all,x-shared=generic",
+            ),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-shared=metrics"),
+        ],
+    );
+    let (ExporterSettings::OtlpHttp(logs), ExporterSettings::OtlpHttp(metrics)) =
+        (&resolved.exporter, &resolved.metrics_exporter)
+    else {
+        panic!("http logs and metrics expected");
+    };
+    assert_eq!(logs.transport.compression, Compression::None);
+    assert_eq!(metrics.transport.compression, Compression::Gzip);
+    assert_eq!(logs.transport.timeout, Duration::from_secs(7));
+    assert_eq!(metrics.transport.timeout, Duration::from_secs(2));
+    let header = |s: &agent_otel_config::OtlpHttpSettings, name: &str| {
+        s.transport.headers.get(name).map(|v| v.expose().to_owned())
+    };
+    assert_eq!(header(logs, "x-shared").as_deref(), Some("generic"));
+    assert_eq!(header(metrics, "x-shared").as_deref(), Some("metrics"));
+    assert_eq!(header(metrics, "x-tenant").as_deref(), Some("all"));
+    let bad = resolve_err(
+        "[otel]\nmetrics_exporter = \"otlp-http\"\n",
+        &[("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "zstd")],
+    );
+    assert!(
+        bad.contains("OTEL_EXPORTER_OTLP_METRICS_COMPRESSION"),
+        "{bad}"
+    );
+    assert!(bad.contains("gzip"), "the choices: {bad}");
+}
+
+#[test]
+fn metrics_tls_files_come_from_the_metrics_variables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = dir.path().join("metrics-ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ3J0\n-----END CERTIFICATE-----\n",
+    )
+    .expect("pem");
+    let ca_text = ca.to_str().expect("utf-8 path");
+    let resolved = resolve(
+        "[otel]\nexporter = { otlp-grpc = { endpoint = \"https://logs.example.com:4317\" } }\nmetrics_exporter = { otlp-grpc = { endpoint = \"https://metrics.example.com:4317\" } }\n",
+        &[("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE", ca_text)],
+    );
+    let (ExporterSettings::OtlpGrpc(logs), ExporterSettings::OtlpGrpc(metrics)) =
+        (&resolved.exporter, &resolved.metrics_exporter)
+    else {
+        panic!("grpc logs and metrics expected");
+    };
+    assert_eq!(
+        metrics.transport.tls.ca_certificate.as_deref(),
+        Some(ca.as_path())
+    );
+    assert_eq!(logs.transport.tls.ca_certificate, None);
+    let missing = resolve_err(
+        "[otel]\nmetrics_exporter = { otlp-grpc = { endpoint = \"https://metrics.example.com:4317\" } }\n",
+        &[(
+            "OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE",
+            "/nonexistent/ca.pem",
+        )],
+    );
+    assert!(
+        missing.contains("OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn temporality_in_any_case_and_lowmemory() {
+    for (table, expected) in [
+        ("lowmemory", Temporality::LowMemory),
+        ("LowMemory", Temporality::LowMemory),
+        ("Cumulative", Temporality::Cumulative),
+        ("DELTA", Temporality::Delta),
+    ] {
+        let resolved = resolve(&format!("[otel]\nmetrics_temporality = \"{table}\"\n"), &[]);
+        assert_eq!(resolved.telemetry.metrics.temporality, expected, "{table}");
+    }
+    for (var, expected) in [
+        (" lowmemory ", Temporality::LowMemory),
+        ("Delta", Temporality::Delta),
+        ("cUmUlAtIvE", Temporality::Cumulative),
+        // Empty counts as unset (OTel spec): the default.
+        ("", Temporality::Delta),
+    ] {
+        let resolved = resolve(
+            "[otel]\n",
+            &[("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", var)],
+        );
+        assert_eq!(resolved.telemetry.metrics.temporality, expected, "{var:?}");
+    }
+    let summary = resolve("[otel]\nmetrics_temporality = \"lowmemory\"\n", &[]).to_string();
+    assert!(summary.contains("temporality=lowmemory"), "{summary}");
+}
+
+#[test]
+fn the_interval_range_is_100_ms_to_24_hours_for_key_and_variable() {
+    for ms in [100_u64, 86_400_000] {
+        let resolved = resolve(&format!("[otel]\nmetrics_interval_ms = {ms}\n"), &[]);
+        assert_eq!(
+            resolved.telemetry.metrics.interval,
+            Duration::from_millis(ms)
+        );
+        let from_env = resolve(
+            "[otel]\n",
+            &[("OTEL_METRIC_EXPORT_INTERVAL", &ms.to_string())],
+        );
+        assert_eq!(
+            from_env.telemetry.metrics.interval,
+            Duration::from_millis(ms)
+        );
+    }
+    for ms in [0_u64, 99, 86_400_001] {
+        let error = parse_err(&format!("[otel]\nmetrics_interval_ms = {ms}\n"));
+        assert!(error.contains("line 2"), "{error}");
+        assert!(error.contains("metrics_interval_ms"), "{error}");
+        assert!(
+            error.contains("100") && error.contains("86400000"),
+            "{error}"
+        );
+        let env_error = resolve_err(
+            "[otel]\n",
+            &[("OTEL_METRIC_EXPORT_INTERVAL", &ms.to_string())],
+        );
+        assert!(
+            env_error.contains("OTEL_METRIC_EXPORT_INTERVAL"),
+            "{env_error}"
+        );
+        assert!(
+            env_error.contains("metrics_interval_ms"),
+            "names the key whose range applies: {env_error}"
+        );
+    }
+    let not_integer = parse_err("[otel]\nmetrics_interval_ms = \"60s\"\n");
+    assert!(not_integer.contains("metrics_interval_ms"), "{not_integer}");
+}
+
+#[test]
+fn sdk_disabled_wins_over_the_metrics_variable_and_starts_nothing() {
+    let resolved = resolve(
+        "[otel]\n",
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_SDK_DISABLED", "TRUE"),
+        ],
+    );
+    assert_eq!(resolved.metrics_exporter, ExporterSettings::None);
+    assert_eq!(
+        resolved.metrics_exporter_origin,
+        Origin::Env("OTEL_SDK_DISABLED".into())
+    );
+    assert!(resolved.build_metrics_exporter().expect("builds").is_none());
+    let telemetry = resolved.start().expect("starts");
+    assert!(!telemetry.is_enabled(), "no signal is exported");
+    let enabled = resolve(
+        "[otel]\n",
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_SDK_DISABLED", "false"),
+        ],
+    );
+    assert!(matches!(
+        enabled.metrics_exporter,
+        ExporterSettings::OtlpHttp(_)
+    ));
+}
+
+#[test]
+fn the_metrics_exporter_builds_for_each_transport() {
+    for (toml, name) in [
+        ("[otel]\nmetrics_exporter = \"otlp-http\"\n", "otlp-http"),
+        ("[otel]\nmetrics_exporter = \"otlp-grpc\"\n", "otlp-grpc"),
+    ] {
+        let resolved = resolve(toml, &[]);
+        let exporter = resolved
+            .build_metrics_exporter()
+            .expect("builds")
+            .expect("an exporter");
+        assert_eq!(exporter.name(), name);
+        assert!(resolved.build_exporter().expect("builds").is_none());
+    }
+}
+
+#[test]
+fn the_summary_names_where_the_metrics_exporter_came_from() {
+    let resolved = resolve(
+        "[otel]\n",
+        &[
+            ("OTEL_METRICS_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "grpc"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "2500"),
+        ],
+    );
+    let summary = resolved.to_string();
+    assert!(
+        summary.contains("metrics_exporter: otlp-grpc (from OTEL_METRICS_EXPORTER)"),
+        "{summary}"
+    );
+    assert_eq!(
+        summary.lines().next(),
+        Some("exporter: none (default)"),
+        "logs stay off: {summary}"
+    );
+    assert!(
+        summary.contains("metrics: temporality=delta, interval=2500 ms"),
+        "{summary}"
+    );
 }

@@ -4,11 +4,11 @@
 
 use agent_otel_core::{MetricsOptions, Temporality};
 
+use super::limits::pick_ms;
 use crate::env::Environment;
 use crate::error::{Choices, ConfigError, KeyPath, Origin, Suggestion};
 use crate::model::OtelConfig;
 use crate::parse::TEMPORALITIES;
-use crate::resolve::pick_ms;
 use crate::text::suggest;
 
 /// The temporality preference variable (values read in any case).
