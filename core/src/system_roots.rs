@@ -74,8 +74,8 @@ mod tests {
 
     #[test]
     fn an_empty_store_is_an_error_that_says_how_to_fix_it() {
-        let err = roots_from(Vec::new(), 1, Some("cannot read /etc/ssl".into()))
-            .expect_err("no roots");
+        let err =
+            roots_from(Vec::new(), 1, Some("cannot read /etc/ssl".into())).expect_err("no roots");
         assert_eq!((err.found, err.errors), (0, 1));
         let text = err.to_string();
         assert!(text.contains("cannot read /etc/ssl"), "{text}");

@@ -282,7 +282,10 @@ impl GrpcExporter {
                         .map_err(tls_error)?;
                 }
                 None => {
-                    endpoint.clone().tls_config(client.clone()).map_err(tls_error)?;
+                    endpoint
+                        .clone()
+                        .tls_config(client.clone())
+                        .map_err(tls_error)?;
                     system_roots = Some(client);
                 }
             }

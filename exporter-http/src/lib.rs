@@ -237,7 +237,10 @@ impl HttpExporter {
             .map_err(|e| {
                 ExportError::new(
                     FailureKind::Exporter,
-                    format!("cannot build the otlp-http client for `{endpoint}`: {}", e.without_url()),
+                    format!(
+                        "cannot build the otlp-http client for `{endpoint}`: {}",
+                        e.without_url()
+                    ),
                 )
             })?;
         Ok(self.client.get_or_init(|| client))

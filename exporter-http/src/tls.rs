@@ -66,7 +66,10 @@ impl TlsSetup {
     /// The rustls configuration, loading the system roots if they are
     /// needed and not loaded yet in this process. A store with no usable
     /// root is a TLS failure of the export.
-    pub(crate) fn client_config(&self, endpoint: &str) -> Result<rustls::ClientConfig, ExportError> {
+    pub(crate) fn client_config(
+        &self,
+        endpoint: &str,
+    ) -> Result<rustls::ClientConfig, ExportError> {
         let roots = match &self.roots {
             Roots::None => Arc::new(RootCertStore::empty()),
             Roots::Configured(roots) => Arc::clone(roots),
@@ -74,12 +77,8 @@ impl TlsSetup {
                 ExportError::new(FailureKind::Tls, format!("otlp-http `{endpoint}`: {e}"))
             })?,
         };
-        self.build(roots).map_err(|e| {
-            ExportError::new(
-                FailureKind::Tls,
-                format!("otlp-http `{endpoint}`: {e}"),
-            )
-        })
+        self.build(roots)
+            .map_err(|e| ExportError::new(FailureKind::Tls, format!("otlp-http `{endpoint}`: {e}")))
     }
 
     fn build(&self, roots: Arc<RootCertStore>) -> Result<rustls::ClientConfig, HttpExporterError> {

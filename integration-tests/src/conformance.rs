@@ -129,7 +129,11 @@ impl Target {
     /// Every transport × signal, the targets the suite runs for.
     pub fn all() -> Vec<Target> {
         let mut all = Vec::new();
-        for transport in [Transport::HttpProtobuf, Transport::HttpJson, Transport::Grpc] {
+        for transport in [
+            Transport::HttpProtobuf,
+            Transport::HttpJson,
+            Transport::Grpc,
+        ] {
             for signal in [Signal::Logs, Signal::Traces, Signal::Metrics] {
                 all.push(Target { transport, signal });
             }
@@ -358,7 +362,9 @@ fn logs_request() -> ExportLogsServiceRequest {
         severity_number: 9,
         severity_text: "INFO".to_owned(),
         body: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(format!("codex.tool_result {i}"))),
+            value: Some(any_value::Value::StringValue(format!(
+                "codex.tool_result {i}"
+            ))),
         }),
         attributes: vec![string("tool_name", "shell"), int("duration_ms", 42)],
         trace_id: vec![i; 16],
@@ -498,7 +504,11 @@ fn assert_nothing_accepted(target: Target, collector: &Collector, context: &str)
         .filter(|a| a.answered.counts_records())
         .count();
     assert_eq!(accepted, 0, "{target:?} {context}");
-    assert_eq!(collector.counts(target.at_collector()).1, 0, "{target:?} {context}");
+    assert_eq!(
+        collector.counts(target.at_collector()).1,
+        0,
+        "{target:?} {context}"
+    );
 }
 
 #[track_caller]
@@ -616,7 +626,11 @@ pub async fn retryable(target: Target) {
         assert_eq!(refused.len(), 1, "{context}");
         assert_eq!(refused[0].answered, Answer::Fault(case.fault), "{context}");
         // The retry of the same batch goes through.
-        assert_eq!(exporter.export(&batch).await, ExportOutcome::Accepted, "{context}");
+        assert_eq!(
+            exporter.export(&batch).await,
+            ExportOutcome::Accepted,
+            "{context}"
+        );
         assert_accepted_once(target, &collector, &context);
         collector.clear();
     }
@@ -759,7 +773,11 @@ pub async fn tls(target: Target) {
     // No ca-certificate: the process's system roots, loaded on this export.
     let system = export_with(target, &collector, options()).await;
     let error = expect_permanent(system, &format!("{target:?} system roots"));
-    assert_eq!(error.kind, FailureKind::Tls, "{target:?} system roots: {error}");
+    assert_eq!(
+        error.kind,
+        FailureKind::Tls,
+        "{target:?} system roots: {error}"
+    );
     collector
         .wait_for_tls_handshake_failures(1, WAIT)
         .expect("the collector saw the refused handshakes");
@@ -814,7 +832,11 @@ pub async fn gzip(target: Target) {
     let outcome = export_with(target, &collector, transport).await;
     assert_eq!(outcome, ExportOutcome::Accepted, "{target:?}");
     let arrival = assert_accepted_once(target, &collector, "gzip");
-    assert_eq!(arrival.content_encoding.as_deref(), Some("gzip"), "{target:?}");
+    assert_eq!(
+        arrival.content_encoding.as_deref(),
+        Some("gzip"),
+        "{target:?}"
+    );
 }
 
 /// Headers: configured headers arrive with their values (as gRPC metadata
@@ -831,7 +853,11 @@ pub async fn headers(target: Target) {
     let outcome = export_with(target, &collector, transport).await;
     assert_eq!(outcome, ExportOutcome::Accepted, "{target:?}");
     let arrival = assert_accepted_once(target, &collector, "headers");
-    assert_eq!(arrival.header("x-conformance-key"), Some("key-7f3a"), "{target:?}");
+    assert_eq!(
+        arrival.header("x-conformance-key"),
+        Some("key-7f3a"),
+        "{target:?}"
+    );
     assert_eq!(arrival.header("x-tenant"), Some("team-a"), "{target:?}");
     let agent = arrival.header("user-agent").unwrap_or_default();
     assert!(agent.starts_with("agent-otel"), "{target:?}: {agent}");
@@ -849,7 +875,11 @@ pub async fn never_answering(target: Target) {
     };
     let exporter = target.exporter(target.endpoint(&collector), transport);
     let batch = target.batch();
-    assert_eq!(exporter.export(&batch).await, ExportOutcome::Accepted, "{target:?}");
+    assert_eq!(
+        exporter.export(&batch).await,
+        ExportOutcome::Accepted,
+        "{target:?}"
+    );
     collector.set_default_fault_for(target.at_collector(), Some(Fault::NeverAnswer));
     let outcome = exporter.export(&batch).await;
     let (error, retry_after) = expect_retryable(outcome, &format!("{target:?} never answers"));

@@ -70,8 +70,16 @@ macro_rules! conformance {
 }
 
 conformance!(http_protobuf_logs, Transport::HttpProtobuf, Signal::Logs);
-conformance!(http_protobuf_traces, Transport::HttpProtobuf, Signal::Traces);
-conformance!(http_protobuf_metrics, Transport::HttpProtobuf, Signal::Metrics);
+conformance!(
+    http_protobuf_traces,
+    Transport::HttpProtobuf,
+    Signal::Traces
+);
+conformance!(
+    http_protobuf_metrics,
+    Transport::HttpProtobuf,
+    Signal::Metrics
+);
 conformance!(http_json_logs, Transport::HttpJson, Signal::Logs);
 conformance!(http_json_traces, Transport::HttpJson, Signal::Traces);
 conformance!(http_json_metrics, Transport::HttpJson, Signal::Metrics);
