@@ -3,8 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use agent_otel_collector::test_pki::TestPki;
 use agent_otel_core::Batch;
@@ -50,37 +49,19 @@ pub struct Received {
     pub metadata: MetadataMap,
 }
 
-/// The requests a server received, with a condition variable signalled on
-/// every arrival.
+/// The requests a server received.
 #[derive(Default)]
 struct ReceivedLog {
     requests: Mutex<Vec<Received>>,
-    arrived: Condvar,
 }
 
 impl ReceivedLog {
     fn push(&self, received: Received) {
         self.requests.lock().unwrap().push(received);
-        self.arrived.notify_all();
     }
 
     fn snapshot(&self) -> Vec<Received> {
         self.requests.lock().unwrap().clone()
-    }
-
-    /// Blocks until at least `n` requests arrived or `timeout` passed;
-    /// returns what arrived.
-    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let end = Instant::now() + timeout;
-        let mut requests = self.requests.lock().unwrap();
-        while requests.len() < n {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            requests = self.arrived.wait_timeout(requests, left).unwrap().0;
-        }
-        requests.clone()
     }
 }
 
