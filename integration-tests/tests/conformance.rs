@@ -65,6 +65,16 @@ macro_rules! conformance {
             async fn late_start() {
                 conformance::late_start(TARGET).await;
             }
+
+            #[test]
+            fn delivered_after_retries() {
+                conformance::delivered_after_retries(TARGET);
+            }
+
+            #[test]
+            fn shutdown_deadline_bounds_a_silent_collector() {
+                conformance::shutdown_deadline_bounds_a_silent_collector(TARGET);
+            }
         }
     };
 }
