@@ -32,6 +32,7 @@ pub mod retry;
 mod spill;
 pub mod spool;
 pub mod stats;
+pub mod system_roots;
 mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -60,6 +61,7 @@ pub use resource::{Resource, TelemetryOptions};
 pub use retry::RetryPolicy;
 pub use spool::{Spool, SpoolError, SpoolOptions, SpoolStatus};
 pub use stats::{AttributeCounts, DropReason, PipelineStats};
+pub use system_roots::{SystemRootsError, system_roots};
 pub use telemetry::{DEFAULT_SHUTDOWN_TIMEOUT, EventData, Session, SignalExporters, Telemetry};
 pub use trace::{Sampler, SpanId, TraceId, TraceOptions, TraceParent};
 pub use transport::{

@@ -51,7 +51,22 @@ pub(crate) fn status(status: &Status, endpoint: &str, timeout: Duration) -> Expo
     if let Some(source) = status.source() {
         return transport(source, endpoint, timeout);
     }
+    if is_local_timeout(status) {
+        return ExportOutcome::retryable(ExportError::new(
+            FailureKind::Timeout,
+            format!("no answer from {endpoint} within {timeout:?}"),
+        ));
+    }
     grpc_status(status)
+}
+
+/// Whether tonic made `status` up for its own client-side deadline: it
+/// turns `TimeoutExpired` into a CANCELLED status and drops the source, so
+/// only the text tells it from a CANCELLED the collector sent.
+fn is_local_timeout(status: &Status) -> bool {
+    status.code() == Code::Cancelled
+        && status.details().is_empty()
+        && status.message() == tonic::TimeoutExpired(()).to_string()
 }
 
 /// Classifies a status the collector sent (no local error source).
@@ -207,6 +222,18 @@ mod tests {
         let (error, _) = expect_retryable(grpc_status(&Status::deadline_exceeded("slow")));
         assert_eq!(error.kind, FailureKind::Timeout);
         assert_eq!(error.status, Some(4));
+    }
+
+    #[test]
+    fn tonics_own_deadline_is_a_timeout_not_a_server_cancel() {
+        let timeout = Duration::from_millis(500);
+        let local = Status::from_error(Box::new(tonic::TimeoutExpired(())));
+        let (error, _) = expect_retryable(status(&local, "http://h:4317", timeout));
+        assert_eq!(error.kind, FailureKind::Timeout, "{error}");
+        assert_eq!(error.status, None);
+        let sent = Status::cancelled("the collector cancelled");
+        let (error, _) = expect_retryable(status(&sent, "http://h:4317", timeout));
+        assert_eq!(error.kind, FailureKind::GrpcStatus, "{error}");
     }
 
     #[test]

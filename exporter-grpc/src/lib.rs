@@ -21,7 +21,10 @@
 //! * [`GrpcExporter::new`] only validates: it parses the endpoint, loads the
 //!   TLS files, builds the rustls client configuration and checks every
 //!   metadata key and value. It needs no tokio runtime, so it can run on the
-//!   host thread while the configuration is resolved.
+//!   host thread while the configuration is resolved. It never loads the
+//!   system root store: without a configured CA, the process-wide copy of
+//!   [`agent_otel_core::system_roots`] is loaded (once for every exporter)
+//!   when the first channel is made, on the export worker.
 //! * The tonic `Channel` is created lazily, inside the runtime that calls
 //!   [`Exporter::export`] (the pipeline's worker), and connects on first use.
 //!   It is re-created if the exporter is later driven by another runtime.
@@ -43,7 +46,7 @@ use std::time::Duration;
 
 use agent_otel_core::{
     Batch, Compression, ExportError, ExportOutcome, Exporter, FailureKind, Signal, TlsError,
-    TransportOptions, mask_url_credentials,
+    TransportOptions, mask_url_credentials, system_roots,
 };
 use async_trait::async_trait;
 use http::uri::{PathAndQuery, Uri};
@@ -197,6 +200,9 @@ pub struct GrpcExporter {
     compression: Compression,
     timeout: Duration,
     tls: bool,
+    /// TLS to complete with the system roots before the first channel
+    /// (`https` without a configured CA).
+    system_roots: Option<ClientTlsConfig>,
     channel: Mutex<Option<CachedChannel>>,
     shut_down: AtomicBool,
 }
@@ -252,24 +258,37 @@ impl GrpcExporter {
             .timeout(timeout)
             .connect_timeout(timeout.min(MAX_CONNECT_TIMEOUT))
             .tcp_nodelay(true);
+        // With a configured CA the TLS configuration is complete now. With
+        // the system roots it is checked now (client identity) without any
+        // root, and completed with the process's shared system roots when
+        // the first channel is made, on the export worker.
+        let mut system_roots = None;
         if tls {
             let mut client = ClientTlsConfig::new().timeout(timeout);
-            client = match material.ca_pem {
-                Some(pem) => client.ca_certificate(Certificate::from_pem(pem)),
-                None => client.with_native_roots(),
-            };
             if let Some(identity) = material.identity {
                 client = client.identity(Identity::from_pem(
                     identity.certificate_pem,
                     identity.private_key_pem,
                 ));
             }
-            endpoint = endpoint
-                .tls_config(client)
-                .map_err(|e| GrpcExporterError::TlsConfig {
-                    endpoint: endpoint_text.clone(),
-                    reason: classify::chain_message(&e),
-                })?;
+            let tls_error = |e: tonic::transport::Error| GrpcExporterError::TlsConfig {
+                endpoint: endpoint_text.clone(),
+                reason: classify::chain_message(&e),
+            };
+            match material.ca_pem {
+                Some(pem) => {
+                    endpoint = endpoint
+                        .tls_config(client.ca_certificate(Certificate::from_pem(pem)))
+                        .map_err(tls_error)?;
+                }
+                None => {
+                    endpoint
+                        .clone()
+                        .tls_config(client.clone())
+                        .map_err(tls_error)?;
+                    system_roots = Some(client);
+                }
+            }
         }
         let (metadata, metadata_keys) = build_metadata(&transport)?;
         Ok(Self {
@@ -280,6 +299,7 @@ impl GrpcExporter {
             compression: transport.compression,
             timeout,
             tls,
+            system_roots,
             channel: Mutex::new(None),
             shut_down: AtomicBool::new(false),
         })
@@ -308,7 +328,32 @@ impl GrpcExporter {
             return Ok(cached.channel.clone());
         }
         // Spawns the channel's background task on the current runtime.
-        let channel = self.endpoint.connect_lazy();
+        let channel = match &self.system_roots {
+            None => self.endpoint.connect_lazy(),
+            Some(client) => {
+                let roots = system_roots().map_err(|e| {
+                    ExportError::new(
+                        FailureKind::Tls,
+                        format!("otlp-grpc `{}`: {e}", self.endpoint_text),
+                    )
+                })?;
+                let client = client.clone().trust_anchors(roots.roots.iter().cloned());
+                self.endpoint
+                    .clone()
+                    .tls_config(client)
+                    .map_err(|e| {
+                        ExportError::new(
+                            FailureKind::Tls,
+                            format!(
+                                "otlp-grpc `{}`: {}",
+                                self.endpoint_text,
+                                classify::chain_message(&e)
+                            ),
+                        )
+                    })?
+                    .connect_lazy()
+            }
+        };
         *slot = Some(CachedChannel {
             runtime,
             channel: channel.clone(),

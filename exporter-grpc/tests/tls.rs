@@ -1,66 +1,19 @@
-//! TLS and mTLS against loopback tonic servers with `TestPki` certificates.
+//! TLS configuration errors at construction, and a plaintext client against
+//! a TLS server. Trusted CA, wrong CA, system roots and mTLS are cases of
+//! the conformance suite (integration-tests/src/conformance.rs).
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use agent_otel_core::testing::expect_permanent;
-use agent_otel_core::{ExportOutcome, Exporter, FailureKind, TlsConfig, TransportOptions};
+use agent_otel_core::{ExportOutcome, Exporter, TlsConfig, TransportOptions};
 use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig, GrpcExporterError};
-use common::{Behaviour, Pki, ServerOptions, batch, received_records, records, start};
-
-fn tls_exporter(endpoint: String, tls: TlsConfig) -> GrpcExporter {
-    GrpcExporter::new(GrpcExporterConfig {
-        endpoint,
-        transport: TransportOptions {
-            tls,
-            ..TransportOptions::default()
-        },
-    })
-    .unwrap()
-}
-
-fn with_ca(pki: &Pki) -> TlsConfig {
-    TlsConfig {
-        ca_certificate: Some(pki.ca_path()),
-        ..TlsConfig::default()
-    }
-}
+use common::{Behaviour, Pki, ServerOptions, batch, start};
 
 fn tls_server(pki: &Pki) -> ServerOptions {
     ServerOptions {
         tls: Some(pki.server_tls()),
         ..ServerOptions::default()
     }
-}
-
-#[tokio::test]
-async fn custom_ca_is_trusted() {
-    let pki = Pki::generate();
-    let server = start(Behaviour::Accept, tls_server(&pki)).await;
-    let exporter = tls_exporter(server.https_endpoint(), with_ca(&pki));
-    assert_eq!(exporter.export(&batch()).await, ExportOutcome::Accepted);
-    assert_eq!(received_records(&server), records());
-}
-
-#[tokio::test]
-async fn ip_address_endpoints_are_verified_too() {
-    let pki = Pki::generate();
-    let server = start(Behaviour::Accept, tls_server(&pki)).await;
-    let endpoint = format!("https://{}", server.addr);
-    let exporter = tls_exporter(endpoint, with_ca(&pki));
-    assert_eq!(exporter.export(&batch()).await, ExportOutcome::Accepted);
-}
-
-#[tokio::test]
-async fn a_wrong_ca_is_a_permanent_tls_failure() {
-    let pki = Pki::generate();
-    let other = Pki::generate();
-    let server = start(Behaviour::Accept, tls_server(&pki)).await;
-    let exporter = tls_exporter(server.https_endpoint(), with_ca(&other));
-    let error = expect_permanent(exporter.export(&batch()).await);
-    assert_eq!(error.kind, FailureKind::Tls, "{error}");
-    assert_eq!(error.status, None);
-    assert!(server.received().is_empty());
 }
 
 #[tokio::test]
@@ -76,39 +29,6 @@ async fn plaintext_client_against_a_tls_server_does_not_succeed() {
         ),
         "{outcome:?}"
     );
-    assert!(server.received().is_empty());
-}
-
-#[tokio::test]
-async fn mtls_works_with_a_client_identity() {
-    let pki = Pki::generate();
-    let options = ServerOptions {
-        tls: Some(pki.mtls_server()),
-        ..ServerOptions::default()
-    };
-    let server = start(Behaviour::Accept, options).await;
-    let tls = TlsConfig {
-        ca_certificate: Some(pki.ca_path()),
-        client_certificate: Some(pki.path("client.pem")),
-        client_private_key: Some(pki.path("client.key")),
-        insecure: false,
-    };
-    let exporter = tls_exporter(server.https_endpoint(), tls);
-    assert_eq!(exporter.export(&batch()).await, ExportOutcome::Accepted);
-    assert_eq!(received_records(&server), records());
-}
-
-#[tokio::test]
-async fn mtls_fails_without_a_client_identity() {
-    let pki = Pki::generate();
-    let options = ServerOptions {
-        tls: Some(pki.mtls_server()),
-        ..ServerOptions::default()
-    };
-    let server = start(Behaviour::Accept, options).await;
-    let exporter = tls_exporter(server.https_endpoint(), with_ca(&pki));
-    let error = expect_permanent(exporter.export(&batch()).await);
-    assert_eq!(error.kind, FailureKind::Tls, "{error}");
     assert!(server.received().is_empty());
 }
 

@@ -32,6 +32,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use agent_otel_core::{
@@ -121,16 +122,6 @@ pub enum HttpExporterError {
         /// rustls' explanation.
         reason: String,
     },
-    /// An `https://` endpoint without `tls.ca-certificate`, on a system whose
-    /// certificate store holds no usable root.
-    #[error(
-        "no trusted root certificate found on this system for `{endpoint}`; \
-         fix: install the system CA bundle or set tls ca-certificate"
-    )]
-    NoRootCertificates {
-        /// The endpoint as configured.
-        endpoint: String,
-    },
     /// A configured header name is not a valid HTTP header name or is set
     /// by the exporter itself.
     #[error("invalid header name `{name}`: {reason}")]
@@ -150,21 +141,20 @@ pub enum HttpExporterError {
         /// The header's name.
         name: String,
     },
-    /// The HTTP client could not be built.
-    #[error("cannot build the otlp-http client: {source}")]
-    Client {
-        /// The client library's error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync + 'static>,
-    },
 }
 
 /// Sends batches as OTLP/HTTP requests.
 ///
-/// Building it needs no tokio runtime; connections are made on the first
+/// Building it needs no tokio runtime and does no I/O beyond reading the
+/// configured TLS files: the reqwest client (and with it the system root
+/// store, shared by every exporter of the process) is built on the first
 /// export, on the runtime that calls it (the pipeline's worker).
 pub struct HttpExporter {
-    client: reqwest::Client,
+    /// Built on first export from `headers` and `tls`.
+    client: OnceLock<reqwest::Client>,
+    /// Default headers of the client (content type, encoding, configured).
+    headers: HeaderMap,
+    tls: tls::TlsSetup,
     endpoint: reqwest::Url,
     protocol: HttpProtocol,
     compression: Compression,
@@ -185,8 +175,9 @@ impl fmt::Debug for HttpExporter {
 }
 
 impl HttpExporter {
-    /// Builds the client: checks the endpoint and headers, loads and checks
-    /// the TLS files, so every configuration error surfaces here.
+    /// Checks the endpoint and headers, loads and checks the TLS files, so
+    /// every configuration error surfaces here. The client itself is built
+    /// on the first export.
     pub fn new(config: HttpExporterConfig) -> Result<Self, HttpExporterError> {
         let HttpExporterConfig {
             endpoint: raw_endpoint,
@@ -207,33 +198,52 @@ impl HttpExporter {
         if transport.compression == Compression::Gzip {
             headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        let material = transport.tls.load()?;
         let https = endpoint.scheme() == "https";
-        let tls = tls::client_config(&material, &mask_url_credentials(&raw_endpoint), https)?;
+        let tls = tls::TlsSetup::new(transport.tls.load()?, https)?;
         let timeout = (!transport.timeout.is_zero()).then_some(transport.timeout);
         let header_names = transport
             .headers
             .iter()
             .map(|(name, _)| name.to_owned())
             .collect();
-
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .user_agent(USER_AGENT)
-            .default_headers(headers)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| HttpExporterError::Client {
-                source: Box::new(e.without_url()),
-            })?;
         Ok(Self {
-            client,
+            client: OnceLock::new(),
+            headers,
+            tls,
             endpoint,
             protocol,
             compression: transport.compression,
             timeout,
             header_names,
         })
+    }
+
+    /// The client, built on the first call (on the export worker): the TLS
+    /// configuration with the process's system roots, loaded then if no
+    /// exporter has loaded them yet. Concurrent first calls may both build;
+    /// one client is kept.
+    fn client(&self) -> Result<&reqwest::Client, ExportError> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
+        let endpoint = mask_url_credentials(self.endpoint.as_str());
+        let tls = self.tls.client_config(&endpoint)?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .user_agent(USER_AGENT)
+            .default_headers(self.headers.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| {
+                ExportError::new(
+                    FailureKind::Exporter,
+                    format!(
+                        "cannot build the otlp-http client for `{endpoint}`: {}",
+                        e.without_url()
+                    ),
+                )
+            })?;
+        Ok(self.client.get_or_init(|| client))
     }
 
     /// The endpoint requests go to, with any URL password masked.
@@ -349,7 +359,11 @@ impl Exporter for HttpExporter {
                 ));
             }
         };
-        let mut request = self.client.post(self.endpoint.clone()).body(body);
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(error) => return ExportOutcome::permanent(error),
+        };
+        let mut request = client.post(self.endpoint.clone()).body(body);
         if let Some(timeout) = self.timeout {
             request = request.timeout(timeout);
         }

@@ -9,6 +9,10 @@
 //! * [`emit_every_event`]: emits every event kind with every attribute and
 //!   returns what the collector must see; [`assert_every_event`] checks it.
 //! * [`write_client_files`]: a [`TestPki`]'s CA and client identity as files.
+//! * [`conformance`]: the exporter conformance suite, run by
+//!   `tests/conformance.rs` for every transport × signal.
+
+pub mod conformance;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};

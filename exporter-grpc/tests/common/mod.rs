@@ -2,9 +2,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use agent_otel_collector::test_pki::TestPki;
 use agent_otel_core::Batch;
@@ -50,37 +49,19 @@ pub struct Received {
     pub metadata: MetadataMap,
 }
 
-/// The requests a server received, with a condition variable signalled on
-/// every arrival.
+/// The requests a server received.
 #[derive(Default)]
 struct ReceivedLog {
     requests: Mutex<Vec<Received>>,
-    arrived: Condvar,
 }
 
 impl ReceivedLog {
     fn push(&self, received: Received) {
         self.requests.lock().unwrap().push(received);
-        self.arrived.notify_all();
     }
 
     fn snapshot(&self) -> Vec<Received> {
         self.requests.lock().unwrap().clone()
-    }
-
-    /// Blocks until at least `n` requests arrived or `timeout` passed;
-    /// returns what arrived.
-    fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let end = Instant::now() + timeout;
-        let mut requests = self.requests.lock().unwrap();
-        while requests.len() < n {
-            let left = end.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            requests = self.arrived.wait_timeout(requests, left).unwrap().0;
-        }
-        requests.clone()
     }
 }
 
@@ -127,22 +108,8 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
-    pub fn https_endpoint(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
-    }
-
     pub fn received(&self) -> Vec<Received> {
         self.received.snapshot()
-    }
-
-    /// Waits until at least `n` requests arrived or `timeout` passed and
-    /// returns what arrived. The condition-variable wait runs on the
-    /// blocking pool so the server, on the caller's runtime, keeps running.
-    pub async fn wait_for_received(&self, n: usize, timeout: Duration) -> Vec<Received> {
-        let log = Arc::clone(&self.received);
-        tokio::task::spawn_blocking(move || log.wait_for(n, timeout))
-            .await
-            .unwrap()
     }
 }
 
@@ -281,10 +248,6 @@ impl Pki {
         self.path("ca.pem")
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// Server TLS with this PKI's server certificate.
     pub fn server_tls(&self) -> ServerTlsConfig {
         ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
@@ -292,16 +255,4 @@ impl Pki {
             &self.certs.server_key_pem,
         ))
     }
-
-    /// Server TLS that also requires a client certificate signed by this CA.
-    pub fn mtls_server(&self) -> ServerTlsConfig {
-        self.server_tls()
-            .client_ca_root(tonic::transport::Certificate::from_pem(&self.certs.ca_pem))
-    }
 }
-
-/// A short timeout for tests that expect a failure.
-pub const SHORT: Duration = Duration::from_millis(300);
-
-/// A generous bound for waiting on something that should be quick.
-pub const BOUND: Duration = Duration::from_secs(20);
