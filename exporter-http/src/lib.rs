@@ -368,10 +368,14 @@ impl Exporter for HttpExporter {
             request = request.timeout(timeout);
         }
 
+        let requests = self.tls.certificate_requests();
         let mut response = match request.send().await {
             Ok(response) => response,
-            Err(e) => return response::transport_outcome(&e, self.timeout),
+            Err(e) => {
+                return response::transport_outcome(&e, self.timeout, requests.required());
+            }
         };
+        requests.answered();
         let status = response.status();
         let headers = response.headers();
         let format = BodyFormat::from_content_type(

@@ -189,8 +189,19 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 /// | TLS handshake/certificate error | `Permanent`, `Tls` (a wrong CA or missing client cert stays wrong) |
 /// | request timeout | `Retryable`, `Timeout` |
 /// | request could not be built | `Permanent`, `Exporter` |
+/// | closed after a handshake whose server wants a client certificate we lack | `Permanent`, `Tls` |
 /// | anything else (refused, reset, DNS, closed early) | `Retryable`, `Connection` |
-pub(crate) fn transport_outcome(err: &reqwest::Error, timeout: Option<Duration>) -> ExportOutcome {
+///
+/// `certificate_required`: a server asked for a client certificate this
+/// exporter does not have and never answered without one (see
+/// `tls::CertificateRequests`); a connection closed after the handshake is
+/// then that server's refusal, whose TLS 1.3 alert was lost, and is
+/// reported as the TLS failure it is, not as a retryable connection error.
+pub(crate) fn transport_outcome(
+    err: &reqwest::Error,
+    timeout: Option<Duration>,
+    certificate_required: bool,
+) -> ExportOutcome {
     let chain = ErrorChain::walk(err, no_unwrap);
     // Over HTTP/2 a TLS alert (e.g. the server refusing our client
     // certificate) reaches us as text only; the chain finds both forms.
@@ -214,6 +225,16 @@ pub(crate) fn transport_outcome(err: &reqwest::Error, timeout: Option<Duration>)
     let message = chain_message(&chain);
     if err.is_builder() {
         return ExportOutcome::permanent(ExportError::new(FailureKind::Exporter, message));
+    }
+    if certificate_required && !err.is_connect() {
+        return ExportOutcome::permanent(ExportError::new(
+            FailureKind::Tls,
+            format!(
+                "TLS error: the server asked for a client certificate, none is configured, \
+                 and it closed the connection ({message}); fix: set tls client-certificate \
+                 and client-private-key"
+            ),
+        ));
     }
     ExportOutcome::retryable(ExportError::new(FailureKind::Connection, message))
 }
