@@ -119,13 +119,18 @@ pub(crate) fn transport(
             .iter()
             .any(|e| e.to_string().to_ascii_lowercase().contains(needle))
     };
-    if chain.tls_failure().is_some() || tonic_text("http/2 was not negotiated") {
+    let tls = chain.tls_failure();
+    if tls.is_some() || tonic_text("http/2 was not negotiated") {
         // A certificate the client does not trust, a server that wants a
         // client certificate, or a peer that does not speak TLS: retrying
-        // with the same configuration cannot succeed.
+        // with the same configuration cannot succeed. The hint names the
+        // setting to check, as the HTTP exporter's does.
+        let hint = tls.map_or("check that the endpoint speaks gRPC over TLS", |tls| {
+            tls.hint()
+        });
         return ExportOutcome::permanent(ExportError::new(
             FailureKind::Tls,
-            format!("TLS with {endpoint} failed: {detail}"),
+            format!("TLS with {endpoint} failed: {detail} ({hint})"),
         ));
     }
     if chain.find::<tonic::TimeoutExpired>().is_some()
@@ -326,6 +331,7 @@ mod tests {
         );
         let error = expect_permanent(transport(&alert, endpoint, timeout));
         assert_eq!(error.kind, FailureKind::Tls, "{error}");
+        assert!(error.message.contains("client-certificate"), "{error}");
         let timed_out = io::Error::from(io::ErrorKind::TimedOut);
         let (error, _) = expect_retryable(transport(&timed_out, endpoint, timeout));
         assert_eq!(error.kind, FailureKind::Timeout, "{error}");

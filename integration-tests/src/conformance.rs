@@ -808,7 +808,7 @@ pub async fn mtls(target: Target) {
         ExportOutcome::Permanent { error } => {
             assert_eq!(error.kind, FailureKind::Tls, "{target:?}: {error}");
             assert!(
-                target.is_grpc() || error.message.contains("client-certificate"),
+                error.message.contains("client-certificate"),
                 "{target:?}: the fix is named: {error}"
             );
         }
