@@ -104,9 +104,10 @@ fn string(s: String) -> AnyValue {
     }
 }
 
-/// Lowercase hex back to bytes (empty when unset or malformed).
+/// Lowercase hex back to bytes (empty when unset or malformed; never
+/// panics on a non-ASCII value of a damaged file).
 fn unhex(text: &str) -> Vec<u8> {
-    if text.len() % 2 != 0 {
+    if !text.is_ascii() || !text.len().is_multiple_of(2) {
         return Vec::new();
     }
     (0..text.len())
