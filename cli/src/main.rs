@@ -10,6 +10,7 @@ mod check;
 mod collect;
 mod demo;
 mod emit;
+mod export;
 mod input;
 mod lines;
 mod metrics_summary;
@@ -120,6 +121,18 @@ enum Command {
         #[arg(long)]
         probe: bool,
     },
+    /// Write one stored session (by `conversation.id`) as OTLP-JSON lines.
+    Export {
+        /// The SQLite file `collect --db` wrote.
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// The session's `conversation.id`.
+        #[arg(long, value_name = "ID")]
+        session: String,
+        /// Write to FILE instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// The disk spool of `[otel.spool]`: what waits, deliver it now, or discard it.
     Spool {
         #[command(subcommand)]
@@ -185,6 +198,7 @@ fn main() -> ExitCode {
             max_line_bytes: usize::try_from(max_line_bytes).unwrap_or(usize::MAX),
         }),
         Command::Check { config, probe } => check::run(&config, probe),
+        Command::Export { db, session, out } => export::run(&db, &session, out.as_deref()),
         Command::Spool { action } => match action {
             SpoolCommand::Status(args) => spool::run(spool::Action::Status, args.config.as_deref()),
             SpoolCommand::Replay(args) => spool::run(spool::Action::Replay, args.config.as_deref()),

@@ -23,6 +23,7 @@
 mod query;
 mod rows;
 mod schema;
+mod session_export;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -31,6 +32,7 @@ use agent_otel_collector::{SignalRequest, Sink, SinkError};
 use rusqlite::Connection;
 
 pub use query::{SessionEvent, SessionSummary, SpanRow};
+pub use session_export::SessionExport;
 
 /// Why the store could not open, write or read.
 #[derive(Debug, thiserror::Error)]
