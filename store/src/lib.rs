@@ -30,7 +30,7 @@ use std::sync::{Mutex, MutexGuard};
 use agent_otel_collector::{SignalRequest, Sink, SinkError};
 use rusqlite::Connection;
 
-pub use query::{SessionEvent, SessionSummary, SpanRow};
+pub use query::{SessionEvent, SessionSummary, SpanRow, TokenBucket, ToolStats};
 
 /// Why the store could not open, write or read.
 #[derive(Debug, thiserror::Error)]
