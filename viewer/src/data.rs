@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use agent_otel_store::{SessionEvent, SessionSummary, SpanRow, Store, StoreError, TokenBucket, ToolStats};
+use agent_otel_store::{
+    SessionEvent, SessionSummary, SpanRow, Store, StoreError, TokenBucket, ToolStats,
+};
 use serde_json::{Map, Value};
 
 /// Sessions listed on `/` (the most recent first).
@@ -11,7 +13,9 @@ pub const SESSIONS_LIMIT: usize = 500;
 
 /// Upper bounds (milliseconds) of the API latency histogram's buckets; the
 /// last bucket holds everything slower.
-pub const LATENCY_BOUNDS_MS: [i64; 12] = [50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000];
+pub const LATENCY_BOUNDS_MS: [i64; 12] = [
+    50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000, 10_000,
+];
 
 /// One event of a session, its attributes decoded.
 #[derive(Debug, Clone, serde::Serialize)]

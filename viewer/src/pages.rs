@@ -111,7 +111,9 @@ pub fn session(view: &SessionView) -> String {
             } else {
                 "<td class=\"bad\">failed</td>"
             },
-            call.duration_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_default(),
+            call.duration_ms
+                .map(|ms| format!("{ms:.0} ms"))
+                .unwrap_or_default(),
         );
     }
     b.push_str("</tbody></table>");
@@ -191,7 +193,11 @@ fn waterfall(b: &mut String, number: usize, turn: &Turn) {
         let y = ROW_HEIGHT * i as f64 + 2.0;
         let x = LABEL_WIDTH + (span.start_ns.saturating_sub(turn.start_ns)) as f64 * scale;
         let w = (span.duration_ns.max(0) as f64 * scale).max(1.0);
-        let fill = if span.status == "Error" { "#d9534f" } else { "#4a7bd0" };
+        let fill = if span.status == "Error" {
+            "#d9534f"
+        } else {
+            "#4a7bd0"
+        };
         let indent = 8.0 * f64::from(depth.get(i).copied().unwrap_or(0).min(10));
         let _ = write!(
             b,
@@ -274,18 +280,23 @@ pub fn overview(o: &Overview) -> String {
             b,
             "<h3>{}</h3><svg class=\"chart tokens\" width=\"{w}\" height=\"180\" viewBox=\"0 0 {w} 180\" role=\"img\">\
              <text x=\"0\" y=\"12\">{max}</text><path class=\"axis\" d=\"M60 10 V160 H{w}\" stroke=\"#889\" fill=\"none\"/>",
-            escape(if model.is_empty() { "(no model)" } else { model }),
+            escape(if model.is_empty() {
+                "(no model)"
+            } else {
+                model
+            }),
             w = CHART_WIDTH + 60.0,
         );
         let slot = CHART_WIDTH / buckets;
         for t in rows {
             let x = 60.0 + ((t.bucket_ns - first) / o.bucket_ns.max(1)) as f64 * slot + 1.0;
             let mut y = 160.0;
-            for ((name, colour), value) in TOKEN_TYPES
-                .iter()
-                .zip(TOKEN_COLOURS)
-                .zip([t.input, t.output, t.cached, t.reasoning])
-            {
+            for ((name, colour), value) in TOKEN_TYPES.iter().zip(TOKEN_COLOURS).zip([
+                t.input,
+                t.output,
+                t.cached,
+                t.reasoning,
+            ]) {
                 let h = value.max(0) as f64 / max * 150.0;
                 if h <= 0.0 {
                     continue;
@@ -314,7 +325,13 @@ pub fn overview(o: &Overview) -> String {
     if total == 0 {
         b.push_str("<p class=\"muted\">No api_request event yet.</p>");
     }
-    let max = o.latency.iter().map(|l| l.requests).max().unwrap_or(1).max(1) as f64;
+    let max = o
+        .latency
+        .iter()
+        .map(|l| l.requests)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
     let slot = CHART_WIDTH / o.latency.len().max(1) as f64;
     let _ = write!(
         b,
@@ -390,7 +407,10 @@ pub fn overview(o: &Overview) -> String {
 pub fn not_found(what: &str) -> String {
     page(
         "Not found",
-        &format!("<h1>Not found</h1><p>{}</p><p><a href=\"/\">All sessions</a></p>", escape(what)),
+        &format!(
+            "<h1>Not found</h1><p>{}</p><p><a href=\"/\">All sessions</a></p>",
+            escape(what)
+        ),
     )
 }
 
@@ -398,7 +418,10 @@ pub fn not_found(what: &str) -> String {
 pub fn error(message: &str) -> String {
     page(
         "Error",
-        &format!("<h1>The store could not be read</h1><pre class=\"bad\">{}</pre>", escape(message)),
+        &format!(
+            "<h1>The store could not be read</h1><pre class=\"bad\">{}</pre>",
+            escape(message)
+        ),
     )
 }
 
