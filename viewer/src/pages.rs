@@ -73,13 +73,18 @@ pub fn session(view: &SessionView) -> String {
     let mut b = String::with_capacity(256 * view.events.len() + 4096);
     let _ = write!(
         b,
-        "<h1>Session {}</h1><p>{} &middot; model {} &middot; {} {} &middot; {} events &middot; \
+        "<h1>Session {}</h1><p>{} &middot; model {} &middot; {}{} &middot; {} events &middot; \
          {} input / {} output tokens &middot; {} tool calls, {} failures &middot; {}</p>",
         escape(&s.conversation_id),
         time(s.first_ns),
         escape(&s.model),
-        escape(&s.repository),
-        escape(&s.branch),
+        if s.repository.is_empty() { "no repository" } else { "" },
+        escape(&format!(
+            "{}{}{}",
+            s.repository,
+            if s.branch.is_empty() { "" } else { " @ " },
+            s.branch
+        )),
         s.events,
         s.input_tokens,
         s.output_tokens,
