@@ -78,7 +78,11 @@ pub fn session(view: &SessionView) -> String {
         escape(&s.conversation_id),
         time(s.first_ns),
         escape(&s.model),
-        if s.repository.is_empty() { "no repository" } else { "" },
+        if s.repository.is_empty() {
+            "no repository"
+        } else {
+            ""
+        },
         escape(&format!(
             "{}{}{}",
             s.repository,
