@@ -116,10 +116,7 @@ impl Store {
         );
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(
-                [i64::try_from(limit).unwrap_or(i64::MAX)],
-                summary_row,
-            )?;
+            let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], summary_row)?;
             rows.collect()
         })
     }
@@ -214,9 +211,7 @@ impl Store {
     /// The summary of session `conversation_id` (as [`Store::sessions`]
     /// computes it), `None` when no event of it is stored.
     pub fn session(&self, conversation_id: &str) -> Result<Option<SessionSummary>, StoreError> {
-        let sql = format!(
-            "{SUMMARY_SELECT} FROM otel_logs WHERE {SESSION} = ?1 GROUP BY cid"
-        );
+        let sql = format!("{SUMMARY_SELECT} FROM otel_logs WHERE {SESSION} = ?1 GROUP BY cid");
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query_map(params![conversation_id], summary_row)?;
@@ -277,9 +272,11 @@ impl Store {
     /// First and last `Timestamp` of `otel_logs`, `None` when empty.
     pub fn log_time_range(&self) -> Result<Option<(i64, i64)>, StoreError> {
         self.read(|conn| {
-            conn.query_row("SELECT min(Timestamp), max(Timestamp) FROM otel_logs", [], |r| {
-                Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?))
-            })
+            conn.query_row(
+                "SELECT min(Timestamp), max(Timestamp) FROM otel_logs",
+                [],
+                |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+            )
         })
     }
 
