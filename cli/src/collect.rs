@@ -37,6 +37,8 @@ pub struct CollectArgs<'a> {
     pub db: Option<&'a Path>,
     /// No line per event.
     pub quiet: bool,
+    /// Serve the web viewer over the store at this address.
+    pub ui: Option<SocketAddr>,
 }
 
 /// `--out`: whole lines only, on disk before the request is acknowledged.
@@ -254,9 +256,17 @@ pub fn run(args: &CollectArgs<'_>) -> u8 {
         Some(path) => eprintln!("storing into {}", path.display()),
         None => eprintln!("storing in memory (at most {MEMORY_ROWS} rows per table)"),
     }
+    let viewer = match args.ui {
+        Some(addr) => match crate::view::start(Arc::clone(&store), addr) {
+            Some(viewer) => Some(viewer),
+            None => return EXIT_USAGE,
+        },
+        None => None,
+    };
 
     // Wait for Ctrl-C / SIGTERM; a closed channel means the handler is gone.
     let _ = stop_rx.recv();
+    drop(viewer);
     drop(collector);
     let summary = sink
         .summary

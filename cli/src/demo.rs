@@ -2,26 +2,32 @@
 //! exporter to the embedded collector (or the one a config names), then a
 //! table of what arrived, a summary and the pipeline's stats.
 
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use agent_otel_collector::{Collector, CollectorConfig};
+use agent_otel_collector::{Collector, CollectorConfig, Sink};
 use agent_otel_config::Environment;
 use agent_otel_core::{PipelineStats, Telemetry};
+use agent_otel_store::Store;
 
 use crate::metrics_summary::MetricsSummary;
 use crate::style::Style;
 use crate::summary::{Summary, event_table, render_stats};
-use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, setup, simulate, waterfall};
+use crate::{DemoTransport, EXIT_INCOMPLETE, EXIT_OK, setup, simulate, view, waterfall};
 
 /// How long the demo waits for delivery; the embedded collector answers in
 /// milliseconds, so this only matters when something is broken.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub fn run(transport: DemoTransport, config: Option<&Path>) -> u8 {
+/// Rows per table of the demo's in-memory store.
+const DEMO_STORE_ROWS: u64 = 100_000;
+
+pub fn run(transport: DemoTransport, config: Option<&Path>, ui: Option<SocketAddr>) -> u8 {
     match config {
         Some(path) => run_against_config(path),
-        None => run_embedded(transport),
+        None => run_embedded(transport, ui),
     }
 }
 
@@ -74,10 +80,22 @@ fn run_session(telemetry: &Telemetry) -> (u64, bool, PipelineStats) {
     (emitted, delivered, stats)
 }
 
-fn run_embedded(transport: DemoTransport) -> u8 {
+fn run_embedded(transport: DemoTransport, ui: Option<SocketAddr>) -> u8 {
     let out = Style::stdout();
     let err = Style::stderr();
-    let collector = match Collector::start(CollectorConfig::default()) {
+    // What the collector acknowledges is also kept in an in-memory store,
+    // which `--ui` serves.
+    let store = match Store::in_memory(DEMO_STORE_ROWS) {
+        Ok(store) => Arc::new(store),
+        Err(e) => {
+            eprintln!("{} {e}", err.bad("error:"));
+            return EXIT_INCOMPLETE;
+        }
+    };
+    let collector = match Collector::start_with_sink(
+        CollectorConfig::default(),
+        Arc::clone(&store) as Arc<dyn Sink>,
+    ) {
         Ok(collector) => collector,
         Err(e) => {
             eprintln!(
@@ -128,7 +146,7 @@ fn run_embedded(transport: DemoTransport) -> u8 {
     print!("{}", metrics.render(&out));
     print!("{}", render_stats(&stats, &out));
     let complete = delivered && records.len() as u64 == emitted;
-    if complete {
+    let code = if complete {
         println!(
             "{}",
             out.ok(&format!("all {emitted} events reached the collector"))
@@ -141,7 +159,22 @@ fn run_embedded(transport: DemoTransport) -> u8 {
             records.len()
         );
         EXIT_INCOMPLETE
+    };
+    match ui {
+        Some(addr) => serve_viewer(store, addr, code),
+        None => code,
     }
+}
+
+/// `--ui`: the viewer over the demo's store until Ctrl-C.
+fn serve_viewer(store: Arc<Store>, addr: SocketAddr, code: u8) -> u8 {
+    let Some(viewer) = view::start(store, addr) else {
+        return EXIT_INCOMPLETE;
+    };
+    eprintln!("(Ctrl-C to stop)");
+    let waited = view::wait_for_ctrl_c();
+    drop(viewer);
+    if waited { code } else { EXIT_INCOMPLETE }
 }
 
 fn run_against_config(path: &Path) -> u8 {

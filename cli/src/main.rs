@@ -1,7 +1,7 @@
 //! `agent-otel`: see the whole pipeline work in one command (`demo`),
 //! receive OTLP logs locally (`collect`), ship JSON-lines events from any
-//! agent (`emit`), check an `[otel]` config (`check`), and look after the
-//! disk spool (`spool`).
+//! agent (`emit`), check an `[otel]` config (`check`), look after the
+//! disk spool (`spool`), and browse what was collected (`view`, `--ui`).
 //!
 //! Exit codes: 0 success; 1 the work ran but not everything reached the
 //! collector (or some input lines were bad); 2 bad usage or configuration.
@@ -21,6 +21,7 @@ mod simulate;
 mod spool;
 mod style;
 mod summary;
+mod view;
 mod waterfall;
 
 use std::net::SocketAddr;
@@ -70,6 +71,11 @@ enum Command {
         /// Send to the collector this `[otel]` config names instead of the embedded one.
         #[arg(long, value_name = "FILE", conflicts_with = "exporter")]
         config: Option<PathBuf>,
+        /// Keep the session in an in-memory store and serve the web viewer over it
+        /// (default 127.0.0.1:4319) until Ctrl-C.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1,
+              default_missing_value = agent_otel_viewer::DEFAULT_ADDR, conflicts_with = "config")]
+        ui: Option<SocketAddr>,
     },
     /// Run a local OTLP receiver (logs, metrics, traces) until Ctrl-C: keep what it
     /// acknowledges, print each event.
@@ -91,6 +97,19 @@ enum Command {
         /// Print only the summary, not a line per event.
         #[arg(long)]
         quiet: bool,
+        /// Serve the web viewer over the store (default 127.0.0.1:4319).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1,
+              default_missing_value = agent_otel_viewer::DEFAULT_ADDR)]
+        ui: Option<SocketAddr>,
+    },
+    /// Serve the web viewer over a store file written by `collect --db` until Ctrl-C.
+    View {
+        /// The SQLite store file.
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// Listen address (loopback unless told otherwise).
+        #[arg(long, value_name = "ADDR", default_value = agent_otel_viewer::DEFAULT_ADDR)]
+        addr: SocketAddr,
     },
     /// Send JSON-lines events through the exporter an `[otel]` config selects.
     Emit {
@@ -169,20 +188,27 @@ fn parse_seconds(text: &str) -> Result<Duration, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Demo { exporter, config } => demo::run(exporter, config.as_deref()),
+        Command::Demo {
+            exporter,
+            config,
+            ui,
+        } => demo::run(exporter, config.as_deref(), ui),
         Command::Collect {
             http,
             grpc,
             out,
             db,
             quiet,
+            ui,
         } => collect::run(&collect::CollectArgs {
             http,
             grpc,
             out: out.as_deref(),
             db: db.as_deref(),
             quiet,
+            ui,
         }),
+        Command::View { db, addr } => view::run(&db, addr),
         Command::Emit {
             config,
             input,

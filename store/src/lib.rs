@@ -31,7 +31,7 @@ use std::sync::{Mutex, MutexGuard};
 use agent_otel_collector::{SignalRequest, Sink, SinkError};
 use rusqlite::Connection;
 
-pub use query::{SessionEvent, SessionSummary, SpanRow};
+pub use query::{SessionEvent, SessionSummary, SpanRow, TokenBucket, ToolStats};
 pub use session_export::SessionExport;
 
 /// Why the store could not open, write or read.

@@ -1,5 +1,11 @@
 //! The queries the viewer and the CLI run (plain SQL over the
 //! ClickHouse-named tables; attribute lookups with `json_extract`).
+//!
+//! Carrying a query to ClickHouse: `json_extract(LogAttributes, '$."k"')`
+//! is `LogAttributes['k']`, `CAST(x AS INTEGER)` is `toInt64OrZero(x)`,
+//! `(Timestamp / n) * n` is `toStartOfInterval(Timestamp, ...)`, and
+//! `sum(a = b)` is `countIf(a = b)`; everything else (GROUP BY, IN
+//! (subquery), LIKE, coalesce, min/max/avg) is the same SQL.
 
 use rusqlite::params;
 
@@ -73,39 +79,44 @@ pub struct SpanRow {
 
 const SESSION: &str = r#"json_extract(LogAttributes, '$."conversation.id"')"#;
 
+/// The columns of a [`SessionSummary`], grouped by `cid` (the session).
+const SUMMARY_SELECT: &str = r#"SELECT json_extract(LogAttributes, '$."conversation.id"') AS cid,
+    min(Timestamp), max(Timestamp), count(*),
+    coalesce(max(json_extract(LogAttributes, '$.model')), ''),
+    coalesce(max(json_extract(LogAttributes, '$."vcs.repository.url.full"')), ''),
+    coalesce(max(json_extract(LogAttributes, '$."vcs.ref.head.name"')), ''),
+    coalesce(sum(CAST(json_extract(LogAttributes, '$.input_token_count') AS INTEGER)), 0),
+    coalesce(sum(CAST(json_extract(LogAttributes, '$.output_token_count') AS INTEGER)), 0),
+    sum(EventName LIKE '%.tool_result'),
+    sum((EventName LIKE '%.tool_result' AND json_extract(LogAttributes, '$.success') = 'false')
+        OR (EventName LIKE '%.api_request' AND json_extract(LogAttributes, '$."error.message"') IS NOT NULL))"#;
+
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionSummary> {
+    Ok(SessionSummary {
+        conversation_id: r.get(0)?,
+        first_ns: r.get(1)?,
+        last_ns: r.get(2)?,
+        events: r.get::<_, i64>(3)?.try_into().unwrap_or(0),
+        model: r.get(4)?,
+        repository: r.get(5)?,
+        branch: r.get(6)?,
+        input_tokens: r.get(7)?,
+        output_tokens: r.get(8)?,
+        tool_calls: r.get::<_, i64>(9)?.try_into().unwrap_or(0),
+        failures: r.get::<_, i64>(10)?.try_into().unwrap_or(0),
+    })
+}
+
 impl Store {
     /// The `limit` most recent sessions, newest first.
     pub fn sessions(&self, limit: usize) -> Result<Vec<SessionSummary>, StoreError> {
         let sql = format!(
-            r#"SELECT {SESSION} AS cid, min(Timestamp), max(Timestamp), count(*),
-                coalesce(max(json_extract(LogAttributes, '$.model')), ''),
-                coalesce(max(json_extract(LogAttributes, '$."vcs.repository.url.full"')), ''),
-                coalesce(max(json_extract(LogAttributes, '$."vcs.ref.head.name"')), ''),
-                coalesce(sum(CAST(json_extract(LogAttributes, '$.input_token_count') AS INTEGER)), 0),
-                coalesce(sum(CAST(json_extract(LogAttributes, '$.output_token_count') AS INTEGER)), 0),
-                sum(EventName LIKE '%.tool_result'),
-                sum((EventName LIKE '%.tool_result' AND json_extract(LogAttributes, '$.success') = 'false')
-                    OR (EventName LIKE '%.api_request' AND json_extract(LogAttributes, '$."error.message"') IS NOT NULL))
-            FROM otel_logs WHERE {SESSION} IS NOT NULL
-            GROUP BY cid ORDER BY min(Timestamp) DESC LIMIT ?1"#
+            "{SUMMARY_SELECT} FROM otel_logs WHERE {SESSION} IS NOT NULL \
+             GROUP BY cid ORDER BY min(Timestamp) DESC LIMIT ?1"
         );
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                Ok(SessionSummary {
-                    conversation_id: r.get(0)?,
-                    first_ns: r.get(1)?,
-                    last_ns: r.get(2)?,
-                    events: r.get::<_, i64>(3)?.try_into().unwrap_or(0),
-                    model: r.get(4)?,
-                    repository: r.get(5)?,
-                    branch: r.get(6)?,
-                    input_tokens: r.get(7)?,
-                    output_tokens: r.get(8)?,
-                    tool_calls: r.get::<_, i64>(9)?.try_into().unwrap_or(0),
-                    failures: r.get::<_, i64>(10)?.try_into().unwrap_or(0),
-                })
-            })?;
+            let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], summary_row)?;
             rows.collect()
         })
     }
@@ -139,19 +150,7 @@ impl Store {
                  StatusCode, SpanAttributes FROM otel_traces WHERE TraceId = ?1 \
                  ORDER BY Timestamp, rowid",
             )?;
-            let rows = stmt.query_map(params![trace_id], |r| {
-                Ok(SpanRow {
-                    trace_id: r.get(0)?,
-                    span_id: r.get(1)?,
-                    parent_span_id: r.get(2)?,
-                    name: r.get(3)?,
-                    kind: r.get(4)?,
-                    start_ns: r.get(5)?,
-                    duration_ns: r.get(6)?,
-                    status: r.get(7)?,
-                    attributes: r.get(8)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![trace_id], span_row)?;
             rows.collect()
         })
     }
@@ -169,4 +168,170 @@ impl Store {
             rows.collect()
         })
     }
+}
+
+/// Tokens of one model and time bucket (from the `*.sse_event` logs that
+/// carry token counts, typically `response.completed`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TokenBucket {
+    /// Start of the bucket, nanoseconds since the Unix epoch.
+    pub bucket_ns: i64,
+    /// The `model` attribute (empty when unset).
+    pub model: String,
+    /// Sum of `input_token_count`.
+    pub input: i64,
+    /// Sum of `output_token_count`.
+    pub output: i64,
+    /// Sum of `cached_token_count`.
+    pub cached: i64,
+    /// Sum of `reasoning_token_count`.
+    pub reasoning: i64,
+}
+
+/// Calls and outcomes of one tool (from the `*.tool_result` logs).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ToolStats {
+    /// The `tool_name` attribute.
+    pub tool_name: String,
+    /// Results recorded.
+    pub calls: u64,
+    /// Results with `success = "true"`.
+    pub successes: u64,
+    /// Mean `duration_ms` (0 when none was exported).
+    pub mean_duration_ms: f64,
+}
+
+/// `json_extract(LogAttributes, '$."key"')`: in ClickHouse this is
+/// `LogAttributes['key']`.
+fn attr(key: &str) -> String {
+    format!(r#"json_extract(LogAttributes, '$."{key}"')"#)
+}
+
+impl Store {
+    /// The summary of session `conversation_id` (as [`Store::sessions`]
+    /// computes it), `None` when no event of it is stored.
+    pub fn session(&self, conversation_id: &str) -> Result<Option<SessionSummary>, StoreError> {
+        let sql = format!("{SUMMARY_SELECT} FROM otel_logs WHERE {SESSION} = ?1 GROUP BY cid");
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query_map(params![conversation_id], summary_row)?;
+            rows.next().transpose()
+        })
+    }
+
+    /// The spans of session `conversation_id`: those whose
+    /// `gen_ai.conversation.id` is the session, and those of the traces its
+    /// events name; by trace, then start time.
+    pub fn session_spans(&self, conversation_id: &str) -> Result<Vec<SpanRow>, StoreError> {
+        let sql = format!(
+            r#"SELECT TraceId, SpanId, ParentSpanId, SpanName, SpanKind, Timestamp, Duration,
+                StatusCode, SpanAttributes FROM otel_traces
+             WHERE json_extract(SpanAttributes, '$."gen_ai.conversation.id"') = ?1
+                OR TraceId IN (SELECT DISTINCT TraceId FROM otel_logs
+                               WHERE {SESSION} = ?1 AND TraceId != '')
+             ORDER BY TraceId, Timestamp, rowid"#
+        );
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![conversation_id], span_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Tokens per model and time bucket of `bucket_ns` nanoseconds, oldest
+    /// first, from the `*.sse_event` logs with token counts.
+    pub fn token_buckets(&self, bucket_ns: i64) -> Result<Vec<TokenBucket>, StoreError> {
+        let sum = |key: &str| format!("coalesce(sum(CAST({} AS INTEGER)), 0)", attr(key));
+        let sql = format!(
+            "SELECT (Timestamp / ?1) * ?1 AS bucket, coalesce({model}, '') AS m, {i}, {o}, {c}, {r} \
+             FROM otel_logs WHERE EventName LIKE '%.sse_event' AND {input} IS NOT NULL \
+             GROUP BY bucket, m ORDER BY bucket, m",
+            model = attr("model"),
+            input = attr("input_token_count"),
+            i = sum("input_token_count"),
+            o = sum("output_token_count"),
+            c = sum("cached_token_count"),
+            r = sum("reasoning_token_count"),
+        );
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([bucket_ns.max(1)], |r| {
+                Ok(TokenBucket {
+                    bucket_ns: r.get(0)?,
+                    model: r.get(1)?,
+                    input: r.get(2)?,
+                    output: r.get(3)?,
+                    cached: r.get(4)?,
+                    reasoning: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// First and last `Timestamp` of `otel_logs`, `None` when empty.
+    pub fn log_time_range(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        self.read(|conn| {
+            conn.query_row(
+                "SELECT min(Timestamp), max(Timestamp) FROM otel_logs",
+                [],
+                |r| Ok(r.get::<_, Option<i64>>(0)?.zip(r.get::<_, Option<i64>>(1)?)),
+            )
+        })
+    }
+
+    /// API request latencies: `(duration_ms, requests)` per distinct
+    /// whole-millisecond `duration_ms` of the `*.api_request` logs.
+    pub fn api_latencies(&self) -> Result<Vec<(i64, u64)>, StoreError> {
+        let sql = format!(
+            "SELECT CAST({d} AS INTEGER) AS ms, count(*) FROM otel_logs \
+             WHERE EventName LIKE '%.api_request' AND {d} IS NOT NULL GROUP BY ms ORDER BY ms",
+            d = attr("duration_ms")
+        );
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)?.try_into().unwrap_or(0)))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Calls, successes and mean duration per tool, by tool name.
+    pub fn tool_stats(&self) -> Result<Vec<ToolStats>, StoreError> {
+        let sql = format!(
+            "SELECT coalesce({name}, '') AS t, count(*), sum({success} = 'true'), \
+             coalesce(avg(CAST({d} AS REAL)), 0) FROM otel_logs \
+             WHERE EventName LIKE '%.tool_result' GROUP BY t ORDER BY t",
+            name = attr("tool_name"),
+            success = attr("success"),
+            d = attr("duration_ms"),
+        );
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([], |r| {
+                Ok(ToolStats {
+                    tool_name: r.get(0)?,
+                    calls: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                    successes: r.get::<_, i64>(2)?.try_into().unwrap_or(0),
+                    mean_duration_ms: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
+fn span_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SpanRow> {
+    Ok(SpanRow {
+        trace_id: r.get(0)?,
+        span_id: r.get(1)?,
+        parent_span_id: r.get(2)?,
+        name: r.get(3)?,
+        kind: r.get(4)?,
+        start_ns: r.get(5)?,
+        duration_ns: r.get(6)?,
+        status: r.get(7)?,
+        attributes: r.get(8)?,
+    })
 }
