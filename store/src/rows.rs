@@ -53,23 +53,32 @@ pub(crate) fn attributes_json(attrs: &[KeyValue]) -> String {
     out
 }
 
-/// Appends `text` as a JSON string literal.
+/// Appends `text` as a JSON string literal (runs of characters that need
+/// no escape are copied at once; only ASCII bytes are ever escaped, so
+/// every cut is on a character boundary).
 fn push_json_string(out: &mut String, text: &str) {
     use std::fmt::Write as _;
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
+    let mut start = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
         }
+        start = i + 1;
     }
+    out.push_str(&text[start..]);
     out.push('"');
 }
 
