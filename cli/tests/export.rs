@@ -71,7 +71,8 @@ fn a_session_is_exported_as_decodable_otlp_json_lines_without_other_sessions() {
     );
     send(&config, "c1");
     send(&config, "c2");
-    // emit returns once delivered, and the collector acknowledges only
+    // Three events per session (prompt, API request, tool result); emit
+    // returns once they are delivered, and the collector acknowledges only
     // committed requests.
     let sent = collector
         .wait_for_records(6, Duration::from_secs(20))
@@ -80,6 +81,7 @@ fn a_session_is_exported_as_decodable_otlp_json_lines_without_other_sessions() {
         .iter()
         .filter(|r| r.attr_str("conversation.id") == Some("c1"))
         .collect();
+    assert_eq!(sent.len(), 6);
     assert_eq!(sent_c1.len(), 3);
     let sent_spans = collector.spans();
     let c1_traces: Vec<&Vec<u8>> = sent_c1.iter().map(|r| &r.record.trace_id).collect();

@@ -10,8 +10,10 @@
 //! in the `schema` module source (and in README.md).
 //!
 //! A [`Store`] is a [`Sink`] for the collector: each request is written
-//! in **one transaction**, committed (WAL, `synchronous=FULL`) before the
-//! collector acknowledges it.
+//! in **one transaction**, committed (WAL, `synchronous=NORMAL`) before
+//! the collector acknowledges it: an acknowledged request survives a crash
+//! or `kill -9` of the process; a power loss or kernel crash may lose the
+//! requests committed since the last checkpoint (see ARCHITECTURE.md).
 //!
 //! ```
 //! use agent_otel_store::Store;
@@ -96,8 +98,11 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating when missing) the database file at `path`, in WAL
-    /// mode with `synchronous=FULL`: a committed write survives a crash of
-    /// this process and of the machine.
+    /// mode with `synchronous=NORMAL`: a committed write survives a crash
+    /// or `kill -9` of this process (it is in the WAL file before `write`
+    /// returns); it is fsynced at the next checkpoint, so a power loss may
+    /// lose the last commits (ARCHITECTURE.md, "What write-before-acknowledge
+    /// promises").
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let err = |source| StoreError::Open {
             path: path.to_path_buf(),
@@ -108,7 +113,7 @@ impl Store {
             .map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL")
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
         conn.execute_batch(schema::CREATE).map_err(err)?;
         Store::with(conn, path.display().to_string(), None)

@@ -5,7 +5,7 @@ use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::Expor
 use agent_otel_collector::opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use agent_otel_collector::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue,
+    AnyValue, InstrumentationScope, KeyValue, any_value,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
     Exemplar, exemplar, metric, number_data_point,
@@ -16,13 +16,70 @@ use rusqlite::{Transaction, params};
 use serde_json::{Map, Value};
 
 /// Attributes as a JSON object of strings (ClickHouse `Map(String, String)`).
+///
+/// Written straight into one string (the write path's hottest function:
+/// no intermediate map); a repeated key (invalid OTLP) keeps its last value,
+/// as a map would.
 pub(crate) fn attributes_json(attrs: &[KeyValue]) -> String {
-    let mut map = Map::new();
-    for kv in attrs {
-        let text = kv.value.as_ref().map(any_value_text).unwrap_or_default();
-        map.insert(kv.key.clone(), Value::String(text));
+    let repeated = attrs
+        .iter()
+        .enumerate()
+        .any(|(i, a)| attrs[..i].iter().any(|b| b.key == a.key));
+    if repeated {
+        let mut map = Map::new();
+        for kv in attrs {
+            let text = kv.value.as_ref().map(any_value_text).unwrap_or_default();
+            map.insert(kv.key.clone(), Value::String(text));
+        }
+        return Value::Object(map).to_string();
     }
-    Value::Object(map).to_string()
+    let mut out = String::with_capacity(2 + attrs.len() * 48);
+    out.push('{');
+    for (i, kv) in attrs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, &kv.key);
+        out.push(':');
+        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+            Some(any_value::Value::StringValue(text)) => push_json_string(&mut out, text),
+            _ => {
+                let text = kv.value.as_ref().map(any_value_text).unwrap_or_default();
+                push_json_string(&mut out, &text);
+            }
+        }
+    }
+    out.push('}');
+    out
+}
+
+/// Appends `text` as a JSON string literal (runs of characters that need
+/// no escape are copied at once; only ASCII bytes are ever escaped, so
+/// every cut is on a character boundary).
+fn push_json_string(out: &mut String, text: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    let mut start = 0;
+    for (i, &b) in text.as_bytes().iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 /// Lowercase hex of an id (empty when unset).
@@ -398,4 +455,43 @@ pub(crate) fn write_metrics(
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, value: any_value::Value) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue { value: Some(value) }),
+            ..KeyValue::default()
+        }
+    }
+
+    #[test]
+    fn attributes_json_is_a_json_object_of_strings() {
+        let attrs = [
+            kv(
+                "tool_name",
+                any_value::Value::StringValue("a\"b\\c\n\u{1b}é".into()),
+            ),
+            kv("duration_ms", any_value::Value::IntValue(42)),
+            kv("ok", any_value::Value::BoolValue(true)),
+        ];
+        let parsed: Value = serde_json::from_str(&attributes_json(&attrs)).expect("json");
+        assert_eq!(
+            parsed,
+            serde_json::json!({"tool_name": "a\"b\\c\n\u{1b}é", "duration_ms": "42", "ok": "true"})
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_last_value() {
+        let attrs = [
+            kv("k", any_value::Value::StringValue("first".into())),
+            kv("k", any_value::Value::StringValue("last".into())),
+        ];
+        assert_eq!(attributes_json(&attrs), r#"{"k":"last"}"#);
+    }
 }
