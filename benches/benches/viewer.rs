@@ -84,7 +84,14 @@ fn turn_events(turn: u64) -> Vec<LogRecord> {
                 }
                 99 => {
                     attrs.push(kv("tool_name", "shell"));
-                    attrs.push(kv("success", if turn.is_multiple_of(3) { "false" } else { "true" }));
+                    attrs.push(kv(
+                        "success",
+                        if turn.is_multiple_of(3) {
+                            "false"
+                        } else {
+                            "true"
+                        },
+                    ));
                     attrs.push(kv("duration_ms", "800"));
                     "codex.tool_result"
                 }
