@@ -455,6 +455,17 @@ impl Event {
     }
 }
 
+/// `error.type` of a failed `api_request` (`None` when it succeeded): the
+/// HTTP status when it is an error status, else `_OTHER` for a request
+/// that failed with a message. The one rule for the `chat` span and the
+/// GenAI metrics.
+pub(crate) fn api_error_type(status_code: Option<u16>, error: Option<&str>) -> Option<String> {
+    match status_code.filter(|s| *s >= 400) {
+        Some(status) => Some(status.to_string()),
+        None => error.map(|_| "_OTHER".to_owned()),
+    }
+}
+
 pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

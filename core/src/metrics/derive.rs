@@ -11,7 +11,7 @@ use super::instruments::InstrumentId;
 use super::temporality::{Collection, IntervalClock};
 use super::{MetricsOptions, Temporality};
 use crate::catalog;
-use crate::event::{Event, EventBody, SessionMetadata, SessionRef, TokenCounts};
+use crate::event::{Event, EventBody, SessionMetadata, SessionRef, TokenCounts, api_error_type};
 
 /// Attribute sets are short: the common three plus at most four.
 const MAX_ATTRIBUTES: usize = 8;
@@ -85,8 +85,11 @@ impl MetricDeriver {
                 strings,
                 ..
             } => {
-                let failed = strings.get(1).is_some() || status_code.is_some_and(|s| s >= 400);
-                let success = (catalog::SUCCESS, MetricValue::Str(bool_str(!failed)));
+                let error_type = api_error_type(*status_code, strings.get(1));
+                let success = (
+                    catalog::SUCCESS,
+                    MetricValue::Str(bool_str(error_type.is_none())),
+                );
                 let len = match status_code {
                     Some(status) => extend(
                         set,
@@ -107,14 +110,14 @@ impl MetricDeriver {
                     &set[..len],
                     *duration_ms as f64,
                 );
-                let error_type = failed.then(|| error_type(*status_code));
-                let mut gen_ai = gen_ai_attributes(session, set, base);
+                let (mut gen_ai, mut len) = gen_ai_attributes(session, set, base);
                 if let Some(error_type) = &error_type {
-                    gen_ai.push((catalog::ERROR_TYPE, MetricValue::Str(error_type)));
+                    gen_ai[len] = (catalog::ERROR_TYPE, MetricValue::Str(error_type));
+                    len += 1;
                 }
                 self.record(
                     InstrumentId::GenAiOperationDuration,
-                    &gen_ai,
+                    &gen_ai[..len],
                     *duration_ms as f64 / 1000.0,
                 );
             }
@@ -199,11 +202,10 @@ impl MetricDeriver {
                 self.add(InstrumentId::TokenUsage, &set[..=base], count);
             }
         }
-        let mut gen_ai = gen_ai_attributes(session, set, base);
+        let (mut gen_ai, len) = gen_ai_attributes(session, set, base);
         for (kind, count) in [("input", tokens.input), ("output", tokens.output)] {
-            gen_ai.push((catalog::GEN_AI_TOKEN_TYPE, MetricValue::Str(kind)));
-            self.record(InstrumentId::GenAiTokenUsage, &gen_ai, count as f64);
-            gen_ai.pop();
+            gen_ai[len] = (catalog::GEN_AI_TOKEN_TYPE, MetricValue::Str(kind));
+            self.record(InstrumentId::GenAiTokenUsage, &gen_ai[..=len], count as f64);
         }
     }
 
@@ -240,38 +242,35 @@ fn bool_str(value: bool) -> &'static str {
     if value { "true" } else { "false" }
 }
 
-/// `error.type` of a failed request: its HTTP status, or `_OTHER` (the
-/// same rule as the `chat` span's).
-fn error_type(status_code: Option<u16>) -> String {
-    status_code
-        .filter(|s| *s >= 400)
-        .map_or_else(|| "_OTHER".to_owned(), |s| s.to_string())
-}
-
 /// The GenAI instruments' attributes: the operation, provider and model
 /// (in place of `model`), then `app.version` and `auth_mode` when known.
 fn gen_ai_attributes<'a>(
     session: &'a SessionMetadata,
     common: &[(&'static str, MetricValue<'a>); MAX_ATTRIBUTES],
     base: usize,
-) -> Vec<(&'static str, MetricValue<'a>)> {
-    let mut attributes = Vec::with_capacity(MAX_ATTRIBUTES);
-    attributes.push((catalog::GEN_AI_OPERATION_NAME, MetricValue::Str("chat")));
+) -> ([(&'static str, MetricValue<'a>); MAX_ATTRIBUTES], usize) {
+    let mut attributes = [("", MetricValue::Bool(false)); MAX_ATTRIBUTES];
+    let mut len = 0;
+    let mut push = |attribute| {
+        attributes[len] = attribute;
+        len += 1;
+    };
+    push((catalog::GEN_AI_OPERATION_NAME, MetricValue::Str("chat")));
     if !session.slug.is_empty() {
-        attributes.push((
+        push((
             catalog::GEN_AI_PROVIDER_NAME,
             MetricValue::Str(&session.slug),
         ));
     }
-    attributes.push((
+    push((
         catalog::GEN_AI_REQUEST_MODEL,
         MetricValue::Str(&session.model),
     ));
-    attributes.extend(
-        common[..base]
-            .iter()
-            .filter(|(key, _)| *key != catalog::MODEL)
-            .copied(),
-    );
-    attributes
+    for attribute in common[..base]
+        .iter()
+        .filter(|(key, _)| *key != catalog::MODEL)
+    {
+        push(*attribute);
+    }
+    (attributes, len)
 }

@@ -56,8 +56,12 @@ impl MetricsEncoder {
         let mut size = 0usize;
         for (instrument, series) in &collection.metrics {
             let mut current = self.metric(instrument, collection);
+            // The metric's own fields are paid once per request it is in.
+            let header = current.encoded_len() + 8;
+            size += header;
             for one in series {
-                let point_size = point_size(&current, instrument, one, collection);
+                let point = data_point(instrument, one, collection);
+                let point_size = point.encoded_len() + 8;
                 if points > 0 && size + point_size > self.max_request_bytes {
                     if has_points(&current) {
                         let next = self.metric(instrument, collection);
@@ -65,9 +69,9 @@ impl MetricsEncoder {
                     }
                     batches.push(self.batch(std::mem::take(&mut metrics), points, format));
                     points = 0;
-                    size = 0;
+                    size = header;
                 }
-                add_point(&mut current, instrument, one, collection);
+                point.push_to(&mut current);
                 points += 1;
                 size += point_size;
             }
@@ -133,57 +137,45 @@ fn has_points(metric: &Metric) -> bool {
     }
 }
 
-/// Encoded size of one series' data point (plus framing).
-fn point_size(
-    metric: &Metric,
-    instrument: &Instrument,
-    series: &Series,
-    collection: &Collection,
-) -> usize {
-    let mut probe = Metric {
-        data: metric.data.clone().map(|data| match data {
-            metric::Data::Sum(sum) => metric::Data::Sum(Sum {
-                data_points: Vec::new(),
-                ..sum
-            }),
-            metric::Data::Histogram(histogram) => metric::Data::Histogram(Histogram {
-                data_points: Vec::new(),
-                ..histogram
-            }),
-            other => other,
-        }),
-        ..Metric::default()
-    };
-    add_point(&mut probe, instrument, series, collection);
-    probe.encoded_len() + metric.name.len() + metric.unit.len() + 16
+/// One series as the data point of its instrument's kind, built once.
+enum DataPoint {
+    Number(NumberDataPoint),
+    Histogram(HistogramDataPoint),
 }
 
-fn add_point(
-    metric: &mut Metric,
-    instrument: &Instrument,
-    series: &Series,
-    collection: &Collection,
-) {
+impl DataPoint {
+    fn encoded_len(&self) -> usize {
+        match self {
+            DataPoint::Number(point) => point.encoded_len(),
+            DataPoint::Histogram(point) => point.encoded_len(),
+        }
+    }
+
+    /// Appends the point to `metric` (made by [`MetricsEncoder::metric`]
+    /// for the same instrument, so the kinds match).
+    fn push_to(self, metric: &mut Metric) {
+        match (&mut metric.data, self) {
+            (Some(metric::Data::Sum(sum)), DataPoint::Number(point)) => sum.data_points.push(point),
+            (Some(metric::Data::Histogram(histogram)), DataPoint::Histogram(point)) => {
+                histogram.data_points.push(point);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn data_point(instrument: &Instrument, series: &Series, collection: &Collection) -> DataPoint {
     let attributes = attributes(series);
     let start_time_unix_nano = unix_nanos(collection.start);
     let time_unix_nano = unix_nanos(collection.time);
-    match (&mut metric.data, &series.aggregate) {
-        (Some(metric::Data::Sum(sum)), Aggregate::Sum(value)) => {
-            sum.data_points.push(NumberDataPoint {
-                attributes,
-                start_time_unix_nano,
-                time_unix_nano,
-                value: Some(number_data_point::Value::AsInt(
-                    i64::try_from(*value).unwrap_or(i64::MAX),
-                )),
-                ..NumberDataPoint::default()
-            });
-        }
-        (Some(metric::Data::Histogram(histogram)), Aggregate::Histogram(point)) => {
-            let InstrumentKind::Histogram(bounds) = instrument.kind else {
-                return;
+    match &series.aggregate {
+        Aggregate::Histogram(point) => {
+            // A histogram series belongs to a histogram instrument.
+            let bounds = match instrument.kind {
+                InstrumentKind::Histogram(bounds) => bounds,
+                InstrumentKind::Counter => &[],
             };
-            histogram.data_points.push(HistogramDataPoint {
+            DataPoint::Histogram(HistogramDataPoint {
                 attributes,
                 start_time_unix_nano,
                 time_unix_nano,
@@ -194,9 +186,17 @@ fn add_point(
                 min: (point.count > 0).then_some(point.min),
                 max: (point.count > 0).then_some(point.max),
                 ..HistogramDataPoint::default()
-            });
+            })
         }
-        _ => {}
+        Aggregate::Sum(value) => DataPoint::Number(NumberDataPoint {
+            attributes,
+            start_time_unix_nano,
+            time_unix_nano,
+            value: Some(number_data_point::Value::AsInt(
+                i64::try_from(*value).unwrap_or(i64::MAX),
+            )),
+            ..NumberDataPoint::default()
+        }),
     }
 }
 
@@ -216,4 +216,78 @@ fn attributes(series: &Series) -> Vec<KeyValue> {
             ..KeyValue::default()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::metrics::aggregation::{Aggregate, OwnedMetricValue, Series};
+    use crate::metrics::instruments::{TOOL_CALL, TOOL_CALL_DURATION};
+
+    #[test]
+    fn large_collections_are_split_by_data_points_under_the_limit() {
+        let series = |aggregate: &Aggregate| -> Vec<Series> {
+            (0..300)
+                .map(|i| Series {
+                    attributes: vec![(
+                        "tool_name",
+                        OwnedMetricValue::Str(format!("tool-{i:04}").into()),
+                    )],
+                    aggregate: aggregate.clone(),
+                })
+                .collect()
+        };
+        let histogram = Aggregate::Histogram(crate::metrics::HistogramPoint {
+            bucket_counts: vec![1; 21],
+            count: 21,
+            sum: 1.0,
+            min: 1.0,
+            max: 1.0,
+        });
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1);
+        let collection = Collection {
+            delta: true,
+            start,
+            time: start + Duration::from_secs(60),
+            metrics: vec![
+                (&TOOL_CALL, series(&Aggregate::Sum(2))),
+                (&TOOL_CALL_DURATION, series(&histogram)),
+            ],
+        };
+        let limit = 16 * 1024;
+        let encoder = MetricsEncoder::new(
+            Resource::default(),
+            InstrumentationScope::default(),
+            "codex",
+            limit,
+        );
+        let batches = encoder.encode(&collection, WireFormat::Protobuf);
+        assert!(batches.len() > 2, "{} batches", batches.len());
+        let mut points = 0;
+        for batch in &batches {
+            assert!(
+                batch.protobuf().len() <= limit,
+                "{}",
+                batch.protobuf().len()
+            );
+            let request =
+                ExportMetricsServiceRequest::decode(batch.protobuf().clone()).expect("decodes");
+            let in_batch: usize = request
+                .resource_metrics
+                .iter()
+                .flat_map(|r| &r.scope_metrics)
+                .flat_map(|s| &s.metrics)
+                .map(|m| match &m.data {
+                    Some(metric::Data::Sum(s)) => s.data_points.len(),
+                    Some(metric::Data::Histogram(h)) => h.data_points.len(),
+                    _ => 0,
+                })
+                .sum();
+            assert_eq!(in_batch, batch.len());
+            points += in_batch;
+        }
+        assert_eq!(points, 600, "every point once");
+    }
 }

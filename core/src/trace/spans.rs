@@ -15,7 +15,7 @@ use opentelemetry_proto::tonic::trace::v1::{Span, Status, status::StatusCode};
 
 use super::ids::{SpanId, TraceId};
 use crate::catalog;
-use crate::event::{Event, EventBody, SessionMetadata, TraceLink};
+use crate::event::{Event, EventBody, SessionMetadata, TraceLink, api_error_type};
 use crate::time::unix_nanos;
 
 /// Turns open at once, at most; a turn beyond it is ended at once (its
@@ -100,7 +100,7 @@ impl SpanDeriver {
                 let start = end
                     .checked_sub(Duration::from_millis(*duration_ms))
                     .unwrap_or(end);
-                let failed = strings.get(1).is_some() || status_code.is_some_and(|s| s >= 400);
+                let error_type = api_error_type(*status_code, strings.get(1));
                 let mut attributes = vec![
                     text(catalog::GEN_AI_OPERATION_NAME, "chat"),
                     text(catalog::GEN_AI_REQUEST_MODEL, &turn.session.model),
@@ -111,15 +111,10 @@ impl SpanDeriver {
                 if let Some(status) = status_code {
                     attributes.push(int(catalog::HTTP_RESPONSE_STATUS_CODE, i64::from(*status)));
                 }
-                let status = if failed {
-                    let error_type = status_code
-                        .filter(|s| *s >= 400)
-                        .map_or_else(|| "_OTHER".to_owned(), |s| s.to_string());
+                let status = error_type.and_then(|error_type| {
                     attributes.push(text(catalog::ERROR_TYPE, &error_type));
                     error_status()
-                } else {
-                    None
-                };
+                });
                 turn.chat = Some((
                     span_id,
                     Span {
