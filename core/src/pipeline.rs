@@ -169,8 +169,10 @@ impl Pipeline {
                 telemetry.scope_to_proto(),
                 options.max_request_bytes,
             ),
-            exporter: Arc::from(exporter),
-            stats: Arc::clone(&trace_stats),
+            route: Route {
+                exporter: Arc::from(exporter),
+                stats: Arc::clone(&trace_stats),
+            },
         });
         let metrics = metrics.map(|exporter| MetricExport {
             deriver: MetricDeriver::new(&telemetry.metrics, SystemTime::now()),
@@ -180,8 +182,10 @@ impl Pipeline {
                 &telemetry.event_prefix,
                 options.max_request_bytes,
             ),
-            exporter: Arc::from(exporter),
-            stats: Arc::clone(&metric_stats),
+            route: Route {
+                exporter: Arc::from(exporter),
+                stats: Arc::clone(&metric_stats),
+            },
             interval: telemetry.metrics.interval,
             due: after(telemetry.metrics.interval),
         });
@@ -495,16 +499,14 @@ async fn deadline_passed(deadline: &mut watch::Receiver<Option<Instant>>) {
 struct TraceExport {
     deriver: SpanDeriver,
     encoder: TracesEncoder,
-    exporter: Arc<dyn Exporter>,
-    stats: Arc<StatsCounters>,
+    route: Route,
 }
 
 /// What the worker needs to derive and export metrics.
 struct MetricExport {
     deriver: MetricDeriver,
     encoder: MetricsEncoder,
-    exporter: Arc<dyn Exporter>,
-    stats: Arc<StatsCounters>,
+    route: Route,
     /// Time between periodic exports.
     interval: Duration,
     /// When the next periodic export is due.
@@ -639,14 +641,8 @@ impl Worker {
                             stats: Arc::clone(&self.stats),
                         }),
                         errors: Arc::clone(&self.stats),
-                        traces: self.traces.as_ref().map(|traces| Route {
-                            exporter: Arc::clone(&traces.exporter),
-                            stats: Arc::clone(&traces.stats),
-                        }),
-                        metrics: self.metrics.as_ref().map(|metrics| Route {
-                            exporter: Arc::clone(&metrics.exporter),
-                            stats: Arc::clone(&metrics.stats),
-                        }),
+                        traces: self.traces.as_ref().map(|traces| traces.route.clone()),
+                        metrics: self.metrics.as_ref().map(|metrics| metrics.route.clone()),
                         options: self.options,
                         deadline: self.control.deadline.subscribe(),
                     }
@@ -770,9 +766,12 @@ impl Worker {
             let mut counts = AttributeCounts::default();
             let batches = self.encoder.encode_counted(chunk, format, &mut counts);
             self.stats.attributes(&counts);
-            let stats = Arc::clone(&self.stats);
+            let route = Route {
+                exporter: Arc::clone(&exporter),
+                stats: Arc::clone(&self.stats),
+            };
             for batch in batches {
-                cut = !self.dispatch(batch, &exporter, &stats, cut).await;
+                cut = !self.dispatch(batch, &route, cut).await;
             }
         }
         buffer.clear();
@@ -797,11 +796,11 @@ impl Worker {
             + self
                 .traces
                 .as_ref()
-                .map_or(0, |traces| traces.stats.cut_at_deadline())
+                .map_or(0, |traces| traces.route.stats.cut_at_deadline())
             + self
                 .metrics
                 .as_ref()
-                .map_or(0, |metrics| metrics.stats.cut_at_deadline())
+                .map_or(0, |metrics| metrics.route.stats.cut_at_deadline())
     }
 
     /// When the next periodic metrics export is due (`None`: no metrics).
@@ -817,19 +816,21 @@ impl Worker {
             return;
         };
         metrics.due = after(metrics.interval);
-        metrics.stats.overflowed(metrics.deriver.take_overflowed());
+        metrics
+            .route
+            .stats
+            .overflowed(metrics.deriver.take_overflowed());
         let Some(collection) = metrics.deriver.collect(SystemTime::now()) else {
             return;
         };
-        metrics.stats.emitted_n(collection.points() as u64);
+        metrics.route.stats.emitted_n(collection.points() as u64);
         let batches = metrics
             .encoder
-            .encode(&collection, metrics.exporter.wire_format());
-        let exporter = Arc::clone(&metrics.exporter);
-        let stats = Arc::clone(&metrics.stats);
+            .encode(&collection, metrics.route.exporter.wire_format());
+        let route = metrics.route.clone();
         let mut cut = false;
         for batch in batches {
-            cut = !self.dispatch(batch, &exporter, &stats, cut).await;
+            cut = !self.dispatch(batch, &route, cut).await;
         }
     }
 
@@ -843,13 +844,14 @@ impl Worker {
         if spans.is_empty() {
             return;
         }
-        traces.stats.emitted_n(spans.len() as u64);
-        let batches = traces.encoder.encode(spans, traces.exporter.wire_format());
-        let exporter = Arc::clone(&traces.exporter);
-        let stats = Arc::clone(&traces.stats);
+        traces.route.stats.emitted_n(spans.len() as u64);
+        let batches = traces
+            .encoder
+            .encode(spans, traces.route.exporter.wire_format());
+        let route = traces.route.clone();
         let mut cut = false;
         for batch in batches {
-            cut = !self.dispatch(batch, &exporter, &stats, cut).await;
+            cut = !self.dispatch(batch, &route, cut).await;
         }
     }
 
@@ -857,13 +859,7 @@ impl Worker {
     /// is free. Past the shutdown deadline (or once an earlier batch of the
     /// same delivery was `cut`) it is spooled or counted as dropped instead.
     /// Returns whether the batch went to an export task.
-    async fn dispatch(
-        &mut self,
-        batch: Batch,
-        exporter: &Arc<dyn Exporter>,
-        stats: &Arc<StatsCounters>,
-        cut: bool,
-    ) -> bool {
+    async fn dispatch(&mut self, batch: Batch, route: &Route, cut: bool) -> bool {
         let slot = if cut || self.control.passed() {
             None
         } else {
@@ -873,16 +869,16 @@ impl Worker {
             spill(
                 self.spool.as_deref(),
                 &batch,
-                stats,
+                &route.stats,
                 DropReason::ShutdownDeadline,
                 true,
             );
             return false;
         };
         tokio::spawn(deliver(
-            Arc::clone(exporter),
+            Arc::clone(&route.exporter),
             batch,
-            Arc::clone(stats),
+            Arc::clone(&route.stats),
             self.options,
             self.control.deadline.subscribe(),
             self.spool.clone(),
@@ -940,11 +936,12 @@ impl Worker {
         if let Some(exporter) = &self.exporter {
             let _ = timeout_at(deadline, exporter.shutdown()).await;
         }
-        if let Some(traces) = &self.traces {
-            let _ = timeout_at(deadline, traces.exporter.shutdown()).await;
-        }
-        if let Some(metrics) = &self.metrics {
-            let _ = timeout_at(deadline, metrics.exporter.shutdown()).await;
+        let others = [
+            self.traces.as_ref().map(|traces| &traces.route),
+            self.metrics.as_ref().map(|metrics| &metrics.route),
+        ];
+        for route in others.into_iter().flatten() {
+            let _ = timeout_at(deadline, route.exporter.shutdown()).await;
         }
     }
 }

@@ -44,7 +44,8 @@ pub struct ReplayReport {
     pub last_error: Option<String>,
 }
 
-/// Where the files of one signal are sent, and whose stats count them.
+/// One signal's exporter and the counters its records are booked in:
+/// what the worker dispatches a batch to, and where spool files replay.
 #[derive(Clone)]
 pub(crate) struct Route {
     pub(crate) exporter: Arc<dyn Exporter>,
