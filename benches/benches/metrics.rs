@@ -21,15 +21,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    SdkSession, chunked, emit, machine, metadata, mixed_kind, pipeline_options, sdk_provider,
+    SdkSession, Signals, chunked, discarding, emit, flush, machine, metadata, mixed_kind,
+    pipeline_options, sdk_provider,
 };
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_core::{
-    EventKind, Exporter, HttpProtocol, MetricsOptions, PipelineOptions, Session, SignalExporters,
-    Telemetry, TelemetryOptions, TransportOptions,
+    EventKind, Exporter, HttpProtocol, MetricsOptions, Session, SignalExporters, Telemetry,
+    TelemetryOptions, TransportOptions,
 };
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
-use agent_otel_exporter_noop::DiscardExporter;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
@@ -65,23 +65,6 @@ impl PushMetricExporter for DiscardMetricExporter {
     }
 }
 
-/// Logs (and metrics when `metrics`) to discarding exporters.
-fn start(metrics: bool, options: PipelineOptions) -> Telemetry {
-    let exporters = SignalExporters {
-        logs: Some(Box::new(DiscardExporter::new())),
-        traces: None,
-        metrics: metrics.then(|| Box::new(DiscardExporter::new()) as _),
-    };
-    Telemetry::with_exporters(TelemetryOptions::default(), exporters, options)
-        .unwrap_or_else(|e| panic!("pipeline does not start: {e}"))
-}
-
-fn flush(telemetry: &Telemetry) {
-    if let Err(e) = telemetry.force_flush(FLUSH) {
-        eprintln!("agent-otel flush failed: {e}");
-    }
-}
-
 /// What an SDK user writes for one `tool_result`: the log record, then the
 /// two instruments with the metric attributes (shared strings, built once).
 struct SdkInstrumented {
@@ -111,8 +94,14 @@ impl SdkInstrumented {
 fn emit_benches(c: &mut Criterion) {
     println!("machine: {}", machine());
     let options = pipeline_options(QUEUE, Duration::from_secs(1));
-    let logs_only = start(false, options);
-    let with_metrics = start(true, options);
+    let logs_only = discarding(Signals::default(), options);
+    let with_metrics = discarding(
+        Signals {
+            metrics: true,
+            ..Signals::default()
+        },
+        options,
+    );
     let logs_session: Session = logs_only.session(metadata());
     let metrics_session: Session = with_metrics.session(metadata());
 

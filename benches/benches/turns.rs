@@ -11,11 +11,10 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use agent_otel_benches::{chunked, machine, metadata, pipeline_options};
-use agent_otel_core::{
-    EventData, PipelineOptions, Session, SignalExporters, Telemetry, TelemetryOptions, ToolResult,
+use agent_otel_benches::{
+    Signals, chunked, discarding, flush, machine, metadata, pipeline_options,
 };
-use agent_otel_exporter_noop::DiscardExporter;
+use agent_otel_core::{EventData, Session, ToolResult};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
@@ -38,16 +37,6 @@ impl SpanExporter for DiscardSpanExporter {
     }
 }
 
-fn start(traces: bool, options: PipelineOptions) -> Telemetry {
-    let exporters = SignalExporters {
-        logs: Some(Box::new(DiscardExporter::new())),
-        traces: traces.then(|| Box::new(DiscardExporter::new()) as _),
-        metrics: None,
-    };
-    Telemetry::with_exporters(TelemetryOptions::default(), exporters, options)
-        .unwrap_or_else(|e| panic!("pipeline does not start: {e}"))
-}
-
 fn tool_result(session_turn: &agent_otel_core::Turn) {
     session_turn.emit(EventData::ToolResult(ToolResult {
         tool_name: "shell",
@@ -59,17 +48,17 @@ fn tool_result(session_turn: &agent_otel_core::Turn) {
     }));
 }
 
-fn flush(telemetry: &Telemetry) {
-    if let Err(e) = telemetry.force_flush(FLUSH) {
-        eprintln!("agent-otel flush failed: {e}");
-    }
-}
-
 fn benches(c: &mut Criterion) {
     println!("machine: {}", machine());
     let options = pipeline_options(QUEUE, Duration::from_secs(1));
-    let traced = start(true, options);
-    let untraced = start(false, options);
+    let traced = discarding(
+        Signals {
+            traces: true,
+            ..Signals::default()
+        },
+        options,
+    );
+    let untraced = discarding(Signals::default(), options);
     let traced_session: Session = traced.session(metadata());
     let untraced_session: Session = untraced.session(metadata());
     let sdk = SdkTracerProvider::builder()

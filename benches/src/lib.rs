@@ -629,3 +629,37 @@ pub fn chunked(iters: u64, mut work: impl FnMut(u64), mut flush: impl FnMut()) -
     }
     total
 }
+
+/// Which signals a discarding pipeline exports besides logs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Signals {
+    /// Spans of turns.
+    pub traces: bool,
+    /// Metrics derived from the events.
+    pub metrics: bool,
+}
+
+/// A pipeline exporting logs (and the `signals` asked for) to discarding
+/// exporters: the host-thread cost of an emit, nothing of the network.
+pub fn discarding(signals: Signals, options: PipelineOptions) -> Telemetry {
+    let discard = |on: bool| {
+        on.then(|| Box::new(agent_otel_exporter_noop::DiscardExporter::new()) as Box<dyn Exporter>)
+    };
+    let exporters = agent_otel_core::SignalExporters {
+        logs: discard(true),
+        traces: discard(signals.traces),
+        metrics: discard(signals.metrics),
+    };
+    match Telemetry::with_exporters(TelemetryOptions::default(), exporters, options) {
+        Ok(t) => t,
+        Err(e) => panic!("pipeline does not start: {e}"),
+    }
+}
+
+/// Waits (untimed, between chunks) until the pipeline has delivered
+/// everything emitted so far.
+pub fn flush(telemetry: &Telemetry) {
+    if let Err(e) = telemetry.force_flush(Duration::from_secs(30)) {
+        eprintln!("agent-otel flush failed: {e}");
+    }
+}
