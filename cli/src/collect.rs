@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use agent_otel_collector::{
     Collector, CollectorConfig, ReceivedTracesRequest, SignalRequest, Sink, SinkError,
 };
-use agent_otel_core::opentelemetry_proto::tonic::trace::v1::status::StatusCode;
-use agent_otel_core::opentelemetry_proto::tonic::trace::v1::{Span, Status};
+use agent_otel_core::opentelemetry_proto::tonic::trace::v1::Span;
 use agent_otel_store::{SpanRow, Store};
 
 use crate::metrics_summary::MetricsSummary;
@@ -104,34 +103,11 @@ impl CollectSink {
             shown.push(span.trace_id.clone());
             let hex: String = span.trace_id.iter().map(|b| format!("{b:02x}")).collect();
             if let Ok(rows) = self.store.trace_spans(&hex) {
-                let spans: Vec<Span> = rows.iter().map(span_of_row).collect();
+                let spans: Vec<Span> = rows.iter().map(SpanRow::to_span).collect();
                 self.printer
                     .offer(Line::Out(waterfall::render(&spans, &self.style)));
             }
         }
-    }
-}
-
-/// A stored span row back as the fields the waterfall draws.
-fn span_of_row(row: &SpanRow) -> Span {
-    let bytes = |hex: &str| -> Vec<u8> {
-        (0..hex.len() / 2)
-            .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-            .collect()
-    };
-    let start = u64::try_from(row.start_ns).unwrap_or(0);
-    Span {
-        trace_id: bytes(&row.trace_id),
-        span_id: bytes(&row.span_id),
-        parent_span_id: bytes(&row.parent_span_id),
-        name: row.name.clone(),
-        start_time_unix_nano: start,
-        end_time_unix_nano: start.saturating_add(u64::try_from(row.duration_ns).unwrap_or(0)),
-        status: (row.status == "Error").then(|| Status {
-            code: StatusCode::Error as i32,
-            ..Status::default()
-        }),
-        ..Span::default()
     }
 }
 

@@ -7,7 +7,11 @@
 //! `sum(a = b)` is `countIf(a = b)`; everything else (GROUP BY, IN
 //! (subquery), LIKE, coalesce, min/max/avg) is the same SQL.
 
+use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::status::StatusCode;
+use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use rusqlite::params;
+
+use crate::rows::unhex;
 
 use crate::{Store, StoreError};
 
@@ -75,6 +79,27 @@ pub struct SpanRow {
     pub status: String,
     /// `SpanAttributes`: a JSON object of strings.
     pub attributes: String,
+}
+
+impl SpanRow {
+    /// The row back as an OTLP span with the fields the row holds (ids,
+    /// name, times, an error status), for drawing a waterfall.
+    pub fn to_span(&self) -> Span {
+        let start = u64::try_from(self.start_ns).unwrap_or(0);
+        Span {
+            trace_id: unhex(&self.trace_id),
+            span_id: unhex(&self.span_id),
+            parent_span_id: unhex(&self.parent_span_id),
+            name: self.name.clone(),
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.saturating_add(u64::try_from(self.duration_ns).unwrap_or(0)),
+            status: (self.status == "Error").then(|| Status {
+                code: StatusCode::Error as i32,
+                ..Status::default()
+            }),
+            ..Span::default()
+        }
+    }
 }
 
 const SESSION: &str = r#"json_extract(LogAttributes, '$."conversation.id"')"#;

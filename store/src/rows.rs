@@ -82,6 +82,19 @@ fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
 }
 
+/// Lowercase hex back to bytes (empty when unset or malformed; never
+/// panics on a non-ASCII value of a damaged file).
+pub(crate) fn unhex(text: &str) -> Vec<u8> {
+    if !text.is_ascii() || !text.len().is_multiple_of(2) {
+        return Vec::new();
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
+        .collect::<Result<_, _>>()
+        .unwrap_or_default()
+}
+
 /// Lowercase hex of an id (empty when unset).
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

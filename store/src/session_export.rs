@@ -23,6 +23,7 @@ use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{
 use rusqlite::{Row, params};
 use serde_json::Value;
 
+use crate::rows::unhex;
 use crate::{Store, StoreError};
 
 /// The stored records of one session, as OTLP requests.
@@ -102,19 +103,6 @@ fn string(s: String) -> AnyValue {
     AnyValue {
         value: Some(any_value::Value::StringValue(s)),
     }
-}
-
-/// Lowercase hex back to bytes (empty when unset or malformed; never
-/// panics on a non-ASCII value of a damaged file).
-fn unhex(text: &str) -> Vec<u8> {
-    if !text.is_ascii() || !text.len().is_multiple_of(2) {
-        return Vec::new();
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
-        .collect::<Result<_, _>>()
-        .unwrap_or_default()
 }
 
 fn time(ns: i64) -> u64 {
