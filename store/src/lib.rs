@@ -26,12 +26,16 @@ mod query;
 mod rows;
 mod schema;
 mod session_export;
+mod text;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use agent_otel_collector::{SignalRequest, Sink, SinkError};
 use rusqlite::Connection;
+
+use rows::Rows;
+use schema::Table;
 
 pub use query::{SessionEvent, SessionSummary, SpanRow, TokenBucket, ToolStats};
 pub use session_export::SessionExport;
@@ -74,8 +78,9 @@ pub struct StoreCounts {
 
 struct Inner {
     conn: Connection,
-    /// Rows per table (in [`schema::TABLES`] order), tracked for eviction.
-    rows: [u64; 5],
+    /// Committed rows per table (indexed by [`Table`]), tracked for
+    /// eviction.
+    rows: [u64; Table::COUNT],
     evicted: u64,
 }
 
@@ -111,10 +116,16 @@ impl Store {
         let conn = Connection::open(path).map_err(err)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
+        // Before the first write fixes it: 64 KiB pages make appends of
+        // ~1 KiB rows twice as fast as the default 4 KiB (fewer page
+        // splits, WAL frames and syscalls; BENCHMARKS.md §10). A file
+        // created with other pages keeps them.
+        conn.pragma_update(None, "page_size", 65536).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
+        schema::migrate(&conn).map_err(err)?;
         conn.execute_batch(schema::CREATE).map_err(err)?;
         Store::with(conn, path.display().to_string(), None)
     }
@@ -132,10 +143,10 @@ impl Store {
     }
 
     fn with(conn: Connection, place: String, bound: Option<u64>) -> Result<Store, StoreError> {
-        let mut rows = [0u64; 5];
-        for (i, table) in schema::TABLES.iter().enumerate() {
-            rows[i] = conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+        let mut rows = [0u64; Table::COUNT];
+        for table in Table::ALL {
+            rows[table as usize] = conn
+                .query_row(&format!("SELECT count(*) FROM {}", table.name()), [], |r| {
                     r.get::<_, i64>(0)
                 })
                 .map_err(|source| StoreError::Sqlite {
@@ -169,59 +180,67 @@ impl Store {
         }
     }
 
-    /// Writes every record of `request` in one transaction and commits it;
-    /// returns how many rows were written.
+    /// Writes every record of `request` in one transaction and commits it
+    /// (evicting first, for a bounded store); returns how many rows were
+    /// written. The rows' text is rendered before the lock is taken, so
+    /// concurrent requests render in parallel and only the inserts are
+    /// serialized.
     pub fn write(&self, request: SignalRequest<'_>) -> Result<usize, StoreError> {
+        let rows = Rows::of(request);
         let mut inner = self.lock();
-        let tx = inner.conn.transaction().map_err(|e| self.sqlite(e))?;
-        let before = table_rows(&tx).map_err(|e| self.sqlite(e))?;
-        let written = match request {
-            SignalRequest::Logs(r) => rows::write_logs(&tx, &r.request),
-            SignalRequest::Metrics(r) => rows::write_metrics(&tx, &r.request),
-            SignalRequest::Traces(r) => rows::write_traces(&tx, &r.request),
+        let Inner {
+            conn,
+            rows: totals,
+            evicted,
+        } = &mut *inner;
+        let tx = conn.transaction().map_err(|e| self.sqlite(e))?;
+        let added = rows.insert(&tx).map_err(|e| self.sqlite(e))?;
+        let mut after = *totals;
+        for (total, n) in after.iter_mut().zip(added) {
+            *total += n;
         }
-        .map_err(|e| self.sqlite(e))?;
-        let after = table_rows(&tx).map_err(|e| self.sqlite(e))?;
+        let removed = self.evict(&tx, &mut after).map_err(|e| self.sqlite(e))?;
         tx.commit().map_err(|e| self.sqlite(e))?;
-        for i in 0..5 {
-            inner.rows[i] += after[i].saturating_sub(before[i]);
-        }
-        if let Some(bound) = self.bound {
-            self.evict(&mut inner, bound)?;
-        }
-        Ok(written)
+        *totals = after;
+        *evicted += removed;
+        Ok(rows.len())
     }
 
-    /// Deletes the oldest rows of every table over `bound`.
-    fn evict(&self, inner: &mut Inner, bound: u64) -> Result<(), StoreError> {
-        for (i, table) in schema::TABLES.iter().enumerate() {
-            let excess = inner.rows[i].saturating_sub(bound);
+    /// Deletes the oldest rows of every table over the bound (when the
+    /// store has one), updating `rows`; returns how many.
+    fn evict(&self, conn: &Connection, rows: &mut [u64; Table::COUNT]) -> rusqlite::Result<u64> {
+        let Some(bound) = self.bound else {
+            return Ok(0);
+        };
+        let mut evicted = 0;
+        for table in Table::ALL {
+            let excess = rows[table as usize].saturating_sub(bound);
             if excess == 0 {
                 continue;
             }
-            let n = inner
-                .conn
-                .execute(
-                    &format!(
-                        "DELETE FROM {table} WHERE rowid IN \
-                         (SELECT rowid FROM {table} ORDER BY rowid LIMIT ?1)"
-                    ),
-                    [i64::try_from(excess).unwrap_or(i64::MAX)],
-                )
-                .map_err(|e| self.sqlite(e))?;
-            inner.rows[i] -= n as u64;
-            inner.evicted += n as u64;
+            let n = conn.execute(
+                &format!(
+                    "DELETE FROM {0} WHERE rowid IN \
+                     (SELECT rowid FROM {0} ORDER BY rowid LIMIT ?1)",
+                    table.name()
+                ),
+                [i64::try_from(excess).unwrap_or(i64::MAX)],
+            )? as u64;
+            rows[table as usize] -= n;
+            evicted += n;
         }
-        Ok(())
+        Ok(evicted)
     }
 
     /// Rows per table and rows evicted.
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
         let inner = self.lock();
         Ok(StoreCounts {
-            logs: inner.rows[0],
-            spans: inner.rows[1],
-            data_points: inner.rows[2] + inner.rows[3] + inner.rows[4],
+            logs: inner.rows[Table::Logs as usize],
+            spans: inner.rows[Table::Traces as usize],
+            data_points: inner.rows[Table::MetricsSum as usize]
+                + inner.rows[Table::MetricsGauge as usize]
+                + inner.rows[Table::MetricsHistogram as usize],
             evicted: inner.evicted,
         })
     }
@@ -231,23 +250,6 @@ impl Store {
         let inner = self.lock();
         f(&inner.conn).map_err(|e| self.sqlite(e))
     }
-}
-
-/// The highest rowid of every table (rows are only appended within a
-/// write, so the difference counts the rows written).
-fn table_rows(conn: &Connection) -> rusqlite::Result<[u64; 5]> {
-    let mut out = [0u64; 5];
-    for (i, table) in schema::TABLES.iter().enumerate() {
-        out[i] = conn
-            .query_row(
-                &format!("SELECT coalesce(max(rowid), 0) FROM {table}"),
-                [],
-                |r| r.get::<_, i64>(0),
-            )?
-            .try_into()
-            .unwrap_or(0);
-    }
-    Ok(out)
 }
 
 impl Sink for Store {

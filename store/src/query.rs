@@ -4,14 +4,16 @@
 //! Carrying a query to ClickHouse: `json_extract(LogAttributes, '$."k"')`
 //! is `LogAttributes['k']`, `CAST(x AS INTEGER)` is `toInt64OrZero(x)`,
 //! `(Timestamp / n) * n` is `toStartOfInterval(Timestamp, ...)`, and
-//! `sum(a = b)` is `countIf(a = b)`; everything else (GROUP BY, IN
-//! (subquery), LIKE, coalesce, min/max/avg) is the same SQL.
+//! `sum(a = b)` is `countIf(a = b)`, and `ConversationId` is the
+//! materialized column `LogAttributes['conversation.id']` (or that lookup
+//! itself); everything else (GROUP BY, IN (subquery), LIKE, coalesce,
+//! min/max/avg) is the same SQL.
 
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use rusqlite::params;
 
-use crate::rows::unhex;
+use crate::text::unhex;
 
 use crate::{Store, StoreError};
 
@@ -102,10 +104,13 @@ impl SpanRow {
     }
 }
 
-const SESSION: &str = r#"json_extract(LogAttributes, '$."conversation.id"')"#;
+/// The session of a log record: `otel_logs.ConversationId`, the copy of
+/// `LogAttributes['conversation.id']` (a materialized column on
+/// ClickHouse; see the `schema` module), empty when it has none.
+const SESSION: &str = "ConversationId";
 
 /// The columns of a [`SessionSummary`], grouped by `cid` (the session).
-const SUMMARY_SELECT: &str = r#"SELECT json_extract(LogAttributes, '$."conversation.id"') AS cid,
+const SUMMARY_SELECT: &str = r#"SELECT ConversationId AS cid,
     min(Timestamp), max(Timestamp), count(*),
     coalesce(max(json_extract(LogAttributes, '$.model')), ''),
     coalesce(max(json_extract(LogAttributes, '$."vcs.repository.url.full"')), ''),
@@ -136,7 +141,7 @@ impl Store {
     /// The `limit` most recent sessions, newest first.
     pub fn sessions(&self, limit: usize) -> Result<Vec<SessionSummary>, StoreError> {
         let sql = format!(
-            "{SUMMARY_SELECT} FROM otel_logs WHERE {SESSION} IS NOT NULL \
+            "{SUMMARY_SELECT} FROM otel_logs WHERE {SESSION} != '' \
              GROUP BY cid ORDER BY min(Timestamp) DESC LIMIT ?1"
         );
         self.read(|conn| {

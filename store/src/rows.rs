@@ -1,113 +1,72 @@
-//! OTLP requests written as rows of the ClickHouse-named tables.
+//! OTLP requests as rows of the ClickHouse-named tables, in two steps:
+//! [`Rows::of`] renders every column's text **before** the store's lock is
+//! taken (so concurrent requests render in parallel), then
+//! [`Rows::insert`] only binds and inserts, under the lock.
 
+use agent_otel_collector::SignalRequest;
 use agent_otel_collector::any_value_text;
-use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use agent_otel_collector::opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use agent_otel_collector::opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue, any_value,
+    AnyValue, InstrumentationScope, KeyValue,
 };
+use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::LogRecord;
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
-    Exemplar, exemplar, metric, number_data_point,
+    Exemplar, HistogramDataPoint, Metric, NumberDataPoint, exemplar, metric, number_data_point,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
-use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{span, status};
-use rusqlite::{Transaction, params};
-use serde_json::{Map, Value};
+use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{Span, span, status};
+use rusqlite::{Connection, params};
+use serde_json::Value;
 
-/// Attributes as a JSON object of strings (ClickHouse `Map(String, String)`).
-///
-/// Written straight into one string (the write path's hottest function:
-/// no intermediate map); a repeated key (invalid OTLP) keeps its last value,
-/// as a map would.
-pub(crate) fn attributes_json(attrs: &[KeyValue]) -> String {
-    let repeated = attrs
-        .iter()
-        .enumerate()
-        .any(|(i, a)| attrs[..i].iter().any(|b| b.key == a.key));
-    if repeated {
-        let mut map = Map::new();
-        for kv in attrs {
-            let text = kv.value.as_ref().map(any_value_text).unwrap_or_default();
-            map.insert(kv.key.clone(), Value::String(text));
-        }
-        return Value::Object(map).to_string();
-    }
-    let mut out = String::with_capacity(2 + attrs.len() * 48);
-    out.push('{');
-    for (i, kv) in attrs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_string(&mut out, &kv.key);
-        out.push(':');
-        match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
-            Some(any_value::Value::StringValue(text)) => push_json_string(&mut out, text),
-            _ => {
-                let text = kv.value.as_ref().map(any_value_text).unwrap_or_default();
-                push_json_string(&mut out, &text);
-            }
-        }
-    }
-    out.push('}');
-    out
+use crate::schema::{CONVERSATION_ID, Table};
+use crate::text::{attributes_json, hex, json_array};
+
+/// Resource and scope columns shared by the rows of one scope.
+struct Origin<'a> {
+    resource_attributes: String,
+    resource_schema_url: &'a str,
+    service_name: String,
+    scope_name: &'a str,
+    scope_version: &'a str,
+    scope_attributes: String,
+    scope_dropped: u32,
+    scope_schema_url: &'a str,
 }
 
-/// Appends `text` as a JSON string literal (runs of characters that need
-/// no escape are copied at once; only ASCII bytes are ever escaped, so
-/// every cut is on a character boundary).
-fn push_json_string(out: &mut String, text: &str) {
-    use std::fmt::Write as _;
-    out.push('"');
-    let mut start = 0;
-    for (i, &b) in text.as_bytes().iter().enumerate() {
-        let escape = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..0x20 => "",
-            _ => continue,
-        };
-        out.push_str(&text[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(escape);
+impl<'a> Origin<'a> {
+    fn new(
+        resource: Option<&'a Resource>,
+        resource_schema_url: &'a str,
+        scope: Option<&'a InstrumentationScope>,
+        scope_schema_url: &'a str,
+    ) -> Self {
+        Origin {
+            resource_attributes: attributes_json(resource.map_or(&[], |r| &r.attributes)),
+            resource_schema_url,
+            service_name: service_name(resource),
+            scope_name: scope.map_or("", |s| &s.name),
+            scope_version: scope.map_or("", |s| &s.version),
+            scope_attributes: attributes_json(scope.map_or(&[], |s| &s.attributes)),
+            scope_dropped: scope.map_or(0, |s| s.dropped_attributes_count),
+            scope_schema_url,
         }
-        start = i + 1;
     }
-    out.push_str(&text[start..]);
-    out.push('"');
-}
-
-/// Lowercase hex back to bytes (empty when unset or malformed; never
-/// panics on a non-ASCII value of a damaged file).
-pub(crate) fn unhex(text: &str) -> Vec<u8> {
-    if !text.is_ascii() || !text.len().is_multiple_of(2) {
-        return Vec::new();
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16))
-        .collect::<Result<_, _>>()
-        .unwrap_or_default()
-}
-
-/// Lowercase hex of an id (empty when unset).
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
 }
 
 fn service_name(resource: Option<&Resource>) -> String {
     resource
         .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+        .and_then(|kv| kv.value.as_ref())
+        .map(any_value_text)
+        .unwrap_or_default()
+}
+
+/// The `conversation.id` attribute as text (the last one when repeated,
+/// as [`attributes_json`] keeps it); empty when absent.
+fn conversation_id(attributes: &[KeyValue]) -> String {
+    attributes
+        .iter()
+        .rev()
+        .find(|kv| kv.key == CONVERSATION_ID)
         .and_then(|kv| kv.value.as_ref())
         .map(any_value_text)
         .unwrap_or_default()
@@ -122,87 +81,295 @@ fn nanos(t: u64) -> i64 {
     i64::try_from(t).unwrap_or(i64::MAX)
 }
 
-/// Resource and scope columns shared by the rows of one scope.
-struct Origin {
-    resource_attributes: String,
-    resource_schema_url: String,
-    service_name: String,
-    scope_name: String,
-    scope_version: String,
-    scope_attributes: String,
-    scope_dropped: u32,
-    scope_schema_url: String,
+/// One `otel_logs` row: the record plus its rendered columns.
+struct LogRow<'a> {
+    origin: usize,
+    record: &'a LogRecord,
+    trace_id: String,
+    span_id: String,
+    body: String,
+    attributes: String,
+    /// The `conversation.id` attribute as text, empty when absent.
+    conversation_id: String,
 }
 
-impl Origin {
-    fn new(
-        resource: Option<&Resource>,
-        resource_schema_url: &str,
-        scope: Option<&InstrumentationScope>,
-        scope_schema_url: &str,
-    ) -> Self {
-        Origin {
-            resource_attributes: attributes_json(resource.map_or(&[], |r| &r.attributes)),
-            resource_schema_url: resource_schema_url.to_owned(),
-            service_name: service_name(resource),
-            scope_name: scope.map(|s| s.name.clone()).unwrap_or_default(),
-            scope_version: scope.map(|s| s.version.clone()).unwrap_or_default(),
-            scope_attributes: attributes_json(scope.map_or(&[], |s| &s.attributes)),
-            scope_dropped: scope.map_or(0, |s| s.dropped_attributes_count),
-            scope_schema_url: scope_schema_url.to_owned(),
+/// One `otel_traces` row.
+struct SpanRow<'a> {
+    origin: usize,
+    span: &'a Span,
+    trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    attributes: String,
+    /// `Events.Timestamp`, `Events.Name`, `Events.Attributes`.
+    events: [String; 3],
+    /// `Links.TraceId`, `Links.SpanId`, `Links.TraceState`, `Links.Attributes`.
+    links: [String; 4],
+}
+
+/// What distinguishes the three metric tables' rows.
+enum PointKind<'a> {
+    Sum {
+        point: &'a NumberDataPoint,
+        temporality: i32,
+        monotonic: bool,
+    },
+    Gauge {
+        point: &'a NumberDataPoint,
+    },
+    Histogram {
+        point: &'a HistogramDataPoint,
+        temporality: i32,
+        bucket_counts: String,
+        explicit_bounds: String,
+    },
+}
+
+/// One `otel_metrics_sum`, `_gauge` or `_histogram` row.
+struct PointRow<'a> {
+    origin: usize,
+    metric: &'a Metric,
+    attributes: String,
+    /// The `Exemplars.*` columns, in table order.
+    exemplars: [String; 5],
+    kind: PointKind<'a>,
+}
+
+/// The rows of one request, rendered and ready to insert.
+pub(crate) struct Rows<'a> {
+    origins: Vec<Origin<'a>>,
+    logs: Vec<LogRow<'a>>,
+    spans: Vec<SpanRow<'a>>,
+    points: Vec<PointRow<'a>>,
+}
+
+impl<'a> Rows<'a> {
+    /// Renders every row of `request` (no SQL yet). Exponential histograms
+    /// and summaries have no table yet: they are left out.
+    pub(crate) fn of(request: SignalRequest<'a>) -> Self {
+        let mut rows = Rows {
+            origins: Vec::new(),
+            logs: Vec::new(),
+            spans: Vec::new(),
+            points: Vec::new(),
+        };
+        match request {
+            SignalRequest::Logs(r) => rows.add_logs(&r.request.resource_logs),
+            SignalRequest::Traces(r) => rows.add_spans(&r.request.resource_spans),
+            SignalRequest::Metrics(r) => rows.add_points(&r.request.resource_metrics),
         }
+        rows
     }
-}
 
-/// Writes every log record of `request`; returns how many.
-pub(crate) fn write_logs(
-    tx: &Transaction<'_>,
-    request: &ExportLogsServiceRequest,
-) -> rusqlite::Result<usize> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO otel_logs (Timestamp, TraceId, SpanId, TraceFlags, SeverityText, \
-         SeverityNumber, ServiceName, Body, ResourceSchemaUrl, ResourceAttributes, \
-         ScopeSchemaUrl, ScopeName, ScopeVersion, ScopeAttributes, LogAttributes, EventName) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-    )?;
-    let mut n = 0;
-    for rl in &request.resource_logs {
-        for sl in &rl.scope_logs {
-            let o = Origin::new(
-                rl.resource.as_ref(),
-                &rl.schema_url,
-                sl.scope.as_ref(),
-                &sl.schema_url,
-            );
-            for r in &sl.log_records {
-                let time = if r.time_unix_nano != 0 {
-                    r.time_unix_nano
-                } else {
-                    r.observed_time_unix_nano
-                };
-                stmt.execute(params![
-                    nanos(time),
-                    hex(&r.trace_id),
-                    hex(&r.span_id),
-                    r.flags,
-                    r.severity_text,
-                    r.severity_number,
-                    o.service_name,
-                    body_text(r.body.as_ref()),
-                    o.resource_schema_url,
-                    o.resource_attributes,
-                    o.scope_schema_url,
-                    o.scope_name,
-                    o.scope_version,
-                    o.scope_attributes,
-                    attributes_json(&r.attributes),
-                    r.event_name,
-                ])?;
-                n += 1;
+    fn add_logs(
+        &mut self,
+        resource_logs: &'a [agent_otel_collector::opentelemetry_proto::tonic::logs::v1::ResourceLogs],
+    ) {
+        for rl in resource_logs {
+            for sl in &rl.scope_logs {
+                let origin = self.origins.len();
+                self.origins.push(Origin::new(
+                    rl.resource.as_ref(),
+                    &rl.schema_url,
+                    sl.scope.as_ref(),
+                    &sl.schema_url,
+                ));
+                self.logs.reserve(sl.log_records.len());
+                for record in &sl.log_records {
+                    self.logs.push(LogRow {
+                        origin,
+                        record,
+                        trace_id: hex(&record.trace_id),
+                        span_id: hex(&record.span_id),
+                        body: body_text(record.body.as_ref()),
+                        attributes: attributes_json(&record.attributes),
+                        conversation_id: conversation_id(&record.attributes),
+                    });
+                }
             }
         }
     }
-    Ok(n)
+
+    fn add_spans(
+        &mut self,
+        resource_spans: &'a [agent_otel_collector::opentelemetry_proto::tonic::trace::v1::ResourceSpans],
+    ) {
+        for rs in resource_spans {
+            for ss in &rs.scope_spans {
+                let origin = self.origins.len();
+                self.origins.push(Origin::new(
+                    rs.resource.as_ref(),
+                    &rs.schema_url,
+                    ss.scope.as_ref(),
+                    &ss.schema_url,
+                ));
+                for span in &ss.spans {
+                    let events = &span.events;
+                    let links = &span.links;
+                    self.spans.push(SpanRow {
+                        origin,
+                        span,
+                        trace_id: hex(&span.trace_id),
+                        span_id: hex(&span.span_id),
+                        parent_span_id: hex(&span.parent_span_id),
+                        attributes: attributes_json(&span.attributes),
+                        events: [
+                            json_array(events.iter().map(|e| Value::from(nanos(e.time_unix_nano)))),
+                            json_array(events.iter().map(|e| Value::from(e.name.as_str()))),
+                            json_array(
+                                events
+                                    .iter()
+                                    .map(|e| Value::from(attributes_json(&e.attributes))),
+                            ),
+                        ],
+                        links: [
+                            json_array(links.iter().map(|l| Value::from(hex(&l.trace_id)))),
+                            json_array(links.iter().map(|l| Value::from(hex(&l.span_id)))),
+                            json_array(links.iter().map(|l| Value::from(l.trace_state.as_str()))),
+                            json_array(
+                                links
+                                    .iter()
+                                    .map(|l| Value::from(attributes_json(&l.attributes))),
+                            ),
+                        ],
+                    });
+                }
+            }
+        }
+    }
+
+    fn add_points(
+        &mut self,
+        resource_metrics: &'a [agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::ResourceMetrics],
+    ) {
+        for rm in resource_metrics {
+            for sm in &rm.scope_metrics {
+                let origin = self.origins.len();
+                self.origins.push(Origin::new(
+                    rm.resource.as_ref(),
+                    &rm.schema_url,
+                    sm.scope.as_ref(),
+                    &sm.schema_url,
+                ));
+                for metric in &sm.metrics {
+                    self.add_metric(origin, metric);
+                }
+            }
+        }
+    }
+
+    fn add_metric(&mut self, origin: usize, metric: &'a Metric) {
+        let row = |attributes: &[_], exemplars: &[Exemplar], kind| PointRow {
+            origin,
+            metric,
+            attributes: attributes_json(attributes),
+            exemplars: exemplar_columns(exemplars),
+            kind,
+        };
+        match &metric.data {
+            Some(metric::Data::Sum(s)) => {
+                for point in &s.data_points {
+                    let kind = PointKind::Sum {
+                        point,
+                        temporality: s.aggregation_temporality,
+                        monotonic: s.is_monotonic,
+                    };
+                    self.points
+                        .push(row(&point.attributes, &point.exemplars, kind));
+                }
+            }
+            Some(metric::Data::Gauge(g)) => {
+                for point in &g.data_points {
+                    let kind = PointKind::Gauge { point };
+                    self.points
+                        .push(row(&point.attributes, &point.exemplars, kind));
+                }
+            }
+            Some(metric::Data::Histogram(h)) => {
+                for point in &h.data_points {
+                    let kind = PointKind::Histogram {
+                        point,
+                        temporality: h.aggregation_temporality,
+                        bucket_counts: json_array(
+                            point.bucket_counts.iter().map(|c| Value::from(*c)),
+                        ),
+                        explicit_bounds: json_array(
+                            point.explicit_bounds.iter().map(|b| Value::from(*b)),
+                        ),
+                    };
+                    self.points
+                        .push(row(&point.attributes, &point.exemplars, kind));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Inserts every row on `conn` (inside the caller's transaction) and
+    /// returns how many rows each table got, in [`Table`] order.
+    pub(crate) fn insert(&self, conn: &Connection) -> rusqlite::Result<[u64; Table::COUNT]> {
+        let mut added = [0u64; Table::COUNT];
+        if !self.logs.is_empty() {
+            insert_logs(conn, &self.origins, &self.logs)?;
+            added[Table::Logs as usize] = self.logs.len() as u64;
+        }
+        if !self.spans.is_empty() {
+            insert_spans(conn, &self.origins, &self.spans)?;
+            added[Table::Traces as usize] = self.spans.len() as u64;
+        }
+        for point in &self.points {
+            added[insert_point(conn, &self.origins[point.origin], point)? as usize] += 1;
+        }
+        Ok(added)
+    }
+
+    /// Rows across every table.
+    pub(crate) fn len(&self) -> usize {
+        self.logs.len() + self.spans.len() + self.points.len()
+    }
+}
+
+fn insert_logs(
+    conn: &Connection,
+    origins: &[Origin<'_>],
+    rows: &[LogRow<'_>],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO otel_logs (Timestamp, TraceId, SpanId, TraceFlags, SeverityText, \
+         SeverityNumber, ServiceName, Body, ResourceSchemaUrl, ResourceAttributes, \
+         ScopeSchemaUrl, ScopeName, ScopeVersion, ScopeAttributes, LogAttributes, EventName, \
+         ConversationId) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )?;
+    for row in rows {
+        let r = row.record;
+        let o = &origins[row.origin];
+        let time = if r.time_unix_nano != 0 {
+            r.time_unix_nano
+        } else {
+            r.observed_time_unix_nano
+        };
+        stmt.execute(params![
+            nanos(time),
+            row.trace_id,
+            row.span_id,
+            r.flags,
+            r.severity_text,
+            r.severity_number,
+            o.service_name,
+            row.body,
+            o.resource_schema_url,
+            o.resource_attributes,
+            o.scope_schema_url,
+            o.scope_name,
+            o.scope_version,
+            o.scope_attributes,
+            row.attributes,
+            r.event_name,
+            row.conversation_id,
+        ])?;
+    }
+    Ok(())
 }
 
 fn span_kind(kind: i32) -> &'static str {
@@ -224,16 +391,12 @@ fn status_code(code: i32) -> &'static str {
     }
 }
 
-fn json_array(values: impl Iterator<Item = Value>) -> String {
-    Value::Array(values.collect()).to_string()
-}
-
-/// Writes every span of `request`; returns how many.
-pub(crate) fn write_traces(
-    tx: &Transaction<'_>,
-    request: &ExportTraceServiceRequest,
-) -> rusqlite::Result<usize> {
-    let mut stmt = tx.prepare_cached(
+fn insert_spans(
+    conn: &Connection,
+    origins: &[Origin<'_>],
+    rows: &[SpanRow<'_>],
+) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, TraceState, \
          SpanName, SpanKind, ServiceName, ResourceAttributes, ScopeName, ScopeVersion, \
          SpanAttributes, Duration, StatusCode, StatusMessage, \"Events.Timestamp\", \
@@ -242,61 +405,41 @@ pub(crate) fn write_traces(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
          ?18, ?19, ?20, ?21, ?22)",
     )?;
-    let mut n = 0;
-    for rs in &request.resource_spans {
-        for ss in &rs.scope_spans {
-            let o = Origin::new(
-                rs.resource.as_ref(),
-                &rs.schema_url,
-                ss.scope.as_ref(),
-                &ss.schema_url,
-            );
-            for s in &ss.spans {
-                let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
-                let (code, message) = s.status.as_ref().map_or(("Unset", ""), |st| {
-                    (status_code(st.code), st.message.as_str())
-                });
-                stmt.execute(params![
-                    nanos(s.start_time_unix_nano),
-                    hex(&s.trace_id),
-                    hex(&s.span_id),
-                    hex(&s.parent_span_id),
-                    s.trace_state,
-                    s.name,
-                    span_kind(s.kind),
-                    o.service_name,
-                    o.resource_attributes,
-                    o.scope_name,
-                    o.scope_version,
-                    attributes_json(&s.attributes),
-                    nanos(duration),
-                    code,
-                    message,
-                    json_array(
-                        s.events
-                            .iter()
-                            .map(|e| Value::from(nanos(e.time_unix_nano)))
-                    ),
-                    json_array(s.events.iter().map(|e| Value::from(e.name.clone()))),
-                    json_array(
-                        s.events
-                            .iter()
-                            .map(|e| Value::from(attributes_json(&e.attributes)))
-                    ),
-                    json_array(s.links.iter().map(|l| Value::from(hex(&l.trace_id)))),
-                    json_array(s.links.iter().map(|l| Value::from(hex(&l.span_id)))),
-                    json_array(s.links.iter().map(|l| Value::from(l.trace_state.clone()))),
-                    json_array(
-                        s.links
-                            .iter()
-                            .map(|l| Value::from(attributes_json(&l.attributes)))
-                    ),
-                ])?;
-                n += 1;
-            }
-        }
+    for row in rows {
+        let s = row.span;
+        let o = &origins[row.origin];
+        let duration = s.end_time_unix_nano.saturating_sub(s.start_time_unix_nano);
+        let (code, message) = s.status.as_ref().map_or(("Unset", ""), |st| {
+            (status_code(st.code), st.message.as_str())
+        });
+        let [event_times, event_names, event_attributes] = &row.events;
+        let [link_traces, link_spans, link_states, link_attributes] = &row.links;
+        stmt.execute(params![
+            nanos(s.start_time_unix_nano),
+            row.trace_id,
+            row.span_id,
+            row.parent_span_id,
+            s.trace_state,
+            s.name,
+            span_kind(s.kind),
+            o.service_name,
+            o.resource_attributes,
+            o.scope_name,
+            o.scope_version,
+            row.attributes,
+            nanos(duration),
+            code,
+            message,
+            event_times,
+            event_names,
+            event_attributes,
+            link_traces,
+            link_spans,
+            link_states,
+            link_attributes,
+        ])?;
     }
-    Ok(n)
+    Ok(())
 }
 
 /// The `Exemplars.*` columns, in table order.
@@ -324,187 +467,157 @@ fn exemplar_columns(exemplars: &[Exemplar]) -> [String; 5] {
     ]
 }
 
-/// Writes every sum, gauge and histogram data point of `request`; returns
-/// how many. Exponential histograms and summaries are not kept (no table
-/// yet); they are not counted.
-pub(crate) fn write_metrics(
-    tx: &Transaction<'_>,
-    request: &ExportMetricsServiceRequest,
-) -> rusqlite::Result<usize> {
-    const ORIGIN: &str = "ResourceAttributes, ResourceSchemaUrl, ScopeName, ScopeVersion, \
-        ScopeAttributes, ScopeDroppedAttrCount, ScopeSchemaUrl, ServiceName, MetricName, \
-        MetricDescription, MetricUnit, Attributes, StartTimeUnix, TimeUnix";
-    const EXEMPLARS: &str = "\"Exemplars.FilteredAttributes\", \"Exemplars.TimeUnix\", \
-        \"Exemplars.Value\", \"Exemplars.SpanId\", \"Exemplars.TraceId\"";
-    let mut sum = tx.prepare_cached(&format!(
-        "INSERT INTO otel_metrics_sum ({ORIGIN}, Value, Flags, {EXEMPLARS}, \
-         AggregationTemporality, IsMonotonic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
-    ))?;
-    let mut gauge = tx.prepare_cached(&format!(
-        "INSERT INTO otel_metrics_gauge ({ORIGIN}, Value, Flags, {EXEMPLARS}) VALUES (?1, ?2, \
-         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
-    ))?;
-    let mut histogram = tx.prepare_cached(&format!(
-        "INSERT INTO otel_metrics_histogram ({ORIGIN}, Count, Sum, BucketCounts, \
-         ExplicitBounds, {EXEMPLARS}, Flags, Min, Max, AggregationTemporality) VALUES (?1, ?2, \
-         ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, \
-         ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
-    ))?;
-    let mut n = 0;
-    for rm in &request.resource_metrics {
-        for sm in &rm.scope_metrics {
-            let o = Origin::new(
-                rm.resource.as_ref(),
-                &rm.schema_url,
-                sm.scope.as_ref(),
-                &sm.schema_url,
-            );
-            for m in &sm.metrics {
-                let number = |v: &Option<number_data_point::Value>| match v {
-                    Some(number_data_point::Value::AsDouble(d)) => *d,
-                    Some(number_data_point::Value::AsInt(i)) => *i as f64,
-                    None => 0.0,
-                };
-                match &m.data {
-                    Some(metric::Data::Sum(s)) => {
-                        for p in &s.data_points {
-                            let [ea, et, ev, es, etr] = exemplar_columns(&p.exemplars);
-                            sum.execute(params![
-                                o.resource_attributes,
-                                o.resource_schema_url,
-                                o.scope_name,
-                                o.scope_version,
-                                o.scope_attributes,
-                                o.scope_dropped,
-                                o.scope_schema_url,
-                                o.service_name,
-                                m.name,
-                                m.description,
-                                m.unit,
-                                attributes_json(&p.attributes),
-                                nanos(p.start_time_unix_nano),
-                                nanos(p.time_unix_nano),
-                                number(&p.value),
-                                p.flags,
-                                ea,
-                                et,
-                                ev,
-                                es,
-                                etr,
-                                s.aggregation_temporality,
-                                s.is_monotonic,
-                            ])?;
-                            n += 1;
-                        }
-                    }
-                    Some(metric::Data::Gauge(g)) => {
-                        for p in &g.data_points {
-                            let [ea, et, ev, es, etr] = exemplar_columns(&p.exemplars);
-                            gauge.execute(params![
-                                o.resource_attributes,
-                                o.resource_schema_url,
-                                o.scope_name,
-                                o.scope_version,
-                                o.scope_attributes,
-                                o.scope_dropped,
-                                o.scope_schema_url,
-                                o.service_name,
-                                m.name,
-                                m.description,
-                                m.unit,
-                                attributes_json(&p.attributes),
-                                nanos(p.start_time_unix_nano),
-                                nanos(p.time_unix_nano),
-                                number(&p.value),
-                                p.flags,
-                                ea,
-                                et,
-                                ev,
-                                es,
-                                etr,
-                            ])?;
-                            n += 1;
-                        }
-                    }
-                    Some(metric::Data::Histogram(h)) => {
-                        for p in &h.data_points {
-                            let [ea, et, ev, es, etr] = exemplar_columns(&p.exemplars);
-                            histogram.execute(params![
-                                o.resource_attributes,
-                                o.resource_schema_url,
-                                o.scope_name,
-                                o.scope_version,
-                                o.scope_attributes,
-                                o.scope_dropped,
-                                o.scope_schema_url,
-                                o.service_name,
-                                m.name,
-                                m.description,
-                                m.unit,
-                                attributes_json(&p.attributes),
-                                nanos(p.start_time_unix_nano),
-                                nanos(p.time_unix_nano),
-                                nanos(p.count),
-                                p.sum.unwrap_or(0.0),
-                                json_array(p.bucket_counts.iter().map(|c| Value::from(*c))),
-                                json_array(p.explicit_bounds.iter().map(|b| Value::from(*b))),
-                                ea,
-                                et,
-                                ev,
-                                es,
-                                etr,
-                                p.flags,
-                                p.min,
-                                p.max,
-                                h.aggregation_temporality,
-                            ])?;
-                            n += 1;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
+fn number(value: &Option<number_data_point::Value>) -> f64 {
+    match value {
+        Some(number_data_point::Value::AsDouble(d)) => *d,
+        Some(number_data_point::Value::AsInt(i)) => *i as f64,
+        None => 0.0,
     }
-    Ok(n)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The resource, scope, metric and point columns every metric table
+/// starts with (a macro so that `concat!` builds each statement at compile
+/// time).
+macro_rules! point_origin_columns {
+    () => {
+        "ResourceAttributes, ResourceSchemaUrl, ScopeName, ScopeVersion, ScopeAttributes, \
+         ScopeDroppedAttrCount, ScopeSchemaUrl, ServiceName, MetricName, MetricDescription, \
+         MetricUnit, Attributes, StartTimeUnix, TimeUnix"
+    };
+}
 
-    fn kv(key: &str, value: any_value::Value) -> KeyValue {
-        KeyValue {
-            key: key.to_owned(),
-            value: Some(AnyValue { value: Some(value) }),
-            ..KeyValue::default()
+/// The `Exemplars.*` columns of every metric table.
+macro_rules! exemplar_column_names {
+    () => {
+        "\"Exemplars.FilteredAttributes\", \"Exemplars.TimeUnix\", \"Exemplars.Value\", \
+         \"Exemplars.SpanId\", \"Exemplars.TraceId\""
+    };
+}
+
+/// Inserts one data point into its table; returns which table.
+fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqlite::Result<Table> {
+    let m = row.metric;
+    let [ea, et, ev, es, etr] = &row.exemplars;
+    match &row.kind {
+        PointKind::Sum {
+            point: p,
+            temporality,
+            monotonic,
+        } => {
+            conn.prepare_cached(concat!(
+                "INSERT INTO otel_metrics_sum (",
+                point_origin_columns!(),
+                ", Value, Flags, ",
+                exemplar_column_names!(),
+                ", AggregationTemporality, IsMonotonic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                 ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
+            ))?
+            .execute(params![
+                o.resource_attributes,
+                o.resource_schema_url,
+                o.scope_name,
+                o.scope_version,
+                o.scope_attributes,
+                o.scope_dropped,
+                o.scope_schema_url,
+                o.service_name,
+                m.name,
+                m.description,
+                m.unit,
+                row.attributes,
+                nanos(p.start_time_unix_nano),
+                nanos(p.time_unix_nano),
+                number(&p.value),
+                p.flags,
+                ea,
+                et,
+                ev,
+                es,
+                etr,
+                temporality,
+                monotonic,
+            ])?;
+            Ok(Table::MetricsSum)
         }
-    }
-
-    #[test]
-    fn attributes_json_is_a_json_object_of_strings() {
-        let attrs = [
-            kv(
-                "tool_name",
-                any_value::Value::StringValue("a\"b\\c\n\u{1b}é".into()),
-            ),
-            kv("duration_ms", any_value::Value::IntValue(42)),
-            kv("ok", any_value::Value::BoolValue(true)),
-        ];
-        let parsed: Value = serde_json::from_str(&attributes_json(&attrs)).expect("json");
-        assert_eq!(
-            parsed,
-            serde_json::json!({"tool_name": "a\"b\\c\n\u{1b}é", "duration_ms": "42", "ok": "true"})
-        );
-    }
-
-    #[test]
-    fn a_repeated_key_keeps_its_last_value() {
-        let attrs = [
-            kv("k", any_value::Value::StringValue("first".into())),
-            kv("k", any_value::Value::StringValue("last".into())),
-        ];
-        assert_eq!(attributes_json(&attrs), r#"{"k":"last"}"#);
+        PointKind::Gauge { point: p } => {
+            conn.prepare_cached(concat!(
+                "INSERT INTO otel_metrics_gauge (",
+                point_origin_columns!(),
+                ", Value, Flags, ",
+                exemplar_column_names!(),
+                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                 ?16, ?17, ?18, ?19, ?20, ?21)"
+            ))?
+            .execute(params![
+                o.resource_attributes,
+                o.resource_schema_url,
+                o.scope_name,
+                o.scope_version,
+                o.scope_attributes,
+                o.scope_dropped,
+                o.scope_schema_url,
+                o.service_name,
+                m.name,
+                m.description,
+                m.unit,
+                row.attributes,
+                nanos(p.start_time_unix_nano),
+                nanos(p.time_unix_nano),
+                number(&p.value),
+                p.flags,
+                ea,
+                et,
+                ev,
+                es,
+                etr,
+            ])?;
+            Ok(Table::MetricsGauge)
+        }
+        PointKind::Histogram {
+            point: p,
+            temporality,
+            bucket_counts,
+            explicit_bounds,
+        } => {
+            conn.prepare_cached(concat!(
+                "INSERT INTO otel_metrics_histogram (",
+                point_origin_columns!(),
+                ", Count, Sum, BucketCounts, ExplicitBounds, ",
+                exemplar_column_names!(),
+                ", Flags, Min, Max, AggregationTemporality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
+                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
+                 ?24, ?25, ?26, ?27)"
+            ))?
+            .execute(params![
+                o.resource_attributes,
+                o.resource_schema_url,
+                o.scope_name,
+                o.scope_version,
+                o.scope_attributes,
+                o.scope_dropped,
+                o.scope_schema_url,
+                o.service_name,
+                m.name,
+                m.description,
+                m.unit,
+                row.attributes,
+                nanos(p.start_time_unix_nano),
+                nanos(p.time_unix_nano),
+                nanos(p.count),
+                p.sum.unwrap_or(0.0),
+                bucket_counts,
+                explicit_bounds,
+                ea,
+                et,
+                ev,
+                es,
+                etr,
+                p.flags,
+                p.min,
+                p.max,
+                temporality,
+            ])?;
+            Ok(Table::MetricsHistogram)
+        }
     }
 }

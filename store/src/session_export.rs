@@ -23,7 +23,7 @@ use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{
 use rusqlite::{Row, params};
 use serde_json::Value;
 
-use crate::rows::unhex;
+use crate::text::unhex;
 use crate::{Store, StoreError};
 
 /// The stored records of one session, as OTLP requests.
@@ -39,7 +39,7 @@ pub struct SessionExport {
 const SESSION_LOGS: &str = r#"SELECT Timestamp, TraceId, SpanId, TraceFlags, SeverityText,
     SeverityNumber, Body, ResourceSchemaUrl, ResourceAttributes, ScopeSchemaUrl, ScopeName,
     ScopeVersion, ScopeAttributes, LogAttributes, EventName
-    FROM otel_logs WHERE json_extract(LogAttributes, '$."conversation.id"') = ?1
+    FROM otel_logs WHERE ConversationId = ?1
     ORDER BY rowid"#;
 
 const SESSION_SPANS: &str = r#"SELECT Timestamp, TraceId, SpanId, ParentSpanId, TraceState,
@@ -49,7 +49,7 @@ const SESSION_SPANS: &str = r#"SELECT Timestamp, TraceId, SpanId, ParentSpanId, 
     FROM otel_traces
     WHERE json_extract(SpanAttributes, '$."gen_ai.conversation.id"') = ?1
        OR TraceId IN (SELECT TraceId FROM otel_logs
-                      WHERE json_extract(LogAttributes, '$."conversation.id"') = ?1
+                      WHERE ConversationId = ?1
                         AND TraceId != '')
     ORDER BY rowid"#;
 

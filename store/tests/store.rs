@@ -232,6 +232,11 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
         ),
         "c110"
     );
+    // The added column copies the attribute, row by row.
+    assert_eq!(
+        one("SELECT group_concat(ConversationId, ',') FROM otel_logs"),
+        "c1,c1,c1,c1,c2,c2"
+    );
     assert_eq!(
         one(
             r#"SELECT SpanName || '|' || SpanKind || '|' || StatusCode || '|' || Duration || '|' || ParentSpanId || '|' || "Events.Name" FROM otel_traces ORDER BY Timestamp DESC LIMIT 1"#
@@ -256,12 +261,14 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
     // The viewer's indexes exist and serve its queries.
     let plan: String = db
         .query_row(
-            r#"EXPLAIN QUERY PLAN SELECT * FROM otel_logs WHERE json_extract(LogAttributes, '$."conversation.id"') = 'c1'"#,
+            "EXPLAIN QUERY PLAN SELECT * FROM otel_logs WHERE ConversationId = 'c1' ORDER BY Timestamp",
             [],
             |r| r.get(3),
         )
         .unwrap();
-    assert!(plan.contains("otel_logs_session"), "{plan}");
+    assert!(plan.contains("otel_logs_conversation"), "{plan}");
+    let page_size: i64 = db.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+    assert_eq!(page_size, 65536);
 
     let counts = store.counts().unwrap();
     assert_eq!((counts.logs, counts.spans, counts.data_points), (6, 2, 3));
@@ -328,4 +335,62 @@ async fn the_memory_store_evicts_the_oldest_rows_and_counts_them() {
     // c0 is gone, c1 lost its oldest event.
     assert!(sessions.iter().all(|s| s.conversation_id != "c0"));
     assert_eq!(store.session_events("c1").unwrap().len(), 1);
+}
+
+/// `otel_logs` as the first store version created it: no
+/// `ConversationId`, an expression index on the attribute instead.
+const FIRST_LAYOUT: &str = r#"
+CREATE TABLE otel_logs (
+    Timestamp INTEGER NOT NULL, TraceId TEXT NOT NULL, SpanId TEXT NOT NULL,
+    TraceFlags INTEGER NOT NULL, SeverityText TEXT NOT NULL, SeverityNumber INTEGER NOT NULL,
+    ServiceName TEXT NOT NULL, Body TEXT NOT NULL, ResourceSchemaUrl TEXT NOT NULL,
+    ResourceAttributes TEXT NOT NULL, ScopeSchemaUrl TEXT NOT NULL, ScopeName TEXT NOT NULL,
+    ScopeVersion TEXT NOT NULL, ScopeAttributes TEXT NOT NULL, LogAttributes TEXT NOT NULL,
+    EventName TEXT NOT NULL
+);
+CREATE INDEX otel_logs_session
+    ON otel_logs (json_extract(LogAttributes, '$."conversation.id"'), Timestamp);
+CREATE INDEX otel_logs_trace ON otel_logs (TraceId);
+INSERT INTO otel_logs VALUES (1, '', '', 0, '', 0, 'codex-cli', '', '', '{}', '', '', '', '{}',
+    '{"conversation.id":"old","model":"gpt-5-codex"}', 'codex.user_prompt');
+INSERT INTO otel_logs VALUES (2, '', '', 0, '', 0, 'codex-cli', '', '', '{}', '', '', '', '{}',
+    '{"model":"gpt-5-codex"}', 'codex.user_prompt');
+"#;
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_store_of_the_first_layout_is_migrated_and_keeps_its_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("otel.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(FIRST_LAYOUT)
+        .unwrap();
+    let store = Arc::new(Store::open(&path).unwrap());
+    let sessions = store.sessions(10).unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].conversation_id, "old");
+    assert_eq!(store.counts().unwrap().logs, 2);
+    // New writes land next to the migrated rows, in the same session.
+    let c = Collector::start_with_sink(CollectorConfig::http_only(), store.clone()).unwrap();
+    let status = post(
+        c.http_logs_endpoint().unwrap(),
+        logs("old", 3).encode_to_vec(),
+    )
+    .await;
+    assert!(status.is_success());
+    assert_eq!(store.session_events("old").unwrap().len(), 4);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let indexes: String = db
+        .query_row(
+            "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master \
+             WHERE type = 'index' AND tbl_name = 'otel_logs' ORDER BY name)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, "otel_logs_conversation");
+    // Opening again is a no-op.
+    drop(c);
+    drop(store);
+    assert_eq!(Store::open(&path).unwrap().sessions(10).unwrap().len(), 1);
 }
