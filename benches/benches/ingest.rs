@@ -17,12 +17,15 @@
 //! * baseline `ingest/no_store/http_binary`: the same collector without a
 //!   sink (decode and acknowledge only): the ceiling of sender + network +
 //!   collector, so the store's share is visible.
+//! * `ingest/store_only/sqlite_file`: the same 40 requests, received once,
+//!   written straight into a `Store::open` file by one thread (no network,
+//!   no pipeline): the store's own cost per record.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{emit, machine, metadata, mixed_kind, pipeline_options, telemetry};
-use agent_otel_collector::{Collector, CollectorConfig, Sink};
+use agent_otel_collector::{Collector, CollectorConfig, SignalRequest, Sink};
 use agent_otel_core::{Exporter, HttpProtocol, Telemetry, TransportOptions};
 use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig};
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
@@ -139,6 +142,43 @@ fn bench_case(
     )
 }
 
+/// The requests the pipeline sends for one iteration, as the collector
+/// received them.
+fn received_requests() -> Vec<agent_otel_collector::ReceivedRequest> {
+    let collector =
+        Collector::start(CollectorConfig::default()).unwrap_or_else(|e| panic!("collector: {e}"));
+    let t = pipeline(http(&collector));
+    let session = t.session(metadata());
+    for i in 0..N {
+        emit(&session, mixed_kind(i));
+    }
+    let _ = t.shutdown(Duration::from_secs(10));
+    let requests = collector.requests();
+    let records: usize = requests.iter().map(|r| r.record_count()).sum();
+    assert_eq!(records, N, "the pipeline delivered every record");
+    requests
+}
+
+fn store_only(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) -> String {
+    let requests = received_requests();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let store = Store::open(&dir.path().join("ingest.db")).unwrap_or_else(|e| panic!("store: {e}"));
+    c.bench_function("store_only/sqlite_file", |b| {
+        b.iter(|| {
+            for r in &requests {
+                if let Err(e) = store.write(SignalRequest::Logs(r)) {
+                    panic!("store write: {e}");
+                }
+            }
+        });
+    });
+    format!(
+        "store_only/sqlite_file: {} requests per iteration; store kept {:?}",
+        requests.len(),
+        store.counts().map(|c| c.logs)
+    )
+}
+
 fn benches(c: &mut Criterion) {
     println!("machine: {}", machine());
     let mut g = c.benchmark_group("ingest");
@@ -152,6 +192,7 @@ fn benches(c: &mut Criterion) {
         bench_case(&mut g, "sqlite_file/grpc", Backing::File, true),
         bench_case(&mut g, "sqlite_memory/http_binary", Backing::Memory, false),
         bench_case(&mut g, "no_store/http_binary", Backing::None, false),
+        store_only(&mut g),
     ];
     g.finish();
     for line in report {

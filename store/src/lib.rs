@@ -22,6 +22,7 @@
 //! # Ok::<(), agent_otel_store::StoreError>(())
 //! ```
 
+mod checkpoint;
 mod query;
 mod rows;
 mod schema;
@@ -34,6 +35,7 @@ use std::sync::{Mutex, MutexGuard};
 use agent_otel_collector::{SignalRequest, Sink, SinkError};
 use rusqlite::Connection;
 
+use checkpoint::Checkpointer;
 use rows::Rows;
 use schema::Table;
 
@@ -78,6 +80,8 @@ pub struct StoreCounts {
 
 struct Inner {
     conn: Connection,
+    /// Checkpoints the WAL of a file store off the write path.
+    checkpointer: Option<Checkpointer>,
     /// Committed rows per table (indexed by [`Table`]), tracked for
     /// eviction.
     rows: [u64; Table::COUNT],
@@ -127,7 +131,12 @@ impl Store {
             .map_err(err)?;
         schema::migrate(&conn).map_err(err)?;
         conn.execute_batch(schema::CREATE).map_err(err)?;
-        Store::with(conn, path.display().to_string(), None)
+        let checkpointer = Checkpointer::start(path);
+        if checkpointer.is_some() {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(err)?;
+        }
+        Store::with(conn, checkpointer, path.display().to_string(), None)
     }
 
     /// An in-memory store whose tables keep at most `max_rows` rows each;
@@ -138,11 +147,17 @@ impl Store {
             source,
         };
         let conn = Connection::open_in_memory().map_err(err)?;
+        conn.pragma_update(None, "page_size", 65536).map_err(err)?;
         conn.execute_batch(schema::CREATE).map_err(err)?;
-        Store::with(conn, "memory".into(), Some(max_rows.max(1)))
+        Store::with(conn, None, "memory".into(), Some(max_rows.max(1)))
     }
 
-    fn with(conn: Connection, place: String, bound: Option<u64>) -> Result<Store, StoreError> {
+    fn with(
+        conn: Connection,
+        checkpointer: Option<Checkpointer>,
+        place: String,
+        bound: Option<u64>,
+    ) -> Result<Store, StoreError> {
         let mut rows = [0u64; Table::COUNT];
         for table in Table::ALL {
             rows[table as usize] = conn
@@ -159,6 +174,7 @@ impl Store {
         Ok(Store {
             inner: Mutex::new(Inner {
                 conn,
+                checkpointer,
                 rows,
                 evicted: 0,
             }),
@@ -190,6 +206,7 @@ impl Store {
         let mut inner = self.lock();
         let Inner {
             conn,
+            checkpointer,
             rows: totals,
             evicted,
         } = &mut *inner;
@@ -203,6 +220,16 @@ impl Store {
         tx.commit().map_err(|e| self.sqlite(e))?;
         *totals = after;
         *evicted += removed;
+        if let Some(checkpointer) = checkpointer {
+            if checkpointer.over_cap() {
+                // The commit is done: a failed checkpoint only delays the
+                // next one.
+                if let Ok(frames) = checkpoint::passive(conn) {
+                    checkpointer.note_wal_frames(frames);
+                }
+            }
+            checkpointer.nudge();
+        }
         Ok(rows.len())
     }
 

@@ -3,10 +3,12 @@
 //! taken (so concurrent requests render in parallel), then
 //! [`Rows::insert`] only binds and inserts, under the lock.
 
+use std::borrow::Cow;
+
 use agent_otel_collector::SignalRequest;
 use agent_otel_collector::any_value_text;
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
-    AnyValue, InstrumentationScope, KeyValue,
+    AnyValue, InstrumentationScope, KeyValue, any_value,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::LogRecord;
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
@@ -61,15 +63,18 @@ fn service_name(resource: Option<&Resource>) -> String {
 }
 
 /// The `conversation.id` attribute as text (the last one when repeated,
-/// as [`attributes_json`] keeps it); empty when absent.
-fn conversation_id(attributes: &[KeyValue]) -> String {
-    attributes
+/// as [`attributes_json`] keeps it; borrowed when it is a string); empty
+/// when absent.
+fn conversation_id(attributes: &[KeyValue]) -> Cow<'_, str> {
+    let value = attributes
         .iter()
         .rev()
         .find(|kv| kv.key == CONVERSATION_ID)
-        .and_then(|kv| kv.value.as_ref())
-        .map(any_value_text)
-        .unwrap_or_default()
+        .and_then(|kv| kv.value.as_ref());
+    match value.and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(text)) => Cow::Borrowed(text),
+        _ => Cow::Owned(value.map(any_value_text).unwrap_or_default()),
+    }
 }
 
 fn body_text(body: Option<&AnyValue>) -> String {
@@ -90,7 +95,7 @@ struct LogRow<'a> {
     body: String,
     attributes: String,
     /// The `conversation.id` attribute as text, empty when absent.
-    conversation_id: String,
+    conversation_id: Cow<'a, str>,
 }
 
 /// One `otel_traces` row.
@@ -366,7 +371,7 @@ fn insert_logs(
             o.scope_attributes,
             row.attributes,
             r.event_name,
-            row.conversation_id,
+            row.conversation_id.as_ref(),
         ])?;
     }
     Ok(())
