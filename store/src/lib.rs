@@ -122,7 +122,7 @@ impl Store {
             .map_err(err)?;
         // Before the first write fixes it: 64 KiB pages make appends of
         // ~1 KiB rows twice as fast as the default 4 KiB (fewer page
-        // splits, WAL frames and syscalls; BENCHMARKS.md §10). A file
+        // splits, WAL frames and syscalls; BENCHMARKS.md section 9). A file
         // created with other pages keeps them.
         conn.pragma_update(None, "page_size", 65536).map_err(err)?;
         conn.pragma_update(None, "journal_mode", "WAL")
