@@ -16,7 +16,7 @@ use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
 };
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{Span, span, status};
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, ToSql, params};
 use serde_json::Value;
 
 use crate::schema::{CONVERSATION_ID, Table};
@@ -499,130 +499,118 @@ macro_rules! exemplar_column_names {
     };
 }
 
+/// `?, ?, ...`: `n` anonymous placeholders, for `concat!`.
+macro_rules! placeholders {
+    (21) => {
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+    };
+    (23) => {
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+    };
+    (27) => {
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+    };
+}
+
 /// Inserts one data point into its table; returns which table.
 fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqlite::Result<Table> {
     let m = row.metric;
-    let [ea, et, ev, es, etr] = &row.exemplars;
-    match &row.kind {
+    let (start, time) = match &row.kind {
+        PointKind::Sum { point, .. } | PointKind::Gauge { point } => {
+            (point.start_time_unix_nano, point.time_unix_nano)
+        }
+        PointKind::Histogram { point, .. } => (point.start_time_unix_nano, point.time_unix_nano),
+    };
+    let (start, time) = (nanos(start), nanos(time));
+    // The columns every metric table starts with, in `point_origin_columns!` order.
+    let mut values: Vec<&dyn ToSql> = vec![
+        &o.resource_attributes,
+        &o.resource_schema_url,
+        &o.scope_name,
+        &o.scope_version,
+        &o.scope_attributes,
+        &o.scope_dropped,
+        &o.scope_schema_url,
+        &o.service_name,
+        &m.name,
+        &m.description,
+        &m.unit,
+        &row.attributes,
+        &start,
+        &time,
+    ];
+    let exemplars = row.exemplars.iter().map(|e| e as &dyn ToSql);
+    let (value, count) = match &row.kind {
+        PointKind::Sum { point, .. } | PointKind::Gauge { point } => (number(&point.value), 0),
+        PointKind::Histogram { point, .. } => (point.sum.unwrap_or(0.0), nanos(point.count)),
+    };
+    let (sql, table) = match &row.kind {
         PointKind::Sum {
-            point: p,
+            point,
             temporality,
             monotonic,
         } => {
-            conn.prepare_cached(concat!(
-                "INSERT INTO otel_metrics_sum (",
-                point_origin_columns!(),
-                ", Value, Flags, ",
-                exemplar_column_names!(),
-                ", AggregationTemporality, IsMonotonic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-                 ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"
-            ))?
-            .execute(params![
-                o.resource_attributes,
-                o.resource_schema_url,
-                o.scope_name,
-                o.scope_version,
-                o.scope_attributes,
-                o.scope_dropped,
-                o.scope_schema_url,
-                o.service_name,
-                m.name,
-                m.description,
-                m.unit,
-                row.attributes,
-                nanos(p.start_time_unix_nano),
-                nanos(p.time_unix_nano),
-                number(&p.value),
-                p.flags,
-                ea,
-                et,
-                ev,
-                es,
-                etr,
-                temporality,
-                monotonic,
-            ])?;
-            Ok(Table::MetricsSum)
+            values.extend([&value as &dyn ToSql, &point.flags]);
+            values.extend(exemplars);
+            values.extend([temporality as &dyn ToSql, monotonic]);
+            (
+                concat!(
+                    "INSERT INTO otel_metrics_sum (",
+                    point_origin_columns!(),
+                    ", Value, Flags, ",
+                    exemplar_column_names!(),
+                    ", AggregationTemporality, IsMonotonic) VALUES (",
+                    placeholders!(23),
+                    ")"
+                ),
+                Table::MetricsSum,
+            )
         }
-        PointKind::Gauge { point: p } => {
-            conn.prepare_cached(concat!(
-                "INSERT INTO otel_metrics_gauge (",
-                point_origin_columns!(),
-                ", Value, Flags, ",
-                exemplar_column_names!(),
-                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                 ?16, ?17, ?18, ?19, ?20, ?21)"
-            ))?
-            .execute(params![
-                o.resource_attributes,
-                o.resource_schema_url,
-                o.scope_name,
-                o.scope_version,
-                o.scope_attributes,
-                o.scope_dropped,
-                o.scope_schema_url,
-                o.service_name,
-                m.name,
-                m.description,
-                m.unit,
-                row.attributes,
-                nanos(p.start_time_unix_nano),
-                nanos(p.time_unix_nano),
-                number(&p.value),
-                p.flags,
-                ea,
-                et,
-                ev,
-                es,
-                etr,
-            ])?;
-            Ok(Table::MetricsGauge)
+        PointKind::Gauge { point } => {
+            values.extend([&value as &dyn ToSql, &point.flags]);
+            values.extend(exemplars);
+            (
+                concat!(
+                    "INSERT INTO otel_metrics_gauge (",
+                    point_origin_columns!(),
+                    ", Value, Flags, ",
+                    exemplar_column_names!(),
+                    ") VALUES (",
+                    placeholders!(21),
+                    ")"
+                ),
+                Table::MetricsGauge,
+            )
         }
         PointKind::Histogram {
-            point: p,
+            point,
             temporality,
             bucket_counts,
             explicit_bounds,
         } => {
-            conn.prepare_cached(concat!(
-                "INSERT INTO otel_metrics_histogram (",
-                point_origin_columns!(),
-                ", Count, Sum, BucketCounts, ExplicitBounds, ",
-                exemplar_column_names!(),
-                ", Flags, Min, Max, AggregationTemporality) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                 ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
-                 ?24, ?25, ?26, ?27)"
-            ))?
-            .execute(params![
-                o.resource_attributes,
-                o.resource_schema_url,
-                o.scope_name,
-                o.scope_version,
-                o.scope_attributes,
-                o.scope_dropped,
-                o.scope_schema_url,
-                o.service_name,
-                m.name,
-                m.description,
-                m.unit,
-                row.attributes,
-                nanos(p.start_time_unix_nano),
-                nanos(p.time_unix_nano),
-                nanos(p.count),
-                p.sum.unwrap_or(0.0),
-                bucket_counts,
-                explicit_bounds,
-                ea,
-                et,
-                ev,
-                es,
-                etr,
-                p.flags,
-                p.min,
-                p.max,
+            values.extend([&count as &dyn ToSql, &value, bucket_counts, explicit_bounds]);
+            values.extend(exemplars);
+            values.extend([
+                &point.flags as &dyn ToSql,
+                &point.min,
+                &point.max,
                 temporality,
-            ])?;
-            Ok(Table::MetricsHistogram)
+            ]);
+            (
+                concat!(
+                    "INSERT INTO otel_metrics_histogram (",
+                    point_origin_columns!(),
+                    ", Count, Sum, BucketCounts, ExplicitBounds, ",
+                    exemplar_column_names!(),
+                    ", Flags, Min, Max, AggregationTemporality) VALUES (",
+                    placeholders!(27),
+                    ")"
+                ),
+                Table::MetricsHistogram,
+            )
         }
-    }
+    };
+    conn.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(values))?;
+    Ok(table)
 }

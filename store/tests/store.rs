@@ -12,8 +12,8 @@ use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::{
     LogRecord, ResourceLogs, ScopeLogs,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
-    Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
-    metric, number_data_point,
+    Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    Sum, metric, number_data_point,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{
@@ -156,6 +156,18 @@ fn metrics() -> ExportMetricsServiceRequest {
                         })),
                         ..Default::default()
                     },
+                    Metric {
+                        name: "codex.queue.depth".into(),
+                        data: Some(metric::Data::Gauge(Gauge {
+                            data_points: vec![NumberDataPoint {
+                                attributes: vec![kv("queue", "events")],
+                                time_unix_nano: 1_700_000_000_000_000_000,
+                                value: Some(number_data_point::Value::AsDouble(5.5)),
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    },
                 ],
                 ..Default::default()
             }],
@@ -254,9 +266,21 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
     );
     assert_eq!(
         one(
-            "SELECT Count || ' ' || BucketCounts || ' ' || ExplicitBounds FROM otel_metrics_histogram"
+            "SELECT Count || ' ' || Sum || ' ' || BucketCounts || ' ' || ExplicitBounds || ' ' || AggregationTemporality || ' ' || ServiceName FROM otel_metrics_histogram"
         ),
-        "3 [1,2,0] [10.0,100.0]"
+        "3 120.0 [1,2,0] [10.0,100.0] 1 codex-cli"
+    );
+    assert_eq!(
+        one(
+            "SELECT group_concat(AggregationTemporality || IsMonotonic || ' ' || Attributes, ',') FROM otel_metrics_sum"
+        ),
+        r#"11 {"type":"input"},11 {"type":"output"}"#
+    );
+    assert_eq!(
+        one(
+            "SELECT MetricName || ' ' || Value || ' ' || Attributes || ' ' || TimeUnix || ' ' || \"Exemplars.Value\" FROM otel_metrics_gauge"
+        ),
+        r#"codex.queue.depth 5.5 {"queue":"events"} 1700000000000000000 []"#
     );
     // The viewer's indexes exist and serve its queries.
     let plan: String = db
@@ -271,7 +295,7 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
     assert_eq!(page_size, 65536);
 
     let counts = store.counts().unwrap();
-    assert_eq!((counts.logs, counts.spans, counts.data_points), (6, 2, 3));
+    assert_eq!((counts.logs, counts.spans, counts.data_points), (6, 2, 4));
     let sessions = store.sessions(10).unwrap();
     assert_eq!(sessions.len(), 2);
     let c1 = sessions.iter().find(|s| s.conversation_id == "c1").unwrap();
