@@ -30,7 +30,7 @@ mod session_export;
 mod text;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use agent_otel_collector::{SignalRequest, Sink, SinkError};
 use rusqlite::Connection;
@@ -80,8 +80,6 @@ pub struct StoreCounts {
 
 struct Inner {
     conn: Connection,
-    /// Checkpoints the WAL of a file store off the write path.
-    checkpointer: Option<Checkpointer>,
     /// Committed rows per table (indexed by [`Table`]), tracked for
     /// eviction.
     rows: [u64; Table::COUNT],
@@ -90,7 +88,12 @@ struct Inner {
 
 /// Received telemetry in SQLite: a file (durable) or memory (bounded).
 pub struct Store {
-    inner: Mutex<Inner>,
+    /// Checkpoints the WAL of a file store off the write path. Declared
+    /// first so that it stops (and lets go of `inner`) before `inner` is
+    /// dropped.
+    checkpointer: Option<Checkpointer>,
+    /// The connection; every write holds this lock for its transaction.
+    inner: Arc<Mutex<Inner>>,
     place: String,
     /// `Some(n)`: each table keeps at most `n` rows, oldest evicted first.
     bound: Option<u64>,
@@ -131,12 +134,16 @@ impl Store {
             .map_err(err)?;
         schema::migrate(&conn).map_err(err)?;
         conn.execute_batch(schema::CREATE).map_err(err)?;
-        let checkpointer = Checkpointer::start(path);
-        if checkpointer.is_some() {
-            conn.pragma_update(None, "wal_autocheckpoint", 0)
+        let mut store = Store::with(conn, path.display().to_string(), None)?;
+        store.checkpointer = Checkpointer::start(path, Arc::downgrade(&store.inner));
+        if store.checkpointer.is_some() {
+            store
+                .lock()
+                .conn
+                .pragma_update(None, "wal_autocheckpoint", 0)
                 .map_err(err)?;
         }
-        Store::with(conn, checkpointer, path.display().to_string(), None)
+        Ok(store)
     }
 
     /// An in-memory store whose tables keep at most `max_rows` rows each;
@@ -149,15 +156,10 @@ impl Store {
         let conn = Connection::open_in_memory().map_err(err)?;
         conn.pragma_update(None, "page_size", 65536).map_err(err)?;
         conn.execute_batch(schema::CREATE).map_err(err)?;
-        Store::with(conn, None, "memory".into(), Some(max_rows.max(1)))
+        Store::with(conn, "memory".into(), Some(max_rows.max(1)))
     }
 
-    fn with(
-        conn: Connection,
-        checkpointer: Option<Checkpointer>,
-        place: String,
-        bound: Option<u64>,
-    ) -> Result<Store, StoreError> {
+    fn with(conn: Connection, place: String, bound: Option<u64>) -> Result<Store, StoreError> {
         let mut rows = [0u64; Table::COUNT];
         for table in Table::ALL {
             rows[table as usize] = conn
@@ -172,12 +174,12 @@ impl Store {
                 .unwrap_or(0);
         }
         Ok(Store {
-            inner: Mutex::new(Inner {
+            checkpointer: None,
+            inner: Arc::new(Mutex::new(Inner {
                 conn,
-                checkpointer,
                 rows,
                 evicted: 0,
-            }),
+            })),
             place,
             bound,
         })
@@ -206,7 +208,6 @@ impl Store {
         let mut inner = self.lock();
         let Inner {
             conn,
-            checkpointer,
             rows: totals,
             evicted,
         } = &mut *inner;
@@ -220,12 +221,12 @@ impl Store {
         tx.commit().map_err(|e| self.sqlite(e))?;
         *totals = after;
         *evicted += removed;
-        if let Some(checkpointer) = checkpointer {
+        if let Some(checkpointer) = &self.checkpointer {
             if checkpointer.over_cap() {
                 // The commit is done: a failed checkpoint only delays the
                 // next one.
-                if let Ok(frames) = checkpoint::passive(conn) {
-                    checkpointer.note_wal_frames(frames);
+                if let Ok(state) = checkpoint::passive(conn) {
+                    checkpointer.note_wal_frames(state.kept());
                 }
             }
             checkpointer.nudge();

@@ -131,6 +131,28 @@ mod tests {
     }
 
     #[test]
+    fn every_escape_at_every_offset_matches_serde_json() {
+        // Each ASCII byte at each offset of a 19-byte string, after no,
+        // one and several multi-byte characters.
+        for prefix in ["", "é", "日本"] {
+            for b in 0u8..0x80 {
+                for at in 0..19 {
+                    let mut text: Vec<char> = "abcdefghijklmnopqrs".chars().collect();
+                    text[at] = char::from(b);
+                    let text = format!("{prefix}{}", text.iter().collect::<String>());
+                    let mut out = String::new();
+                    push_json_string(&mut out, &text);
+                    assert_eq!(
+                        serde_json::from_str::<String>(&out).ok().as_deref(),
+                        Some(text.as_str()),
+                        "byte {b:#x} at {at}: {out}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_repeated_key_keeps_its_last_value() {
         let attrs = [
             kv("k", any_value::Value::StringValue("first".into())),
