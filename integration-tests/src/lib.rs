@@ -159,6 +159,23 @@ impl Backend {
     }
 }
 
+/// What the OpenTelemetry SDK's exporters need in the interop tests: the
+/// process's default rustls provider (`opentelemetry-otlp`'s reqwest
+/// client uses it, even for `http://`; ours pass their own) and a
+/// one-worker runtime to enter while building them (the tonic client needs
+/// one when it is built and to drive its connection).
+pub fn sdk_runtime() -> tokio::runtime::Runtime {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => panic!("a tokio runtime for the SDK exporters: {e}"),
+    }
+}
+
 /// The injected environment of every test: only `IT_TOKEN`.
 pub fn it_env() -> Environment {
     Environment::from_pairs([("IT_TOKEN", IT_TOKEN)])

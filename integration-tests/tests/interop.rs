@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use agent_otel_collector::{Collector, CollectorConfig};
+use agent_otel_integration_tests::sdk_runtime;
 use opentelemetry::logs::{LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -41,16 +42,7 @@ fn exporter(transport: Transport, collector: &Collector) -> opentelemetry_otlp::
 
 #[test]
 fn opentelemetry_otlp_exporters_deliver_to_the_collector() {
-    // reqwest is built without a default crypto provider in this workspace
-    // (ours pass their own ring config); opentelemetry-otlp's client needs
-    // the process default, even for http://.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    // The tonic client needs a runtime to drive its connection.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = sdk_runtime();
     for transport in [
         Transport::HttpProtobuf,
         Transport::HttpJson,

@@ -13,6 +13,7 @@ use agent_otel_core::opentelemetry_proto::tonic::metrics::v1::{
     AggregationTemporality, metric, number_data_point,
 };
 use agent_otel_core::{SessionMetadata, SseEvent, TokenCounts, catalog};
+use agent_otel_integration_tests::sdk_runtime;
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 
@@ -20,12 +21,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 #[test]
 fn the_sdk_metric_exporter_delivers_to_our_collector() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = sdk_runtime();
     for protocol in ["http-protobuf", "http-json", "grpc"] {
         let collector = Collector::start(CollectorConfig::default()).expect("collector");
         // The tonic client needs the runtime when it is built.

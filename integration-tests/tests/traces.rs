@@ -8,6 +8,7 @@ use std::time::Duration;
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_config::{Environment, HostInfo, OtelConfig};
 use agent_otel_core::{ApiRequest, SessionMetadata, SseEvent, TokenCounts, ToolResult, catalog};
+use agent_otel_integration_tests::sdk_runtime;
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 
@@ -101,12 +102,7 @@ fn turns_arrive_as_span_trees_on_every_transport() {
 
 #[test]
 fn the_sdk_span_exporter_delivers_to_our_collector() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = sdk_runtime();
     for protocol in ["http-protobuf", "http-json", "grpc"] {
         let collector = Collector::start(CollectorConfig::default()).expect("collector");
         // The tonic client needs the runtime when it is built.
