@@ -24,11 +24,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agent_otel_benches::{emit, machine, metadata, mixed_kind, pipeline_options, telemetry};
+use agent_otel_benches::{
+    emit, grpc_exporter, http_exporter, machine, metadata, mixed_kind, pipeline_options, telemetry,
+};
 use agent_otel_collector::{Collector, CollectorConfig, SignalRequest, Sink};
-use agent_otel_core::{Exporter, HttpProtocol, Telemetry, TransportOptions};
-use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig};
-use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
+use agent_otel_core::{Exporter, Telemetry};
 use agent_otel_store::Store;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
@@ -50,23 +50,11 @@ fn wait_collected(collector: &Collector, base: usize, n: usize) {
 }
 
 fn http(collector: &Collector) -> Box<dyn Exporter> {
-    let endpoint = collector.http_logs_endpoint().unwrap_or_default();
-    match HttpExporter::new(HttpExporterConfig {
-        endpoint,
-        protocol: HttpProtocol::Binary,
-        transport: TransportOptions::default(),
-    }) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("HttpExporter: {e}"),
-    }
+    http_exporter(collector.http_logs_endpoint().unwrap_or_default())
 }
 
 fn grpc(collector: &Collector) -> Box<dyn Exporter> {
-    let endpoint = collector.grpc_endpoint().unwrap_or_default();
-    match GrpcExporter::new(GrpcExporterConfig::new(endpoint)) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("GrpcExporter: {e}"),
-    }
+    grpc_exporter(collector.grpc_endpoint().unwrap_or_default())
 }
 
 fn pipeline(exporter: Box<dyn Exporter>) -> Telemetry {

@@ -21,15 +21,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    SdkSession, Signals, chunked, discarding, emit, flush, machine, metadata, mixed_kind,
-    pipeline_options, sdk_provider,
+    SdkSession, Signals, chunked, discarding, emit, flush, http_exporter, machine, metadata,
+    mixed_kind, pipeline_options, sdk_provider,
 };
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_core::{
-    EventKind, Exporter, HttpProtocol, MetricsOptions, Session, SignalExporters, Telemetry,
-    TelemetryOptions, TransportOptions,
+    EventKind, Exporter, MetricsOptions, Session, SignalExporters, Telemetry, TelemetryOptions,
 };
-use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
@@ -186,14 +184,7 @@ fn emit_benches(c: &mut Criterion) {
 }
 
 fn http(endpoint: Option<String>) -> Box<dyn Exporter> {
-    match HttpExporter::new(HttpExporterConfig {
-        endpoint: endpoint.unwrap_or_default(),
-        protocol: HttpProtocol::Binary,
-        transport: TransportOptions::default(),
-    }) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("HttpExporter: {e}"),
-    }
+    http_exporter(endpoint.unwrap_or_default())
 }
 
 fn shutdown_benches(c: &mut Criterion) {

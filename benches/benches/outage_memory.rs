@@ -20,11 +20,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    SdkSession, emit, install_crypto_provider, machine, metadata, mixed_kind, proc_status_kib,
-    sdk_provider, telemetry,
+    SdkSession, emit, http_exporter, install_crypto_provider, machine, metadata, mixed_kind,
+    proc_status_kib, sdk_provider, telemetry,
 };
-use agent_otel_core::{DEFAULT_SHUTDOWN_TIMEOUT, HttpProtocol, PipelineOptions, TransportOptions};
-use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
+use agent_otel_core::{DEFAULT_SHUTDOWN_TIMEOUT, PipelineOptions};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 
 const EVENTS: usize = 1_000_000;
@@ -57,15 +56,7 @@ fn kib(field: &str) -> u64 {
 
 fn ours() {
     let (_refusing, endpoint) = refused_endpoint();
-    let exporter = match HttpExporter::new(HttpExporterConfig {
-        endpoint,
-        protocol: HttpProtocol::Binary,
-        transport: TransportOptions::default(),
-    }) {
-        Ok(e) => e,
-        Err(e) => panic!("HttpExporter: {e}"),
-    };
-    let t = telemetry(Box::new(exporter), PipelineOptions::default());
+    let t = telemetry(http_exporter(endpoint), PipelineOptions::default());
     let session = t.session(metadata());
     let idle = kib("VmHWM");
     let start = Instant::now();

@@ -21,13 +21,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    SdkSession, emit, install_crypto_provider, machine, metadata, mixed_kind, pipeline_options,
-    sdk_provider, telemetry,
+    SdkSession, emit, grpc_exporter, http_exporter, install_crypto_provider, machine, metadata,
+    mixed_kind, pipeline_options, sdk_provider, telemetry,
 };
 use agent_otel_collector::{Collector, CollectorConfig, Fault};
-use agent_otel_core::{Exporter, HttpProtocol, Telemetry, TransportOptions};
-use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig};
-use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
+use agent_otel_core::{Exporter, Telemetry};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -36,24 +34,12 @@ const EVENTS: usize = 10_000;
 const QUEUE: usize = 16_384;
 const DEADLINE: Duration = Duration::from_millis(500);
 
-fn http_exporter(collector: &Collector) -> Box<dyn Exporter> {
-    match HttpExporter::new(HttpExporterConfig {
-        endpoint: collector.http_logs_endpoint().unwrap_or_default(),
-        protocol: HttpProtocol::Binary,
-        transport: TransportOptions::default(),
-    }) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("HttpExporter: {e}"),
-    }
+fn http(collector: &Collector) -> Box<dyn Exporter> {
+    http_exporter(collector.http_logs_endpoint().unwrap_or_default())
 }
 
-fn grpc_exporter(collector: &Collector) -> Box<dyn Exporter> {
-    match GrpcExporter::new(GrpcExporterConfig::new(
-        collector.grpc_endpoint().unwrap_or_default(),
-    )) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("GrpcExporter: {e}"),
-    }
+fn grpc(collector: &Collector) -> Box<dyn Exporter> {
+    grpc_exporter(collector.grpc_endpoint().unwrap_or_default())
 }
 
 fn ours(exporter: Box<dyn Exporter>) -> Telemetry {
@@ -124,7 +110,7 @@ fn deliver_10k(c: &mut Criterion, seen: &Mutex<Seen>) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 collector.clear();
-                let t = ours(http_exporter(&collector));
+                let t = ours(http(&collector));
                 let session = t.session(metadata());
                 for i in 0..EVENTS {
                     emit(&session, mixed_kind(i));
@@ -208,8 +194,8 @@ fn never_answer(c: &mut Criterion, seen: &Mutex<Seen>) {
 
     type Make = fn(&Collector) -> Box<dyn Exporter>;
     let cases: [(&str, Make); 2] = [
-        ("agent_otel_http/never_answer_500ms", http_exporter),
-        ("agent_otel_grpc/never_answer_500ms", grpc_exporter),
+        ("agent_otel_http/never_answer_500ms", http),
+        ("agent_otel_grpc/never_answer_500ms", grpc),
     ];
     for (name, make) in cases {
         let mut times = Vec::new();

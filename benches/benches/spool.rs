@@ -26,28 +26,20 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use agent_otel_benches::{
-    emit, install_crypto_provider, machine, metadata, mixed_kind, pipeline_options,
+    emit, http_exporter, install_crypto_provider, machine, metadata, mixed_kind, pipeline_options,
 };
 use agent_otel_collector::{Collector, CollectorConfig, Fault};
 use agent_otel_core::{
-    Exporter, HttpProtocol, PipelineOptions, RetryPolicy, SignalExporters, SpoolOptions, Telemetry,
-    TelemetryOptions, TransportOptions, replay_spool,
+    Exporter, PipelineOptions, RetryPolicy, SignalExporters, SpoolOptions, Telemetry,
+    TelemetryOptions, replay_spool,
 };
-use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
 const SHUTDOWN_EVENTS: usize = 10_000;
 const REPLAY_EVENTS: usize = 20_000;
 
-fn http_exporter(collector: &Collector) -> Box<dyn Exporter> {
-    match HttpExporter::new(HttpExporterConfig {
-        endpoint: collector.http_logs_endpoint().unwrap_or_default(),
-        protocol: HttpProtocol::Binary,
-        transport: TransportOptions::default(),
-    }) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("HttpExporter: {e}"),
-    }
+fn http(collector: &Collector) -> Box<dyn Exporter> {
+    http_exporter(collector.http_logs_endpoint().unwrap_or_default())
 }
 
 /// Batches of 512 that leave only when full or at shutdown, a queue that
@@ -75,7 +67,7 @@ fn shutdown_with(
     let telemetry = match Telemetry::with_spool(
         TelemetryOptions::default(),
         SignalExporters {
-            logs: Some(http_exporter(collector)),
+            logs: Some(http(collector)),
             traces: None,
             metrics: None,
         },
@@ -241,7 +233,7 @@ fn replay(c: &mut Criterion, lines: &mut Vec<String>) {
                 let report = replay_spool(
                     SpoolOptions::new(&spool),
                     SignalExporters {
-                        logs: Some(http_exporter(&collector)),
+                        logs: Some(http(&collector)),
                         traces: None,
                         metrics: None,
                     },

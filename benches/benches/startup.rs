@@ -18,12 +18,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use agent_otel_benches::{install_crypto_provider, machine};
-use agent_otel_core::{
-    Exporter, HttpProtocol, PipelineOptions, SignalExporters, Telemetry, TelemetryOptions,
-    TransportOptions,
-};
-use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
+use agent_otel_benches::{http_exporter, install_crypto_provider, machine};
+use agent_otel_core::{Exporter, PipelineOptions, SignalExporters, Telemetry, TelemetryOptions};
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
@@ -34,14 +30,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 const BASE: &str = "https://127.0.0.1:9";
 
 fn exporter(path: &str) -> Box<dyn Exporter> {
-    match HttpExporter::new(HttpExporterConfig {
-        endpoint: format!("{BASE}{path}"),
-        protocol: HttpProtocol::Binary,
-        transport: TransportOptions::default(),
-    }) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("HttpExporter: {e}"),
-    }
+    http_exporter(format!("{BASE}{path}"))
 }
 
 fn start_ours() -> Telemetry {

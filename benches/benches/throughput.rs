@@ -25,15 +25,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use agent_otel_benches::{
-    EncodeExporter, SdkSession, emit, event_data, install_crypto_provider, machine, metadata,
-    mixed_kind, pipeline_options, sdk_provider, telemetry,
+    EncodeExporter, SdkSession, emit, event_data, grpc_exporter, install_crypto_provider, machine,
+    metadata, mixed_kind, pipeline_options, sdk_provider, telemetry,
 };
 use agent_otel_collector::{Collector, CollectorConfig};
 use agent_otel_core::{
     Compression, Event, Exporter, HttpProtocol, OtlpEncoder, PipelineOptions, Telemetry,
     TelemetryOptions, TransportOptions, WireFormat,
 };
-use agent_otel_exporter_grpc::{GrpcExporter, GrpcExporterConfig};
 use agent_otel_exporter_http::{HttpExporter, HttpExporterConfig};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
@@ -76,11 +75,7 @@ fn http(
 }
 
 fn grpc(collector: &Collector) -> Box<dyn Exporter> {
-    let endpoint = collector.grpc_endpoint().unwrap_or_default();
-    match GrpcExporter::new(GrpcExporterConfig::new(endpoint)) {
-        Ok(e) => Box::new(e),
-        Err(e) => panic!("GrpcExporter: {e}"),
-    }
+    grpc_exporter(collector.grpc_endpoint().unwrap_or_default())
 }
 
 fn configure(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {

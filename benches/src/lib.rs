@@ -125,6 +125,31 @@ pub fn mixed_kind(i: usize) -> EventKind {
     KINDS[i % KINDS.len()].0
 }
 
+/// Our `HttpExporter` sending protobuf to `endpoint` with the default
+/// transport options (the exporter most benches compare).
+pub fn http_exporter(endpoint: String) -> Box<dyn Exporter> {
+    match agent_otel_exporter_http::HttpExporter::new(
+        agent_otel_exporter_http::HttpExporterConfig {
+            endpoint,
+            protocol: agent_otel_core::HttpProtocol::Binary,
+            transport: agent_otel_core::TransportOptions::default(),
+        },
+    ) {
+        Ok(e) => Box::new(e),
+        Err(e) => panic!("HttpExporter: {e}"),
+    }
+}
+
+/// Our `GrpcExporter` sending to `endpoint`.
+pub fn grpc_exporter(endpoint: String) -> Box<dyn Exporter> {
+    match agent_otel_exporter_grpc::GrpcExporter::new(
+        agent_otel_exporter_grpc::GrpcExporterConfig::new(endpoint),
+    ) {
+        Ok(e) => Box::new(e),
+        Err(e) => panic!("GrpcExporter: {e}"),
+    }
+}
+
 /// A running agent-otel pipeline whose exporter is `exporter`.
 pub fn telemetry(exporter: Box<dyn Exporter>, options: PipelineOptions) -> Telemetry {
     match Telemetry::new(TelemetryOptions::default(), exporter, options) {
