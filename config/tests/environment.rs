@@ -11,15 +11,8 @@ use agent_otel_config::{
 #[cfg(feature = "http")]
 use agent_otel_core::{Compression, HttpProtocol};
 
-fn resolve(toml: &str, pairs: &[(&str, &str)]) -> ResolvedConfig {
-    OtelConfig::parse(toml)
-        .expect("parses")
-        .resolve(
-            &Environment::from_pairs(pairs.iter().copied()),
-            &HostInfo::default(),
-        )
-        .expect("resolves")
-}
+mod common;
+use common::resolve;
 
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 fn http(resolved: &ResolvedConfig) -> &OtlpHttpSettings {

@@ -8,31 +8,11 @@
 
 use std::time::Duration;
 
-use agent_otel_config::{
-    Environment, ExporterSettings, HostInfo, Origin, OtelConfig, ResolvedConfig,
-};
+use agent_otel_config::{Environment, ExporterSettings, HostInfo, Origin, OtelConfig};
 use agent_otel_core::{Compression, HttpProtocol, Temporality};
 
-fn resolve(toml: &str, pairs: &[(&str, &str)]) -> ResolvedConfig {
-    OtelConfig::parse(toml)
-        .expect("parses")
-        .resolve(
-            &Environment::from_pairs(pairs.iter().copied()),
-            &HostInfo::default(),
-        )
-        .expect("resolves")
-}
-
-fn resolve_err(toml: &str, pairs: &[(&str, &str)]) -> String {
-    OtelConfig::parse(toml)
-        .expect("parses")
-        .resolve(
-            &Environment::from_pairs(pairs.iter().copied()),
-            &HostInfo::default(),
-        )
-        .expect_err("must fail")
-        .to_string()
-}
+mod common;
+use common::{resolve, resolve_err};
 
 fn parse_err(toml: &str) -> String {
     OtelConfig::parse(toml).expect_err("must fail").to_string()

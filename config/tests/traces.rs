@@ -3,31 +3,11 @@
 //! (each winning over the generic one), `TRACEPARENT` and the samplers.
 #![cfg(all(feature = "http", feature = "grpc"))]
 
-use agent_otel_config::{
-    Environment, ExporterSettings, HostInfo, Origin, OtelConfig, ResolvedConfig,
-};
+use agent_otel_config::{ExporterSettings, Origin};
 use agent_otel_core::{HttpProtocol, Sampler, TraceParent, trace::RootSampler};
 
-fn resolve(toml: &str, pairs: &[(&str, &str)]) -> ResolvedConfig {
-    OtelConfig::parse(toml)
-        .expect("parses")
-        .resolve(
-            &Environment::from_pairs(pairs.iter().copied()),
-            &HostInfo::default(),
-        )
-        .expect("resolves")
-}
-
-fn resolve_err(toml: &str, pairs: &[(&str, &str)]) -> String {
-    OtelConfig::parse(toml)
-        .expect("parses")
-        .resolve(
-            &Environment::from_pairs(pairs.iter().copied()),
-            &HostInfo::default(),
-        )
-        .expect_err("must fail")
-        .to_string()
-}
+mod common;
+use common::{resolve, resolve_err};
 
 #[test]
 fn trace_exporter_key_takes_the_same_forms_as_exporter() {
