@@ -70,6 +70,8 @@ pub(super) fn parse_env_pairs(
 /// the line of the header, using the exporter's own rule.
 pub(super) fn check_reserved_headers(table: &OtlpConfig, exporter: &str) -> Result<()> {
     for (name, _) in &table.headers {
+        // Unread when neither transport is compiled in.
+        #[cfg_attr(not(any(feature = "http", feature = "grpc")), allow(unused_variables))]
         let lower = name.value.to_ascii_lowercase();
         let reserved: Option<&'static str> = match exporter {
             #[cfg(feature = "http")]
