@@ -46,7 +46,9 @@ struct OutFile {
 }
 
 impl OutFile {
-    fn append(&mut self, line: &str) -> std::io::Result<()> {
+    /// Appends `line` and syncs it; returns where it began (for
+    /// [`OutFile::cut_back`]). On failure nothing of it is left.
+    fn append(&mut self, line: &str) -> std::io::Result<u64> {
         let start = self.file.seek(std::io::SeekFrom::End(0))?;
         let mut bytes = Vec::with_capacity(line.len() + 1);
         bytes.extend_from_slice(line.as_bytes());
@@ -59,7 +61,14 @@ impl OutFile {
             // Never leave a partial line: cut back to where this one began.
             let _ = self.file.set_len(start);
         }
-        written
+        written.map(|()| start)
+    }
+
+    /// Removes what was appended from `start` on (a line whose request was
+    /// then refused, so that its retry does not write it twice).
+    fn cut_back(&mut self, start: u64) -> std::io::Result<()> {
+        self.file.set_len(start)?;
+        self.file.sync_data()
     }
 }
 
@@ -113,14 +122,29 @@ impl CollectSink {
 
 impl Sink for CollectSink {
     fn write(&self, request: SignalRequest<'_>) -> Result<(), SinkError> {
-        self.store
-            .write(request)
-            .map_err(|e| self.fail("cannot store the request", &e))?;
-        if let Some(out) = &self.out {
-            let mut out = out.lock().unwrap_or_else(|e| e.into_inner());
-            out.append(&request.to_otlp_json())
-                .map_err(|e| self.fail("cannot write --out", &e))?;
+        // Both or neither: the line first (held locked, so no other line
+        // follows it), then the store; a refused request leaves no line
+        // and no row, so its retry writes each once.
+        let mut out = self
+            .out
+            .as_ref()
+            .map(|out| out.lock().unwrap_or_else(|e| e.into_inner()));
+        let line_start = match out.as_mut() {
+            Some(out) => Some(
+                out.append(&request.to_otlp_json())
+                    .map_err(|e| self.fail("cannot write --out", &e))?,
+            ),
+            None => None,
+        };
+        if let Err(e) = self.store.write(request) {
+            if let (Some(out), Some(start)) = (out.as_mut(), line_start)
+                && let Err(cut) = out.cut_back(start)
+            {
+                self.fail("cannot remove the refused request's --out line", &cut);
+            }
+            return Err(self.fail("cannot store the request", &e));
         }
+        drop(out);
         if let SignalRequest::Traces(traces) = request
             && !self.quiet
         {

@@ -1,6 +1,6 @@
 //! `agent-otel collect` under faults, run as a child process: a closed or
-//! slow stdout, kill -9 mid-stream, a store that cannot write, hostile
-//! values, overflowing sums.
+//! slow stdout, kill -9 mid-stream, a store that cannot write, a full disk,
+//! hostile values, overflowing sums.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -37,7 +37,25 @@ impl Drop for Collect {
 
 impl Collect {
     fn start(db: Option<&Path>, extra: &[&str]) -> Collect {
-        let mut cmd = Command::new(cargo_bin("agent-otel"));
+        Collect::spawn(Command::new(cargo_bin("agent-otel")), db, extra)
+    }
+
+    /// As [`Collect::start`] on a disk that fills up: every file `collect`
+    /// writes is limited to `kib` KiB (`ulimit -f`), with SIGXFSZ ignored,
+    /// so that a write past it fails (EFBIG) as it would on a full disk.
+    fn start_on_a_small_disk(db: &Path, extra: &[&str], kib: u32) -> Collect {
+        let mut cmd = Command::new("bash");
+        cmd.arg("-c")
+            .arg(format!(
+                "ulimit -f {kib} && trap '' XFSZ && exec \"$0\" \"$@\""
+            ))
+            .arg(cargo_bin("agent-otel"));
+        Collect::spawn(cmd, Some(db), extra)
+    }
+
+    /// Runs `collect` through `cmd` (the binary, or a shell that execs
+    /// it) and waits for its banner.
+    fn spawn(mut cmd: Command, db: Option<&Path>, extra: &[&str]) -> Collect {
         cmd.args(["collect", "--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"]);
         if let Some(db) = db {
             cmd.arg("--db").arg(db);
@@ -235,6 +253,83 @@ fn a_store_that_cannot_write_answers_503_and_says_so() {
     let stderr = collect.stderr.lock().unwrap().clone();
     assert!(stderr.contains("cannot store the request"), "{stderr}");
     assert!(stderr.contains("answered 503"), "{stderr}");
+}
+
+/// Records in the OTLP-JSON lines of `text` (every line must be whole).
+fn records_in_lines(text: &str) -> usize {
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "a partial last line"
+    );
+    text.lines()
+        .map(|line| {
+            let request: ExportLogsServiceRequest = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a whole OTLP-JSON line ({e}): {line:.80}"));
+            request
+                .resource_logs
+                .iter()
+                .flat_map(|rl| &rl.scope_logs)
+                .map(|sl| sl.log_records.len())
+                .sum::<usize>()
+        })
+        .sum()
+}
+
+#[test]
+fn a_full_disk_refuses_requests_and_keeps_exactly_what_was_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("otel.db");
+    let out = dir.path().join("out.jsonl");
+    let out_arg = out.to_str().unwrap();
+    let mut collect = Collect::start_on_a_small_disk(&db, &["--quiet", "--out", out_arg], 4096);
+    let body = tool_results(100, "shell");
+    let (mut acknowledged, mut refused) = (0, 0);
+    // 4 MiB per file (the empty store takes ~1 MiB) holds a few thousand
+    // of these records: keep sending
+    // until the disk has refused a few requests in a row.
+    for _ in 0..2_000 {
+        match post(&collect.addr, &body).unwrap() {
+            200 => {
+                acknowledged += 100;
+                refused = 0;
+            }
+            503 => refused += 1,
+            other => panic!("answered {other}"),
+        }
+        if refused == 5 {
+            break;
+        }
+    }
+    assert_eq!(
+        refused, 5,
+        "the disk never filled ({acknowledged} acknowledged)"
+    );
+    assert!(acknowledged > 0);
+    let status = collect.interrupt();
+    assert!(status.success(), "{status:?}");
+    // Every acknowledged record is readable, in the store and in --out,
+    // and no refused one is (its retry would write it twice).
+    assert_eq!(stored(&db), acknowledged as i64);
+    assert_eq!(
+        records_in_lines(&std::fs::read_to_string(&out).unwrap()),
+        acknowledged
+    );
+    let stderr = collect.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("answered 503"), "{stderr}");
+}
+
+#[test]
+fn an_out_file_that_cannot_be_written_stores_nothing_of_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("otel.db");
+    // Linux's /dev/full: every write fails with ENOSPC.
+    let mut collect = Collect::start(Some(&db), &["--quiet", "--out", "/dev/full"]);
+    assert_eq!(post(&collect.addr, &tool_results(3, "shell")).unwrap(), 503);
+    assert!(collect.interrupt().success());
+    assert_eq!(stored(&db), 0);
+    let stderr = collect.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("cannot write --out"), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
 }
 
 #[test]
