@@ -3,7 +3,8 @@
 //!
 //! Tables and columns are named as the OpenTelemetry Collector's
 //! ClickHouse exporter names them (`otel_logs`, `otel_traces`,
-//! `otel_metrics_sum`, `otel_metrics_gauge`, `otel_metrics_histogram`;
+//! `otel_metrics_sum`, `otel_metrics_gauge`, `otel_metrics_histogram`,
+//! `otel_metrics_exponential_histogram`, `otel_metrics_summary`;
 //! `Timestamp`, `TraceId`, `ServiceName`, `LogAttributes`, ...), with
 //! attribute maps as JSON text, so a query written here carries over to a
 //! team's ClickHouse. The type mapping and the added column are described
@@ -266,9 +267,16 @@ impl Store {
         Ok(StoreCounts {
             logs: inner.rows[Table::Logs as usize],
             spans: inner.rows[Table::Traces as usize],
-            data_points: inner.rows[Table::MetricsSum as usize]
-                + inner.rows[Table::MetricsGauge as usize]
-                + inner.rows[Table::MetricsHistogram as usize],
+            data_points: [
+                Table::MetricsSum,
+                Table::MetricsGauge,
+                Table::MetricsHistogram,
+                Table::MetricsExponentialHistogram,
+                Table::MetricsSummary,
+            ]
+            .iter()
+            .map(|&table| inner.rows[table as usize])
+            .sum(),
             evicted: inner.evicted,
         })
     }

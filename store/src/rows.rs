@@ -12,7 +12,8 @@ use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
 };
 use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::LogRecord;
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
-    Exemplar, HistogramDataPoint, Metric, NumberDataPoint, exemplar, metric, number_data_point,
+    Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
+    SummaryDataPoint, exemplar, metric, number_data_point,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{Span, span, status};
@@ -128,9 +129,23 @@ enum PointKind<'a> {
         bucket_counts: String,
         explicit_bounds: String,
     },
+    ExponentialHistogram {
+        point: &'a ExponentialHistogramDataPoint,
+        temporality: i32,
+        /// `PositiveOffset`, `NegativeOffset`.
+        offsets: [i32; 2],
+        /// `PositiveBucketCounts`, `NegativeBucketCounts`.
+        bucket_counts: [String; 2],
+    },
+    Summary {
+        point: &'a SummaryDataPoint,
+        /// `ValueAtQuantiles.Quantile`, `ValueAtQuantiles.Value`.
+        quantiles: [String; 2],
+    },
 }
 
-/// One `otel_metrics_sum`, `_gauge` or `_histogram` row.
+/// One row of a metric table (`otel_metrics_sum`, `_gauge`, `_histogram`,
+/// `_exponential_histogram` or `_summary`).
 struct PointRow<'a> {
     origin: usize,
     metric: &'a Metric,
@@ -149,8 +164,7 @@ pub(crate) struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// Renders every row of `request` (no SQL yet). Exponential histograms
-    /// and summaries have no table yet: they are left out.
+    /// Renders every row of `request` (no SQL yet).
     pub(crate) fn of(request: SignalRequest<'a>) -> Self {
         let mut rows = Rows {
             origins: Vec::new(),
@@ -306,7 +320,39 @@ impl<'a> Rows<'a> {
                         .push(row(&point.attributes, &point.exemplars, kind));
                 }
             }
-            _ => {}
+            Some(metric::Data::ExponentialHistogram(h)) => {
+                for point in &h.data_points {
+                    let buckets = [&point.positive, &point.negative].map(|b| b.as_ref());
+                    let kind = PointKind::ExponentialHistogram {
+                        point,
+                        temporality: h.aggregation_temporality,
+                        offsets: buckets.map(|b| b.map_or(0, |b| b.offset)),
+                        bucket_counts: buckets.map(|b| {
+                            json_array(
+                                b.map_or(&[][..], |b| &b.bucket_counts)
+                                    .iter()
+                                    .map(|c| Value::from(*c)),
+                            )
+                        }),
+                    };
+                    self.points
+                        .push(row(&point.attributes, &point.exemplars, kind));
+                }
+            }
+            Some(metric::Data::Summary(summary)) => {
+                for point in &summary.data_points {
+                    let q = &point.quantile_values;
+                    let kind = PointKind::Summary {
+                        point,
+                        quantiles: [
+                            json_array(q.iter().map(|v| Value::from(v.quantile))),
+                            json_array(q.iter().map(|v| Value::from(v.value))),
+                        ],
+                    };
+                    self.points.push(row(&point.attributes, &[], kind));
+                }
+            }
+            None => {}
         }
     }
 
@@ -501,6 +547,9 @@ macro_rules! exemplar_column_names {
 
 /// `?, ?, ...`: `n` anonymous placeholders, for `concat!`.
 macro_rules! placeholders {
+    (19) => {
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+    };
     (21) => {
         "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
     };
@@ -509,6 +558,9 @@ macro_rules! placeholders {
     };
     (27) => {
         "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+    };
+    (31) => {
+        "?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?"
     };
 }
 
@@ -520,6 +572,10 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
             (point.start_time_unix_nano, point.time_unix_nano)
         }
         PointKind::Histogram { point, .. } => (point.start_time_unix_nano, point.time_unix_nano),
+        PointKind::ExponentialHistogram { point, .. } => {
+            (point.start_time_unix_nano, point.time_unix_nano)
+        }
+        PointKind::Summary { point, .. } => (point.start_time_unix_nano, point.time_unix_nano),
     };
     let (start, time) = (nanos(start), nanos(time));
     // The columns every metric table starts with, in `point_origin_columns!` order.
@@ -543,6 +599,14 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
     let (value, count) = match &row.kind {
         PointKind::Sum { point, .. } | PointKind::Gauge { point } => (number(&point.value), 0),
         PointKind::Histogram { point, .. } => (point.sum.unwrap_or(0.0), nanos(point.count)),
+        PointKind::ExponentialHistogram { point, .. } => {
+            (point.sum.unwrap_or(0.0), nanos(point.count))
+        }
+        PointKind::Summary { point, .. } => (point.sum, nanos(point.count)),
+    };
+    let zero_count = match &row.kind {
+        PointKind::ExponentialHistogram { point, .. } => nanos(point.zero_count),
+        _ => 0,
     };
     let (sql, table) = match &row.kind {
         PointKind::Sum {
@@ -607,6 +671,66 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
                     ")"
                 ),
                 Table::MetricsHistogram,
+            )
+        }
+        PointKind::ExponentialHistogram {
+            point,
+            temporality,
+            offsets: [positive_offset, negative_offset],
+            bucket_counts: [positive_counts, negative_counts],
+        } => {
+            values.extend([
+                &count as &dyn ToSql,
+                &value,
+                &point.scale,
+                &zero_count,
+                positive_offset,
+                positive_counts,
+                negative_offset,
+                negative_counts,
+            ]);
+            values.extend(exemplars);
+            values.extend([
+                &point.flags as &dyn ToSql,
+                &point.min,
+                &point.max,
+                temporality,
+            ]);
+            (
+                concat!(
+                    "INSERT INTO otel_metrics_exponential_histogram (",
+                    point_origin_columns!(),
+                    ", Count, Sum, Scale, ZeroCount, PositiveOffset, PositiveBucketCounts, \
+                     NegativeOffset, NegativeBucketCounts, ",
+                    exemplar_column_names!(),
+                    ", Flags, Min, Max, AggregationTemporality) VALUES (",
+                    placeholders!(31),
+                    ")"
+                ),
+                Table::MetricsExponentialHistogram,
+            )
+        }
+        PointKind::Summary {
+            point,
+            quantiles: [quantile, quantile_value],
+        } => {
+            values.extend([
+                &count as &dyn ToSql,
+                &value,
+                quantile,
+                quantile_value,
+                &point.flags,
+            ]);
+            (
+                concat!(
+                    "INSERT INTO otel_metrics_summary (",
+                    point_origin_columns!(),
+                    ", Count, Sum, \"ValueAtQuantiles.Quantile\", \"ValueAtQuantiles.Value\", \
+                     Flags) VALUES (",
+                    placeholders!(19),
+                    ")"
+                ),
+                Table::MetricsSummary,
             )
         }
     };

@@ -7,7 +7,7 @@
 //! | --- | --- |
 //! | `DateTime64(9)` (`Timestamp`, `TimeUnix`, ...) | `INTEGER`, nanoseconds since the Unix epoch |
 //! | `Map(String, String)` (`*Attributes`) | `TEXT`, a JSON object of strings (values rendered as text, as the exporter does) |
-//! | `Array(T)` and `Nested` columns (`Events.*`, `Links.*`, `Exemplars.*`, `BucketCounts`, `ExplicitBounds`) | `TEXT`, a JSON array; nested columns keep their dotted names (`"Events.Name"`) |
+//! | `Array(T)` and `Nested` columns (`Events.*`, `Links.*`, `Exemplars.*`, `ValueAtQuantiles.*`, `BucketCounts`, `ExplicitBounds`, `PositiveBucketCounts`, `NegativeBucketCounts`) | `TEXT`, a JSON array; nested columns keep their dotted names (`"Events.Name"`) |
 //! | `String` ids (`TraceId`, `SpanId`, ...) | `TEXT`, lowercase hex (empty when unset) |
 //! | `LowCardinality(String)`, `String` | `TEXT` |
 //! | `Int64`/`UInt64`/`UInt32`/`Int32`/`UInt8`/`Bool` | `INTEGER` |
@@ -29,8 +29,42 @@
 //! time), a session's spans (trace id, and `gen_ai.conversation.id` of the
 //! span attributes), metric series by name and time.
 
+/// The resource, scope, metric and time columns every metric table starts
+/// with (a macro so that `concat!` builds [`CREATE`] at compile time).
+macro_rules! metric_origin_columns {
+    () => {
+        r#"    ResourceAttributes TEXT NOT NULL,
+    ResourceSchemaUrl TEXT NOT NULL,
+    ScopeName TEXT NOT NULL,
+    ScopeVersion TEXT NOT NULL,
+    ScopeAttributes TEXT NOT NULL,
+    ScopeDroppedAttrCount INTEGER NOT NULL,
+    ScopeSchemaUrl TEXT NOT NULL,
+    ServiceName TEXT NOT NULL,
+    MetricName TEXT NOT NULL,
+    MetricDescription TEXT NOT NULL,
+    MetricUnit TEXT NOT NULL,
+    Attributes TEXT NOT NULL,
+    StartTimeUnix INTEGER NOT NULL,
+    TimeUnix INTEGER NOT NULL,
+"#
+    };
+}
+
+/// The `Exemplars.*` columns of the metric tables that have exemplars.
+macro_rules! exemplar_columns {
+    () => {
+        r#"    "Exemplars.FilteredAttributes" TEXT NOT NULL,
+    "Exemplars.TimeUnix" TEXT NOT NULL,
+    "Exemplars.Value" TEXT NOT NULL,
+    "Exemplars.SpanId" TEXT NOT NULL,
+    "Exemplars.TraceId" TEXT NOT NULL"#
+    };
+}
+
 /// The statements that create every table and index (idempotent).
-pub(crate) const CREATE: &str = r#"
+pub(crate) const CREATE: &str = concat!(
+    r#"
 CREATE TABLE IF NOT EXISTS otel_logs (
     Timestamp INTEGER NOT NULL,
     TraceId TEXT NOT NULL,
@@ -80,82 +114,41 @@ CREATE INDEX IF NOT EXISTS otel_traces_trace ON otel_traces (TraceId, Timestamp)
 CREATE INDEX IF NOT EXISTS otel_traces_session
     ON otel_traces (json_extract(SpanAttributes, '$."gen_ai.conversation.id"'), Timestamp);
 
-CREATE TABLE IF NOT EXISTS otel_metrics_sum (
-    ResourceAttributes TEXT NOT NULL,
-    ResourceSchemaUrl TEXT NOT NULL,
-    ScopeName TEXT NOT NULL,
-    ScopeVersion TEXT NOT NULL,
-    ScopeAttributes TEXT NOT NULL,
-    ScopeDroppedAttrCount INTEGER NOT NULL,
-    ScopeSchemaUrl TEXT NOT NULL,
-    ServiceName TEXT NOT NULL,
-    MetricName TEXT NOT NULL,
-    MetricDescription TEXT NOT NULL,
-    MetricUnit TEXT NOT NULL,
-    Attributes TEXT NOT NULL,
-    StartTimeUnix INTEGER NOT NULL,
-    TimeUnix INTEGER NOT NULL,
-    Value REAL NOT NULL,
+"#,
+    r#"CREATE TABLE IF NOT EXISTS otel_metrics_sum (
+"#,
+    metric_origin_columns!(),
+    r#"    Value REAL NOT NULL,
     Flags INTEGER NOT NULL,
-    "Exemplars.FilteredAttributes" TEXT NOT NULL,
-    "Exemplars.TimeUnix" TEXT NOT NULL,
-    "Exemplars.Value" TEXT NOT NULL,
-    "Exemplars.SpanId" TEXT NOT NULL,
-    "Exemplars.TraceId" TEXT NOT NULL,
+"#,
+    exemplar_columns!(),
+    r#",
     AggregationTemporality INTEGER NOT NULL,
     IsMonotonic INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS otel_metrics_sum_series ON otel_metrics_sum (MetricName, TimeUnix);
 
 CREATE TABLE IF NOT EXISTS otel_metrics_gauge (
-    ResourceAttributes TEXT NOT NULL,
-    ResourceSchemaUrl TEXT NOT NULL,
-    ScopeName TEXT NOT NULL,
-    ScopeVersion TEXT NOT NULL,
-    ScopeAttributes TEXT NOT NULL,
-    ScopeDroppedAttrCount INTEGER NOT NULL,
-    ScopeSchemaUrl TEXT NOT NULL,
-    ServiceName TEXT NOT NULL,
-    MetricName TEXT NOT NULL,
-    MetricDescription TEXT NOT NULL,
-    MetricUnit TEXT NOT NULL,
-    Attributes TEXT NOT NULL,
-    StartTimeUnix INTEGER NOT NULL,
-    TimeUnix INTEGER NOT NULL,
-    Value REAL NOT NULL,
+"#,
+    metric_origin_columns!(),
+    r#"    Value REAL NOT NULL,
     Flags INTEGER NOT NULL,
-    "Exemplars.FilteredAttributes" TEXT NOT NULL,
-    "Exemplars.TimeUnix" TEXT NOT NULL,
-    "Exemplars.Value" TEXT NOT NULL,
-    "Exemplars.SpanId" TEXT NOT NULL,
-    "Exemplars.TraceId" TEXT NOT NULL
+"#,
+    exemplar_columns!(),
+    r#"
 );
 CREATE INDEX IF NOT EXISTS otel_metrics_gauge_series ON otel_metrics_gauge (MetricName, TimeUnix);
 
 CREATE TABLE IF NOT EXISTS otel_metrics_histogram (
-    ResourceAttributes TEXT NOT NULL,
-    ResourceSchemaUrl TEXT NOT NULL,
-    ScopeName TEXT NOT NULL,
-    ScopeVersion TEXT NOT NULL,
-    ScopeAttributes TEXT NOT NULL,
-    ScopeDroppedAttrCount INTEGER NOT NULL,
-    ScopeSchemaUrl TEXT NOT NULL,
-    ServiceName TEXT NOT NULL,
-    MetricName TEXT NOT NULL,
-    MetricDescription TEXT NOT NULL,
-    MetricUnit TEXT NOT NULL,
-    Attributes TEXT NOT NULL,
-    StartTimeUnix INTEGER NOT NULL,
-    TimeUnix INTEGER NOT NULL,
-    Count INTEGER NOT NULL,
+"#,
+    metric_origin_columns!(),
+    r#"    Count INTEGER NOT NULL,
     Sum REAL NOT NULL,
     BucketCounts TEXT NOT NULL,
     ExplicitBounds TEXT NOT NULL,
-    "Exemplars.FilteredAttributes" TEXT NOT NULL,
-    "Exemplars.TimeUnix" TEXT NOT NULL,
-    "Exemplars.Value" TEXT NOT NULL,
-    "Exemplars.SpanId" TEXT NOT NULL,
-    "Exemplars.TraceId" TEXT NOT NULL,
+"#,
+    exemplar_columns!(),
+    r#",
     Flags INTEGER NOT NULL,
     Min REAL,
     Max REAL,
@@ -163,7 +156,42 @@ CREATE TABLE IF NOT EXISTS otel_metrics_histogram (
 );
 CREATE INDEX IF NOT EXISTS otel_metrics_histogram_series
     ON otel_metrics_histogram (MetricName, TimeUnix);
-"#;
+
+CREATE TABLE IF NOT EXISTS otel_metrics_exponential_histogram (
+"#,
+    metric_origin_columns!(),
+    r#"    Count INTEGER NOT NULL,
+    Sum REAL NOT NULL,
+    Scale INTEGER NOT NULL,
+    ZeroCount INTEGER NOT NULL,
+    PositiveOffset INTEGER NOT NULL,
+    PositiveBucketCounts TEXT NOT NULL,
+    NegativeOffset INTEGER NOT NULL,
+    NegativeBucketCounts TEXT NOT NULL,
+"#,
+    exemplar_columns!(),
+    r#",
+    Flags INTEGER NOT NULL,
+    Min REAL,
+    Max REAL,
+    AggregationTemporality INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS otel_metrics_exponential_histogram_series
+    ON otel_metrics_exponential_histogram (MetricName, TimeUnix);
+
+CREATE TABLE IF NOT EXISTS otel_metrics_summary (
+"#,
+    metric_origin_columns!(),
+    r#"    Count INTEGER NOT NULL,
+    Sum REAL NOT NULL,
+    "ValueAtQuantiles.Quantile" TEXT NOT NULL,
+    "ValueAtQuantiles.Value" TEXT NOT NULL,
+    Flags INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS otel_metrics_summary_series
+    ON otel_metrics_summary (MetricName, TimeUnix);
+"#,
+);
 
 /// The log attribute copied into `otel_logs.ConversationId`.
 pub(crate) const CONVERSATION_ID: &str = "conversation.id";
@@ -205,11 +233,13 @@ pub(crate) enum Table {
     MetricsSum,
     MetricsGauge,
     MetricsHistogram,
+    MetricsExponentialHistogram,
+    MetricsSummary,
 }
 
 impl Table {
     /// How many tables there are.
-    pub(crate) const COUNT: usize = 5;
+    pub(crate) const COUNT: usize = 7;
 
     /// Every table, in discriminant order.
     pub(crate) const ALL: [Table; Table::COUNT] = [
@@ -218,6 +248,8 @@ impl Table {
         Table::MetricsSum,
         Table::MetricsGauge,
         Table::MetricsHistogram,
+        Table::MetricsExponentialHistogram,
+        Table::MetricsSummary,
     ];
 
     /// The table's SQL name.
@@ -228,6 +260,8 @@ impl Table {
             Table::MetricsSum => "otel_metrics_sum",
             Table::MetricsGauge => "otel_metrics_gauge",
             Table::MetricsHistogram => "otel_metrics_histogram",
+            Table::MetricsExponentialHistogram => "otel_metrics_exponential_histogram",
+            Table::MetricsSummary => "otel_metrics_summary",
         }
     }
 }

@@ -12,8 +12,9 @@ use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::{
     LogRecord, ResourceLogs, ScopeLogs,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
-    Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
-    Sum, metric, number_data_point,
+    ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint,
+    Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint,
+    exponential_histogram_data_point, metric, number_data_point, summary_data_point,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{
@@ -168,6 +169,47 @@ fn metrics() -> ExportMetricsServiceRequest {
                         })),
                         ..Default::default()
                     },
+                    Metric {
+                        name: "gen_ai.client.operation.duration".into(),
+                        data: Some(metric::Data::ExponentialHistogram(ExponentialHistogram {
+                            data_points: vec![ExponentialHistogramDataPoint {
+                                count: 5,
+                                sum: Some(2.5),
+                                scale: 3,
+                                zero_count: 1,
+                                positive: Some(exponential_histogram_data_point::Buckets {
+                                    offset: -2,
+                                    bucket_counts: vec![1, 3],
+                                }),
+                                min: Some(0.0),
+                                max: Some(1.25),
+                                ..Default::default()
+                            }],
+                            aggregation_temporality: 2,
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "http.server.duration".into(),
+                        data: Some(metric::Data::Summary(Summary {
+                            data_points: vec![SummaryDataPoint {
+                                count: 4,
+                                sum: 10.0,
+                                quantile_values: vec![
+                                    summary_data_point::ValueAtQuantile {
+                                        quantile: 0.5,
+                                        value: 2.0,
+                                    },
+                                    summary_data_point::ValueAtQuantile {
+                                        quantile: 0.99,
+                                        value: 4.5,
+                                    },
+                                ],
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    },
                 ],
                 ..Default::default()
             }],
@@ -282,6 +324,20 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
         ),
         r#"codex.queue.depth 5.5 {"queue":"events"} 1700000000000000000 []"#
     );
+    // Exponential histograms and summaries are kept too (acknowledged =
+    // stored, whatever the point type).
+    assert_eq!(
+        one(
+            "SELECT MetricName || ' ' || Count || ' ' || Sum || ' ' || Scale || ' ' || ZeroCount || ' ' || PositiveOffset || ' ' || PositiveBucketCounts || ' ' || NegativeOffset || ' ' || NegativeBucketCounts || ' ' || Min || ' ' || Max || ' ' || AggregationTemporality FROM otel_metrics_exponential_histogram"
+        ),
+        "gen_ai.client.operation.duration 5 2.5 3 1 -2 [1,3] 0 [] 0.0 1.25 2"
+    );
+    assert_eq!(
+        one(
+            r#"SELECT MetricName || ' ' || Count || ' ' || Sum || ' ' || "ValueAtQuantiles.Quantile" || ' ' || "ValueAtQuantiles.Value" || ' ' || ServiceName FROM otel_metrics_summary"#
+        ),
+        "http.server.duration 4 10.0 [0.5,0.99] [2.0,4.5] codex-cli"
+    );
     // The viewer's indexes exist and serve its queries.
     let plan: String = db
         .query_row(
@@ -295,7 +351,7 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
     assert_eq!(page_size, 65536);
 
     let counts = store.counts().unwrap();
-    assert_eq!((counts.logs, counts.spans, counts.data_points), (6, 2, 4));
+    assert_eq!((counts.logs, counts.spans, counts.data_points), (6, 2, 6));
     let sessions = store.sessions(10).unwrap();
     assert_eq!(sessions.len(), 2);
     let c1 = sessions.iter().find(|s| s.conversation_id == "c1").unwrap();
