@@ -59,7 +59,7 @@ impl OutFile {
             .and_then(|()| self.file.sync_data());
         if written.is_err() {
             // Never leave a partial line: cut back to where this one began.
-            let _ = self.file.set_len(start);
+            let _ = self.cut_back(start);
         }
         written.map(|()| start)
     }
@@ -85,14 +85,22 @@ struct CollectSink {
 }
 
 impl CollectSink {
-    fn fail(&self, what: &str, err: &dyn std::fmt::Display) -> SinkError {
+    /// Prints a failure of the request being answered 503; returns the
+    /// message.
+    fn report(&self, what: &str, err: &dyn std::fmt::Display) -> String {
         let message = format!("{what}: {err}");
         self.printer.offer(Line::Err(format!(
             "{} {} (answered 503; the exporter retries)",
             self.err_style.bad("error:"),
             escape_control(&message)
         )));
-        SinkError::new(message)
+        message
+    }
+
+    /// [`CollectSink::report`]s why the request is refused, as the sink's
+    /// error.
+    fn fail(&self, what: &str, err: &dyn std::fmt::Display) -> SinkError {
+        SinkError::new(self.report(what, err))
     }
 }
 
@@ -140,7 +148,7 @@ impl Sink for CollectSink {
             if let (Some(out), Some(start)) = (out.as_mut(), line_start)
                 && let Err(cut) = out.cut_back(start)
             {
-                self.fail("cannot remove the refused request's --out line", &cut);
+                self.report("cannot remove the refused request's --out line", &cut);
             }
             return Err(self.fail("cannot store the request", &e));
         }

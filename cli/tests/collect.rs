@@ -10,6 +10,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use agent_otel_collector::OtlpRequest as _;
 use agent_otel_collector::opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::{
@@ -263,14 +264,9 @@ fn records_in_lines(text: &str) -> usize {
     );
     text.lines()
         .map(|line| {
-            let request: ExportLogsServiceRequest = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("not a whole OTLP-JSON line ({e}): {line:.80}"));
-            request
-                .resource_logs
-                .iter()
-                .flat_map(|rl| &rl.scope_logs)
-                .map(|sl| sl.log_records.len())
-                .sum::<usize>()
+            serde_json::from_str::<ExportLogsServiceRequest>(line)
+                .unwrap_or_else(|e| panic!("not a whole OTLP-JSON line ({e}): {line:.80}"))
+                .item_count()
         })
         .sum()
 }

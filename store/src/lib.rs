@@ -267,16 +267,11 @@ impl Store {
         Ok(StoreCounts {
             logs: inner.rows[Table::Logs as usize],
             spans: inner.rows[Table::Traces as usize],
-            data_points: [
-                Table::MetricsSum,
-                Table::MetricsGauge,
-                Table::MetricsHistogram,
-                Table::MetricsExponentialHistogram,
-                Table::MetricsSummary,
-            ]
-            .iter()
-            .map(|&table| inner.rows[table as usize])
-            .sum(),
+            data_points: Table::ALL
+                .into_iter()
+                .filter(|table| table.is_metric())
+                .map(|table| inner.rows[table as usize])
+                .sum(),
             evicted: inner.evicted,
         })
     }

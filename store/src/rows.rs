@@ -12,8 +12,8 @@ use agent_otel_collector::opentelemetry_proto::tonic::common::v1::{
 };
 use agent_otel_collector::opentelemetry_proto::tonic::logs::v1::LogRecord;
 use agent_otel_collector::opentelemetry_proto::tonic::metrics::v1::{
-    Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint,
-    SummaryDataPoint, exemplar, metric, number_data_point,
+    Exemplar, ExponentialHistogramDataPoint, HistogramDataPoint, Metric, exemplar, metric,
+    number_data_point,
 };
 use agent_otel_collector::opentelemetry_proto::tonic::resource::v1::Resource;
 use agent_otel_collector::opentelemetry_proto::tonic::trace::v1::{Span, span, status};
@@ -113,24 +113,32 @@ struct SpanRow<'a> {
     links: [String; 4],
 }
 
-/// What distinguishes the three metric tables' rows.
+/// What distinguishes the metric tables' rows: each type's own columns,
+/// rendered.
 enum PointKind<'a> {
     Sum {
-        point: &'a NumberDataPoint,
+        value: f64,
         temporality: i32,
         monotonic: bool,
     },
     Gauge {
-        point: &'a NumberDataPoint,
+        value: f64,
     },
     Histogram {
+        /// For `Min` and `Max`.
         point: &'a HistogramDataPoint,
+        count: i64,
+        sum: f64,
         temporality: i32,
         bucket_counts: String,
         explicit_bounds: String,
     },
     ExponentialHistogram {
+        /// For `Scale`, `Min` and `Max`.
         point: &'a ExponentialHistogramDataPoint,
+        count: i64,
+        sum: f64,
+        zero_count: i64,
         temporality: i32,
         /// `PositiveOffset`, `NegativeOffset`.
         offsets: [i32; 2],
@@ -138,7 +146,8 @@ enum PointKind<'a> {
         bucket_counts: [String; 2],
     },
     Summary {
-        point: &'a SummaryDataPoint,
+        count: i64,
+        sum: f64,
         /// `ValueAtQuantiles.Quantile`, `ValueAtQuantiles.Value`.
         quantiles: [String; 2],
     },
@@ -150,7 +159,10 @@ struct PointRow<'a> {
     origin: usize,
     metric: &'a Metric,
     attributes: String,
-    /// The `Exemplars.*` columns, in table order.
+    /// `StartTimeUnix`, `TimeUnix`.
+    times: [i64; 2],
+    flags: u32,
+    /// The `Exemplars.*` columns, in table order (unused by summaries).
     exemplars: [String; 5],
     kind: PointKind<'a>,
 }
@@ -278,53 +290,72 @@ impl<'a> Rows<'a> {
     }
 
     fn add_metric(&mut self, origin: usize, metric: &'a Metric) {
-        let row = |attributes: &[_], exemplars: &[Exemplar], kind| PointRow {
-            origin,
-            metric,
-            attributes: attributes_json(attributes),
-            exemplars: exemplar_columns(exemplars),
-            kind,
-        };
+        let row =
+            |attributes: &[_], exemplars: &[Exemplar], times: [u64; 2], flags, kind| PointRow {
+                origin,
+                metric,
+                attributes: attributes_json(attributes),
+                times: times.map(nanos),
+                flags,
+                exemplars: exemplar_columns(exemplars),
+                kind,
+            };
+        // The columns every data point type has, under the same field
+        // names: attributes, start and time, flags (and exemplars, but
+        // for summaries).
+        macro_rules! point_row {
+            ($p:expr, $exemplars:expr, $kind:expr) => {
+                row(
+                    &$p.attributes,
+                    $exemplars,
+                    [$p.start_time_unix_nano, $p.time_unix_nano],
+                    $p.flags,
+                    $kind,
+                )
+            };
+        }
         match &metric.data {
             Some(metric::Data::Sum(s)) => {
-                for point in &s.data_points {
+                for p in &s.data_points {
                     let kind = PointKind::Sum {
-                        point,
+                        value: number(&p.value),
                         temporality: s.aggregation_temporality,
                         monotonic: s.is_monotonic,
                     };
-                    self.points
-                        .push(row(&point.attributes, &point.exemplars, kind));
+                    self.points.push(point_row!(p, &p.exemplars, kind));
                 }
             }
             Some(metric::Data::Gauge(g)) => {
-                for point in &g.data_points {
-                    let kind = PointKind::Gauge { point };
-                    self.points
-                        .push(row(&point.attributes, &point.exemplars, kind));
+                for p in &g.data_points {
+                    let kind = PointKind::Gauge {
+                        value: number(&p.value),
+                    };
+                    self.points.push(point_row!(p, &p.exemplars, kind));
                 }
             }
             Some(metric::Data::Histogram(h)) => {
-                for point in &h.data_points {
+                for p in &h.data_points {
                     let kind = PointKind::Histogram {
-                        point,
+                        point: p,
+                        count: nanos(p.count),
+                        sum: p.sum.unwrap_or(0.0),
                         temporality: h.aggregation_temporality,
-                        bucket_counts: json_array(
-                            point.bucket_counts.iter().map(|c| Value::from(*c)),
-                        ),
+                        bucket_counts: json_array(p.bucket_counts.iter().map(|c| Value::from(*c))),
                         explicit_bounds: json_array(
-                            point.explicit_bounds.iter().map(|b| Value::from(*b)),
+                            p.explicit_bounds.iter().map(|b| Value::from(*b)),
                         ),
                     };
-                    self.points
-                        .push(row(&point.attributes, &point.exemplars, kind));
+                    self.points.push(point_row!(p, &p.exemplars, kind));
                 }
             }
             Some(metric::Data::ExponentialHistogram(h)) => {
-                for point in &h.data_points {
-                    let buckets = [&point.positive, &point.negative].map(|b| b.as_ref());
+                for p in &h.data_points {
+                    let buckets = [&p.positive, &p.negative].map(|b| b.as_ref());
                     let kind = PointKind::ExponentialHistogram {
-                        point,
+                        point: p,
+                        count: nanos(p.count),
+                        sum: p.sum.unwrap_or(0.0),
+                        zero_count: nanos(p.zero_count),
                         temporality: h.aggregation_temporality,
                         offsets: buckets.map(|b| b.map_or(0, |b| b.offset)),
                         bucket_counts: buckets.map(|b| {
@@ -335,21 +366,21 @@ impl<'a> Rows<'a> {
                             )
                         }),
                     };
-                    self.points
-                        .push(row(&point.attributes, &point.exemplars, kind));
+                    self.points.push(point_row!(p, &p.exemplars, kind));
                 }
             }
             Some(metric::Data::Summary(summary)) => {
-                for point in &summary.data_points {
-                    let q = &point.quantile_values;
+                for p in &summary.data_points {
+                    let q = &p.quantile_values;
                     let kind = PointKind::Summary {
-                        point,
+                        count: nanos(p.count),
+                        sum: p.sum,
                         quantiles: [
                             json_array(q.iter().map(|v| Value::from(v.quantile))),
                             json_array(q.iter().map(|v| Value::from(v.value))),
                         ],
                     };
-                    self.points.push(row(&point.attributes, &[], kind));
+                    self.points.push(point_row!(p, &[], kind));
                 }
             }
             None => {}
@@ -567,17 +598,7 @@ macro_rules! placeholders {
 /// Inserts one data point into its table; returns which table.
 fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqlite::Result<Table> {
     let m = row.metric;
-    let (start, time) = match &row.kind {
-        PointKind::Sum { point, .. } | PointKind::Gauge { point } => {
-            (point.start_time_unix_nano, point.time_unix_nano)
-        }
-        PointKind::Histogram { point, .. } => (point.start_time_unix_nano, point.time_unix_nano),
-        PointKind::ExponentialHistogram { point, .. } => {
-            (point.start_time_unix_nano, point.time_unix_nano)
-        }
-        PointKind::Summary { point, .. } => (point.start_time_unix_nano, point.time_unix_nano),
-    };
-    let (start, time) = (nanos(start), nanos(time));
+    let [start, time] = &row.times;
     // The columns every metric table starts with, in `point_origin_columns!` order.
     let mut values: Vec<&dyn ToSql> = vec![
         &o.resource_attributes,
@@ -592,29 +613,18 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
         &m.description,
         &m.unit,
         &row.attributes,
-        &start,
-        &time,
+        start,
+        time,
     ];
     let exemplars = row.exemplars.iter().map(|e| e as &dyn ToSql);
-    let (value, count) = match &row.kind {
-        PointKind::Sum { point, .. } | PointKind::Gauge { point } => (number(&point.value), 0),
-        PointKind::Histogram { point, .. } => (point.sum.unwrap_or(0.0), nanos(point.count)),
-        PointKind::ExponentialHistogram { point, .. } => {
-            (point.sum.unwrap_or(0.0), nanos(point.count))
-        }
-        PointKind::Summary { point, .. } => (point.sum, nanos(point.count)),
-    };
-    let zero_count = match &row.kind {
-        PointKind::ExponentialHistogram { point, .. } => nanos(point.zero_count),
-        _ => 0,
-    };
+    let flags = &row.flags as &dyn ToSql;
     let (sql, table) = match &row.kind {
         PointKind::Sum {
-            point,
+            value,
             temporality,
             monotonic,
         } => {
-            values.extend([&value as &dyn ToSql, &point.flags]);
+            values.extend([value as &dyn ToSql, flags]);
             values.extend(exemplars);
             values.extend([temporality as &dyn ToSql, monotonic]);
             (
@@ -630,8 +640,8 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
                 Table::MetricsSum,
             )
         }
-        PointKind::Gauge { point } => {
-            values.extend([&value as &dyn ToSql, &point.flags]);
+        PointKind::Gauge { value } => {
+            values.extend([value as &dyn ToSql, flags]);
             values.extend(exemplars);
             (
                 concat!(
@@ -648,18 +658,15 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
         }
         PointKind::Histogram {
             point,
+            count,
+            sum,
             temporality,
             bucket_counts,
             explicit_bounds,
         } => {
-            values.extend([&count as &dyn ToSql, &value, bucket_counts, explicit_bounds]);
+            values.extend([count as &dyn ToSql, sum, bucket_counts, explicit_bounds]);
             values.extend(exemplars);
-            values.extend([
-                &point.flags as &dyn ToSql,
-                &point.min,
-                &point.max,
-                temporality,
-            ]);
+            values.extend([flags, &point.min, &point.max, temporality]);
             (
                 concat!(
                     "INSERT INTO otel_metrics_histogram (",
@@ -675,27 +682,25 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
         }
         PointKind::ExponentialHistogram {
             point,
+            count,
+            sum,
+            zero_count,
             temporality,
             offsets: [positive_offset, negative_offset],
             bucket_counts: [positive_counts, negative_counts],
         } => {
             values.extend([
-                &count as &dyn ToSql,
-                &value,
+                count as &dyn ToSql,
+                sum,
                 &point.scale,
-                &zero_count,
+                zero_count,
                 positive_offset,
                 positive_counts,
                 negative_offset,
                 negative_counts,
             ]);
             values.extend(exemplars);
-            values.extend([
-                &point.flags as &dyn ToSql,
-                &point.min,
-                &point.max,
-                temporality,
-            ]);
+            values.extend([flags, &point.min, &point.max, temporality]);
             (
                 concat!(
                     "INSERT INTO otel_metrics_exponential_histogram (",
@@ -711,16 +716,11 @@ fn insert_point(conn: &Connection, o: &Origin<'_>, row: &PointRow<'_>) -> rusqli
             )
         }
         PointKind::Summary {
-            point,
+            count,
+            sum,
             quantiles: [quantile, quantile_value],
         } => {
-            values.extend([
-                &count as &dyn ToSql,
-                &value,
-                quantile,
-                quantile_value,
-                &point.flags,
-            ]);
+            values.extend([count as &dyn ToSql, sum, quantile, quantile_value, flags]);
             (
                 concat!(
                     "INSERT INTO otel_metrics_summary (",

@@ -252,6 +252,11 @@ impl Table {
         Table::MetricsSummary,
     ];
 
+    /// Whether the table holds metric data points.
+    pub(crate) fn is_metric(self) -> bool {
+        !matches!(self, Table::Logs | Table::Traces)
+    }
+
     /// The table's SQL name.
     pub(crate) fn name(self) -> &'static str {
         match self {

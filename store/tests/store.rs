@@ -183,6 +183,8 @@ fn metrics() -> ExportMetricsServiceRequest {
                                 }),
                                 min: Some(0.0),
                                 max: Some(1.25),
+                                flags: 1,
+                                start_time_unix_nano: 1_699_999_999_000_000_000,
                                 ..Default::default()
                             }],
                             aggregation_temporality: 2,
@@ -328,9 +330,9 @@ async fn acknowledged_requests_are_committed_in_clickhouse_named_tables() {
     // stored, whatever the point type).
     assert_eq!(
         one(
-            "SELECT MetricName || ' ' || Count || ' ' || Sum || ' ' || Scale || ' ' || ZeroCount || ' ' || PositiveOffset || ' ' || PositiveBucketCounts || ' ' || NegativeOffset || ' ' || NegativeBucketCounts || ' ' || Min || ' ' || Max || ' ' || AggregationTemporality FROM otel_metrics_exponential_histogram"
+            "SELECT MetricName || ' ' || Count || ' ' || Sum || ' ' || Scale || ' ' || ZeroCount || ' ' || PositiveOffset || ' ' || PositiveBucketCounts || ' ' || NegativeOffset || ' ' || NegativeBucketCounts || ' ' || Min || ' ' || Max || ' ' || AggregationTemporality || ' ' || Flags || ' ' || StartTimeUnix FROM otel_metrics_exponential_histogram"
         ),
-        "gen_ai.client.operation.duration 5 2.5 3 1 -2 [1,3] 0 [] 0.0 1.25 2"
+        "gen_ai.client.operation.duration 5 2.5 3 1 -2 [1,3] 0 [] 0.0 1.25 2 1 1699999999000000000"
     );
     assert_eq!(
         one(
